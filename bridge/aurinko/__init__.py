@@ -1,0 +1,47 @@
+"""Client for the Aurinko Contacts API (``api.aurinko.io`` or the local sandbox)."""
+
+from .client import DEFAULT_BASE_URL, AurinkoClient
+from .errors import (
+    AurinkoError,
+    BadRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    ProtocolError,
+    RateLimitedError,
+    TokenExpiredError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from .models import (
+    Contact,
+    DeletedPage,
+    DeletedRecord,
+    SyncStart,
+    UpdatedPage,
+    WriteResult,
+    normalize_contact,
+)
+from .retry import NO_RETRY, RetryPolicy
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "NO_RETRY",
+    "AurinkoClient",
+    "AurinkoError",
+    "BadRequestError",
+    "Contact",
+    "DeletedPage",
+    "DeletedRecord",
+    "NotFoundError",
+    "PreconditionFailedError",
+    "ProtocolError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "SyncStart",
+    "TokenExpiredError",
+    "UnauthorizedError",
+    "UnavailableError",
+    "UpdatedPage",
+    "WriteResult",
+    "normalize_contact",
+]

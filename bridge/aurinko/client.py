@@ -1,0 +1,212 @@
+"""``AurinkoClient``: the Contacts API over httpx, with typed errors and bounded retries."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from . import models
+from .errors import AurinkoError, ProtocolError, UnavailableError
+from .responses import error_from_response
+from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+
+log = logging.getLogger("bridge.aurinko")
+
+DEFAULT_BASE_URL = "https://api.aurinko.io/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+PageT = TypeVar("PageT", models.UpdatedPage, models.DeletedPage)
+
+_WRITES = frozenset({"POST", "PATCH", "DELETE"})
+
+# Failures after which the request certainly never reached the server's handler.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class AurinkoClient:
+    """One Aurinko account. Thread-safe as far as httpx.Client is; close() when done.
+
+    ``transport`` lets tests run against the sandbox in-process; ``sleep`` lets them
+    skip real backoff waits.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        ready_timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not token:
+            raise ValueError("an Aurinko account token is required")
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._retry = retry or RetryPolicy()
+        self._ready_timeout = ready_timeout
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"AurinkoClient(base_url={str(self._http.base_url)!r})"
+
+    def __enter__(self) -> AurinkoClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- sync ---------------------------------------------------------------------
+
+    def start_sync(self) -> models.SyncStart:
+        """Start (or restart) the remote sync, polling while it answers ``ready: false``."""
+        deadline = time.monotonic() + self._ready_timeout
+        attempt = 0
+        while True:
+            body = self._json("POST", "contacts/sync", params={"awaitReady": "false"})
+            started = models.parse_sync_start(body)
+            if started is not None:
+                return started
+            attempt += 1
+            wait = self._retry.delay(attempt)
+            if time.monotonic() + wait > deadline:
+                raise UnavailableError(f"contacts sync not ready after {self._ready_timeout:.0f} s")
+            log.info("contacts sync not ready yet; polling again in %.1f s", wait)
+            self._sleep(wait)
+
+    def iter_updated(self, delta_token: str) -> Iterator[models.UpdatedPage]:
+        """Pages of ``sync/updated`` from ``delta_token``; the last carries the next one."""
+        return self._pages("contacts/sync/updated", delta_token, models.parse_updated_page)
+
+    def iter_deleted(self, delta_token: str) -> Iterator[models.DeletedPage]:
+        """Pages of ``sync/deleted`` from ``delta_token``; the last carries the next one."""
+        return self._pages("contacts/sync/deleted", delta_token, models.parse_deleted_page)
+
+    def _pages(
+        self, path: str, delta_token: str, parse: Callable[[Mapping[str, Any]], PageT]
+    ) -> Iterator[PageT]:
+        # Follow-up pages send only pageToken, as the vendor's own client does.
+        params = {"deltaToken": delta_token}
+        seen: set[str] = set()
+        while True:
+            page = parse(self._json("GET", path, params=params))
+            yield page
+            if page.next_page_token is None:
+                if page.next_delta_token is None:
+                    raise ProtocolError(f"{path}: last page carries no nextDeltaToken")
+                return
+            if page.next_page_token in seen:
+                raise ProtocolError(f"{path}: page token repeats; the server is looping")
+            seen.add(page.next_page_token)
+            params = {"pageToken": page.next_page_token}
+
+    # -- CRUD -----------------------------------------------------------------------
+
+    def get(self, contact_id: str, *, with_photo: bool = False) -> models.Contact:
+        params = {"withPhoto": "true"} if with_photo else None
+        return models.normalize_contact(self._json("GET", _contact_path(contact_id), params=params))
+
+    def create(self, contact: Mapping[str, Any]) -> models.WriteResult:
+        body = self._json("POST", "contacts", json=dict(contact), idempotent=False)
+        return models.parse_write_result(body)
+
+    def update(
+        self, contact_id: str, fields: Mapping[str, Any], *, etag: str
+    ) -> models.WriteResult:
+        """PATCH only ``fields``; a stale ``etag`` raises PreconditionFailedError."""
+        body = self._json(
+            "PATCH", _contact_path(contact_id), json=dict(fields), headers={"If-Match": etag}
+        )
+        return models.parse_write_result(body)
+
+    def delete(self, contact_id: str) -> None:
+        self._send("DELETE", _contact_path(contact_id))
+
+    # -- transport ------------------------------------------------------------------
+
+    def _json(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self._send(method, path, idempotent=idempotent, **kwargs)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProtocolError(f"{method} {path}: answer is not JSON") from exc
+        if not isinstance(body, dict):
+            raise ProtocolError(f"{method} {path}: answer is not a JSON object")
+        return body
+
+    def _send(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """One call with bounded retries.
+
+        A non-idempotent call (POST) is retried only when the failure proves the server
+        did not act, so a lost response never turns into a second contact.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            final = attempt >= self._retry.max_attempts
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                not_sent = isinstance(exc, _NOT_SENT)
+                if final or not (idempotent or not_sent):
+                    raise UnavailableError(
+                        f"{method} {path}: {type(exc).__name__}: {exc}",
+                        may_have_applied=method in _WRITES and not not_sent,
+                    ) from exc
+                self._backoff(method, path, attempt, None, type(exc).__name__)
+                continue
+            if response.status_code < 400:
+                return response
+            retryable = response.status_code in RETRYABLE_STATUSES and (
+                idempotent or response.status_code in NOT_PROCESSED_STATUSES
+            )
+            if final or not retryable:
+                raise self._error(method, path, response)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self._backoff(method, path, attempt, retry_after, str(response.status_code))
+
+    def _backoff(
+        self, method: str, path: str, attempt: int, retry_after: float | None, why: str
+    ) -> None:
+        wait = self._retry.delay(attempt, retry_after)
+        log.warning(
+            "%s %s failed (%s), retry %d/%d in %.2f s",
+            method,
+            path,
+            why,
+            attempt,
+            self._retry.max_attempts - 1,
+            wait,
+        )
+        self._sleep(wait)
+
+    @staticmethod
+    def _error(method: str, path: str, response: httpx.Response) -> AurinkoError:
+        error = error_from_response(f"{method} {path}", response)
+        if isinstance(error, UnavailableError) and method in _WRITES:
+            error.may_have_applied = response.status_code not in NOT_PROCESSED_STATUSES
+        return error
+
+
+def _contact_path(contact_id: str) -> str:
+    if not contact_id:
+        raise ValueError("empty contact id")
+    return "contacts/" + urllib.parse.quote(contact_id, safe="")

@@ -1,0 +1,142 @@
+"""What the Contacts API returns, as typed values, with the vendor's spelling variants folded."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ProtocolError
+
+Contact = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncStart:
+    """The two independent token chains a fresh remote sync hands out."""
+
+    updated_token: str
+    deleted_token: str
+
+
+@dataclass(frozen=True)
+class DeletedRecord:
+    id: str
+    timestamp: str | None
+
+
+@dataclass(frozen=True)
+class UpdatedPage:
+    """One page of ``sync/updated``. ``next_delta_token`` is set only on a run's last page."""
+
+    records: list[Contact]
+    next_page_token: str | None
+    next_delta_token: str | None
+
+
+@dataclass(frozen=True)
+class DeletedPage:
+    """One page of ``sync/deleted``. ``next_delta_token`` is set only on a run's last page."""
+
+    records: list[DeletedRecord]
+    next_page_token: str | None
+    next_delta_token: str | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The ``ContactOrId`` answer of POST and PATCH."""
+
+    id: str
+    etag: str
+    record: Contact
+
+
+# Older vendor documents spell two fields differently; the client reads both and
+# always writes the spec names (see the contract's decisions table).
+_COMPANY_ALIASES = {"companyName": "name", "yomiName": "yomiCompanyName"}
+_URL_ALIASES = {"value": "href"}
+_RELATION_ALIASES = {"value": "name"}
+
+
+def _rename(entry: Any, aliases: Mapping[str, str]) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    for old, new in aliases.items():
+        if old in entry and new not in entry:
+            entry[new] = entry.pop(old)
+    return entry
+
+
+def normalize_contact(raw: Any) -> Contact:
+    """A contact with spec field names; unknown keys are kept untouched."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(f"expected a contact object, got {type(raw).__name__}")
+    contact = copy.deepcopy(raw)
+    _rename(contact.get("company"), _COMPANY_ALIASES)
+    for key, aliases in (("urls", _URL_ALIASES), ("relations", _RELATION_ALIASES)):
+        if isinstance(contact.get(key), list):
+            contact[key] = [_rename(entry, aliases) for entry in contact[key]]
+    return contact
+
+
+def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"{key} is {type(value).__name__}, expected a string")
+    return value
+
+
+def _records(body: Mapping[str, Any]) -> list[Any]:
+    records = body.get("records") or []
+    if not isinstance(records, list):
+        raise ProtocolError("records is not a list")
+    return records
+
+
+def parse_sync_start(body: Mapping[str, Any]) -> SyncStart | None:
+    """``None`` while the server still prepares the sync (``ready: false``)."""
+    if body.get("ready") is False:
+        return None
+    updated = _optional_str(body, "syncUpdatedToken")
+    deleted = _optional_str(body, "syncDeletedToken")
+    if updated is None or deleted is None:
+        raise ProtocolError("sync start answered ready without both tokens")
+    return SyncStart(updated, deleted)
+
+
+def parse_updated_page(body: Mapping[str, Any]) -> UpdatedPage:
+    return UpdatedPage(
+        records=[normalize_contact(r) for r in _records(body)],
+        next_page_token=_optional_str(body, "nextPageToken"),
+        next_delta_token=_optional_str(body, "nextDeltaToken"),
+    )
+
+
+def _deleted_record(raw: Any) -> DeletedRecord:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise ProtocolError("deleted record without an id")
+    timestamp = raw.get("timestamp")
+    return DeletedRecord(raw["id"], timestamp if isinstance(timestamp, str) else None)
+
+
+def parse_deleted_page(body: Mapping[str, Any]) -> DeletedPage:
+    return DeletedPage(
+        records=[_deleted_record(r) for r in _records(body)],
+        next_page_token=_optional_str(body, "nextPageToken"),
+        next_delta_token=_optional_str(body, "nextDeltaToken"),
+    )
+
+
+def parse_write_result(body: Mapping[str, Any]) -> WriteResult:
+    record = normalize_contact(body.get("record") or {})
+    contact_id = _optional_str(body, "id") or record.get("id")
+    etag = _optional_str(body, "etag") or record.get("etag")
+    if not isinstance(contact_id, str) or not isinstance(etag, str):
+        raise ProtocolError("write answer without id and etag")
+    record.setdefault("id", contact_id)
+    record.setdefault("etag", etag)
+    return WriteResult(contact_id, etag, record)

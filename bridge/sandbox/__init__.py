@@ -1,0 +1,44 @@
+"""A local, faithful stand-in for the Aurinko Contacts API (WSGI app over SQLite).
+
+Written from the wire contract (``aurinko-contacts-api.md``) alone: it imports nothing
+else from ``bridge``, so a misreading of the contract cannot hide on both sides.
+
+Choices the contract leaves open, as the sandbox makes them:
+
+- ``If-Match`` is compared with the contact's opaque etag after stripping one pair of
+  surrounding double quotes from each, so ``abc`` and ``"abc"`` both match; ``*`` and
+  ``W/"..."`` do not. A missing or stale ``If-Match`` on PATCH answers 412
+  ``precondition.failed``. PATCH checks the body (400) before the id (404) and the etag.
+- DELETE answers 200 with an empty body. ``withPhoto=true`` also works on POST and PATCH
+  answers; ``bodyType``, ``nativeProperties`` and ``includeUpdateToken`` are accepted
+  and have no effect. ``canonicalForm`` is given only to numbers written with ``+`` or
+  ``00`` (no region is known for national numbers).
+- Sync requests take ``deltaToken`` or ``pageToken``; both or neither answer 400
+  ``badRequest``. A bad token answers 400 ``token.notValid``; an expired one (older than
+  ``token_ttl``, or below the compaction floor) 410 ``syncToken.expired``. A page token's
+  age counts from its own issue; list (``GET /v1/contacts``) tokens never expire.
+- Faults apply to ``/v1`` only, before authentication. A drop closes the socket without
+  a byte of answer when served by ``serve_in_thread``; in-process (e.g.
+  ``httpx.WSGITransport``) the app raises ``ConnectionDropped`` (a ``ConnectionError``)
+  out of the request instead, after committing the write when ``after_acting``.
+- ``/_sandbox/compact`` (POST), ``/_sandbox/faults`` (GET, PUT: replaces every setting,
+  absent keys take their defaults; JSON keys are ``FaultConfig``'s field names) and
+  ``/_sandbox/contacts`` (GET) take an account's bearer token and are never faulted.
+  Fault settings are global to the sandbox; compaction and dumps are per account.
+"""
+
+from bridge.sandbox.app import SandboxApp
+from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.errors import ConnectionDropped
+from bridge.sandbox.seed import SeedError
+from bridge.sandbox.server import RunningSandbox, serve_in_thread
+
+__all__ = [
+    "ConnectionDropped",
+    "FaultConfig",
+    "RunningSandbox",
+    "SandboxApp",
+    "SandboxConfig",
+    "SeedError",
+    "serve_in_thread",
+]

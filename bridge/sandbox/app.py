@@ -1,0 +1,184 @@
+"""``SandboxApp``: the WSGI callable, plus the Python test hooks."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+from bridge.sandbox.admin import AdminHandlers
+from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.contacts import ContactService
+from bridge.sandbox.errors import ApiError, ConnectionDropped
+from bridge.sandbox.faults import FaultInjector
+from bridge.sandbox.handlers import ApiHandlers
+from bridge.sandbox.records import render
+from bridge.sandbox.routing import Router
+from bridge.sandbox.seed import load_seed
+from bridge.sandbox.store import Store, token_hash
+from bridge.sandbox.sync import SyncService
+from bridge.sandbox.tokens import TokenCodec
+from bridge.sandbox.wire import Request, Response
+
+logger = logging.getLogger("bridge.sandbox")
+
+StartResponse = Callable[..., Any]
+
+
+class SandboxApp:
+    """A WSGI app serving the Aurinko Contacts API from SQLite. Thread-safe.
+
+    Test hooks: ``compact_history``, ``set_faults``/``faults``, ``set_clock`` and
+    ``dump``. Raises ``SeedError`` (a ``ValueError``) for a bad seed file and
+    ``ValueError`` for a bad configuration.
+    """
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self._clock: Callable[[], float] | None = None
+        seed = load_seed(config.seed_path) if config.seed_path else None
+        self._store = Store(config.db_path)
+        try:
+            self._accounts = {
+                token_hash(token): self._store.ensure_account(token) for token in config.tokens
+            }
+            self._faults = FaultInjector(config.faults)
+            self._contacts = ContactService(self._store, self.now)
+            self._sync = SyncService(
+                self._store, TokenCodec(self._store.secret()), self.now,
+                config.page_size, config.token_ttl,
+            )  # fmt: skip
+            self._api = Router(
+                ApiHandlers(self._store, self._contacts, self._sync, self._faults).routes()
+            )
+            self._admin = Router(AdminHandlers(self._store, self._faults).routes())
+            if seed is not None:
+                self._seed(seed)
+        except BaseException:
+            self._store.close()
+            raise
+
+    # --- lifecycle and hooks -------------------------------------------------------------
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> SandboxApp:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def now(self) -> float:
+        """The sandbox's clock (epoch seconds): ``time.time`` unless overridden."""
+        return (self._clock or time.time)()
+
+    def set_clock(self, clock: Callable[[], float] | None) -> None:
+        """Override the clock used for timestamps and token ages (None restores it)."""
+        self._clock = clock
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self._faults.config
+
+    def set_faults(self, faults: FaultConfig | None = None, /, **changes: Any) -> FaultConfig:
+        """Replace the fault settings, or change some of them by keyword.
+
+        ``set_faults(FaultConfig(error_rate=1))`` replaces; ``set_faults(latency=0.2)``
+        keeps the rest. Either way the RNG is reseeded and the not-ready count restarts.
+        """
+        config = replace(faults or self._faults.config, **changes)
+        self._faults.replace(config)
+        return config
+
+    def compact_history(self, token: str | None = None) -> None:
+        """Drop tombstones and raise the floor, for one account or (None) for all."""
+        accounts = [self._account(token)] if token is not None else self._accounts.values()
+        for account in accounts:
+            self._store.compact(account)
+
+    def dump(self, token: str) -> list[dict[str, Any]]:
+        """Every live contact of the token's account, photos included, ordered by id."""
+        rows = self._store.live_after(self._account(token), "", None)
+        return [render(row, with_photo=True) for row in rows]
+
+    def _account(self, token: str) -> int:
+        account = self._accounts.get(token_hash(token))
+        if account is None:
+            raise ValueError("unknown token")
+        return account
+
+    def _seed(self, contacts: list[Any]) -> None:
+        """Fill the first account once, and only while it has never held a contact."""
+        account = self._account(self.config.tokens[0])
+        with self._store.transaction():
+            if self._store.is_seeded(account):
+                return
+            if not self._store.has_any_contact(account):
+                for contact in contacts:
+                    self._contacts.create(account, contact)
+                logger.info("seeded %d contacts", len(contacts))
+            self._store.mark_seeded(account)
+
+    # --- WSGI ----------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request_id = str(uuid.uuid4())
+        try:
+            request = Request.from_environ(environ, request_id)
+            response = self._dispatch(request)
+        except ApiError as error:
+            response = Response.error(error, request_id)
+        except ConnectionDropped:
+            raise
+        except Exception:
+            # Never a traceback on the wire: log it, answer the envelope.
+            logger.exception("internal error, request %s", request_id)
+            internal = ApiError(500, "internalError", "Internal sandbox error")
+            response = Response.error(internal, request_id)
+        logger.debug(
+            "%s %s -> %d", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), response.status
+        )
+        start_response(response.status_line(), response.all_headers())
+        return [response.body]
+
+    def _dispatch(self, request: Request) -> Response:
+        if request.path.startswith("/_sandbox/"):
+            handler, ident = self._admin.resolve(request.method, request.path)
+            return handler(request, self._authenticate(request), ident)
+        if request.path == "/v1" or request.path.startswith("/v1/"):
+            return self._faulted(request)
+        raise ApiError(404, "notFound", f"No such endpoint: {request.path}")
+
+    def _faulted(self, request: Request) -> Response:
+        self._faults.delay()
+        decision = self._faults.decide()
+        if decision.drop_before:
+            raise ConnectionDropped(after_acting=False)
+        if decision.error is not None:
+            raise decision.error
+        handler, ident = self._api.resolve(request.method, request.path)
+        try:
+            response = handler(request, self._authenticate(request), ident)
+        except ApiError as error:
+            response = Response.error(error, request.request_id)
+        if decision.drop_after:
+            raise ConnectionDropped(after_acting=True)
+        return response
+
+    def _authenticate(self, request: Request) -> int:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "Authorization: Bearer <token> is required")
+        account = self._accounts.get(token_hash(token))
+        if account is None:
+            logger.debug("unknown bearer token %s…", token_hash(token)[:8])
+            raise ApiError(401, "token.dead", "Not authorized")
+        return account

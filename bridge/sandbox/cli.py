@@ -1,0 +1,168 @@
+"""Command-line glue: ``add_arguments`` for a parser, ``run`` to serve until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.server import serve_in_thread
+
+_FAULTS = FaultConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the sandbox's options to ``parser`` (its own parser or a subcommand's)."""
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    add("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    add("--db", required=True, metavar="PATH", help="SQLite file holding the sandbox's data")
+    add(
+        "--token",
+        action="append",
+        required=True,
+        metavar="T",
+        help="bearer token of one account (repeatable); the first gets the seed",
+    )
+    add("--seed", metavar="FILE", help="JSON contacts loaded into the first account if empty")
+    add("--page-size", type=int, default=50, metavar="N", help="records per sync page")
+    add("--token-ttl", type=float, metavar="SECONDS", help="delta/page tokens expire after this")
+    group = parser.add_argument_group("fault injection (off by default)")
+    add = group.add_argument
+    add(
+        "--fault-rate",
+        type=float,
+        default=_FAULTS.error_rate,
+        metavar="RATE",
+        help="share of /v1 requests (0..1) answered with an injected error",
+    )
+    add(
+        "--fault-statuses",
+        default=",".join(map(str, _FAULTS.error_statuses)),
+        metavar="LIST",
+        help="statuses to inject, comma-separated (default: 429,500,503)",
+    )
+    add(
+        "--retry-after",
+        type=float,
+        default=_FAULTS.retry_after,
+        metavar="SECONDS",
+        help="Retry-After on injected 429/503 (default: 1)",
+    )
+    add(
+        "--latency",
+        type=float,
+        default=_FAULTS.latency,
+        metavar="SECONDS",
+        help="delay added to every /v1 request",
+    )
+    add(
+        "--drop-rate",
+        type=float,
+        default=_FAULTS.drop_rate,
+        metavar="RATE",
+        help="share of requests whose connection is closed before acting",
+    )
+    add(
+        "--drop-after-rate",
+        type=float,
+        default=_FAULTS.drop_after_rate,
+        metavar="RATE",
+        help="share of requests acted upon, then closed with no answer",
+    )
+    add(
+        "--not-ready",
+        type=int,
+        default=_FAULTS.not_ready_count,
+        metavar="N",
+        help="first N sync starts with awaitReady=false answer ready:false",
+    )
+    add(
+        "--fault-seed",
+        type=int,
+        default=_FAULTS.seed,
+        metavar="N",
+        help="seed of the fault RNG, for reproducible runs",
+    )
+
+
+def _statuses(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"--fault-statuses must be comma-separated integers, got {text!r}"
+        ) from exc
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    """A ``SandboxConfig`` from parsed arguments; ``ValueError`` names what is wrong."""
+    faults = FaultConfig(
+        error_rate=args.fault_rate,
+        error_statuses=_statuses(args.fault_statuses),
+        retry_after=args.retry_after,
+        latency=args.latency,
+        drop_rate=args.drop_rate,
+        drop_after_rate=args.drop_after_rate,
+        not_ready_count=args.not_ready,
+        seed=args.fault_seed,
+    )
+    return SandboxConfig(
+        db_path=args.db,
+        tokens=list(args.token),
+        page_size=args.page_size,
+        token_ttl=args.token_ttl,
+        seed_path=args.seed,
+        faults=faults,
+    )
+
+
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop``; the previous handlers come back afterwards."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _fail(message: str) -> int:
+    print(f"aurinko sandbox: error: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 for bad arguments or start-up."""
+    try:
+        config = build_config(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    stop = threading.Event()
+    with _stop_signals(stop):
+        try:
+            running = serve_in_thread(config, host=args.host, port=args.port)
+        except (ValueError, OSError, sqlite3.Error) as exc:
+            return _fail(str(exc))
+        with running:
+            print(f"Aurinko sandbox listening on {running.url}", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    return 0

@@ -1,0 +1,73 @@
+"""Configuration of the sandbox: what it stores, how it pages, which faults it injects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Fault injection settings; everything is off by default.
+
+    Frozen so that a request thread always sees one consistent set of settings, and so
+    that one instance can safely be the default of every ``SandboxConfig``:
+    changing faults at runtime swaps the whole object (see ``SandboxApp.set_faults``).
+    """
+
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (429, 500, 503)
+    retry_after: float | None = 1
+    latency: float = 0.0
+    drop_rate: float = 0.0
+    drop_after_rate: float = 0.0
+    not_ready_count: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of statuses (e.g. a JSON list) but keep the value hashable.
+        object.__setattr__(self, "error_statuses", tuple(self.error_statuses))
+        _check_rate("error_rate", self.error_rate)
+        _check_rate("drop_rate", self.drop_rate)
+        _check_rate("drop_after_rate", self.drop_after_rate)
+        for status in self.error_statuses:
+            if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+                raise ValueError(f"error_statuses must be HTTP error statuses, got {status!r}")
+        if self.error_rate > 0 and not self.error_statuses:
+            raise ValueError("error_statuses must not be empty when error_rate > 0")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0, got {self.retry_after}")
+        if self.latency < 0:
+            raise ValueError(f"latency must be >= 0, got {self.latency}")
+        if self.not_ready_count < 0:
+            raise ValueError(f"not_ready_count must be >= 0, got {self.not_ready_count}")
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a ``SandboxApp`` needs to start.
+
+    ``tokens`` are bearer tokens, one account each; the first one is the account that
+    ``seed_path`` fills. ``db_path`` may be ``":memory:"`` for tests.
+    """
+
+    db_path: str
+    tokens: list[str]
+    page_size: int = 50
+    token_ttl: float | None = None
+    seed_path: str | None = None
+    faults: FaultConfig = FaultConfig()
+
+    def __post_init__(self) -> None:
+        if not self.tokens:
+            raise ValueError("at least one bearer token is required")
+        if any(not token or token != token.strip() for token in self.tokens):
+            raise ValueError("bearer tokens must be non-empty and have no surrounding spaces")
+        if self.page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {self.page_size}")
+        if self.token_ttl is not None and self.token_ttl <= 0:
+            raise ValueError(f"token_ttl must be > 0, got {self.token_ttl}")

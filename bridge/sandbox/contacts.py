@@ -1,0 +1,97 @@
+"""Contact writes: create, patch (with If-Match), delete. Each write is one change-log entry."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from bridge.sandbox.errors import ApiError, contact_not_found
+from bridge.sandbox.records import rfc3339
+from bridge.sandbox.store import ContactRow, Store
+from bridge.sandbox.validation import ContactInput
+
+
+def _new_id() -> str:
+    # Opaque and URL-safe, like provider ids; long enough never to collide.
+    return "c" + secrets.token_urlsafe(18)
+
+
+def _new_etag() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _unquote(etag: str) -> str:
+    """Strip one pair of surrounding double quotes: ``"abc"`` and ``abc`` compare equal."""
+    if len(etag) >= 2 and etag.startswith('"') and etag.endswith('"'):
+        return etag[1:-1]
+    return etag
+
+
+def _new_photo(photo: dict[str, Any]) -> dict[str, Any]:
+    # The photo gets an id when the client does not give one, like a provider would.
+    return {"id": photo.get("id") or secrets.token_hex(8), **photo}
+
+
+def _merged(row: ContactRow, body: ContactInput) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """PATCH semantics: named top-level fields replace (arrays whole); null removes."""
+    data = dict(row.data)
+    for key, value in body.fields.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    photo = row.photo
+    if body.photo_given:
+        photo = _new_photo(body.photo) if body.photo is not None else None
+    return data, photo
+
+
+class ContactService:
+    """The write side of ``/v1/contacts``; reads go straight to the store."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+
+    def create(self, account: int, body: ContactInput) -> ContactRow:
+        now = rfc3339(self._clock())
+        data = {key: value for key, value in body.fields.items() if value is not None}
+        photo = _new_photo(body.photo) if body.photo is not None else None
+        with self._store.transaction():
+            seq = self._store.next_seq(account)
+            row = ContactRow(_new_id(), _new_etag(), now, now, seq, data, photo, None)
+            self._store.put(account, row)
+        return row
+
+    def patch(
+        self, account: int, contact_id: str, if_match: str | None, body: ContactInput
+    ) -> ContactRow:
+        with self._store.transaction():
+            row = self._store.get(account, contact_id)
+            if row is None:
+                raise contact_not_found()
+            if if_match is None:
+                raise ApiError(412, "precondition.failed", "If-Match header is required")
+            if _unquote(if_match.strip()) != _unquote(row.etag):
+                raise ApiError(412, "precondition.failed", "ETag does not match")
+            data, photo = _merged(row, body)
+            updated = replace(
+                row, etag=_new_etag(), modified=rfc3339(self._clock()),
+                seq=self._store.next_seq(account), data=data, photo=photo,
+            )  # fmt: skip
+            self._store.put(account, updated)
+        return updated
+
+    def delete(self, account: int, contact_id: str) -> None:
+        with self._store.transaction():
+            row = self._store.get(account, contact_id)
+            if row is None:
+                raise contact_not_found()
+            # A tombstone needs only its id, sequence and time; drop the payload.
+            tombstone = replace(
+                row, seq=self._store.next_seq(account), deleted=rfc3339(self._clock()),
+                data={}, photo=None,
+            )  # fmt: skip
+            self._store.put(account, tombstone)

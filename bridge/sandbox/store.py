@@ -1,0 +1,236 @@
+"""SQLite persistence: accounts, contacts and the change log.
+
+The change log is folded into the contacts table: every write gives the contact the
+account's next sequence number, and a delete keeps the row as a tombstone. So "what
+changed after seq S" is an indexed range scan, and compaction is deleting tombstones
+and raising the account's floor.
+
+One connection, guarded by one lock, serves every thread: the sandbox is small, and a
+single writer makes each check-then-write (e.g. If-Match then PATCH) atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.sandbox.tokens import Chain
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL DEFAULT 0,
+    floor INTEGER NOT NULL DEFAULT 0,
+    seeded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS contacts (
+    account INTEGER NOT NULL REFERENCES accounts(id),
+    id TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    photo TEXT,
+    deleted TEXT,
+    PRIMARY KEY (account, id)
+);
+CREATE INDEX IF NOT EXISTS contacts_by_seq ON contacts (account, seq, id);
+"""
+
+_COLUMNS = "id, etag, created, modified, seq, data, photo, deleted"
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps instead of a bearer token (and what logs may show a prefix of)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One stored contact; ``data`` holds the client-writable fields, spec names only."""
+
+    id: str
+    etag: str
+    created: str
+    modified: str
+    seq: int
+    data: dict[str, Any]
+    photo: dict[str, Any] | None
+    deleted: str | None
+
+
+def _row(values: sqlite3.Row | tuple[Any, ...]) -> ContactRow:
+    cid, etag, created, modified, seq, data, photo, deleted = values
+    return ContactRow(
+        cid, etag, created, modified, seq, json.loads(data),
+        json.loads(photo) if photo is not None else None, deleted,
+    )  # fmt: skip
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Store:
+    """All SQL lives here; callers group calls in ``transaction()``."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+        self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the lock and one SQLite transaction; nested calls join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _one(self, sql: str, *params: Any) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    # --- meta and accounts -------------------------------------------------------------
+
+    def secret(self) -> bytes:
+        """The token-signing secret, created once per database."""
+        with self.transaction():
+            value = self._one("SELECT value FROM meta WHERE key = 'token_secret'")
+            if value is None:
+                value = secrets.token_hex(32)
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('token_secret', ?)", (value,)
+                )
+        return bytes.fromhex(value)
+
+    def ensure_account(self, token: str) -> int:
+        digest = token_hash(token)
+        with self.transaction():
+            self._conn.execute("INSERT OR IGNORE INTO accounts (token_hash) VALUES (?)", (digest,))
+            account: int = self._one("SELECT id FROM accounts WHERE token_hash = ?", digest)
+        return account
+
+    def current_seq(self, account: int) -> int:
+        with self.transaction():
+            seq: int = self._one("SELECT seq FROM accounts WHERE id = ?", account)
+        return seq
+
+    def floor(self, account: int) -> int:
+        with self.transaction():
+            floor: int = self._one("SELECT floor FROM accounts WHERE id = ?", account)
+        return floor
+
+    def next_seq(self, account: int) -> int:
+        with self.transaction():
+            self._conn.execute("UPDATE accounts SET seq = seq + 1 WHERE id = ?", (account,))
+            seq: int = self._one("SELECT seq FROM accounts WHERE id = ?", account)
+        return seq
+
+    def is_seeded(self, account: int) -> bool:
+        with self.transaction():
+            seeded = self._one("SELECT seeded FROM accounts WHERE id = ?", account)
+        return bool(seeded)
+
+    def mark_seeded(self, account: int) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE accounts SET seeded = 1 WHERE id = ?", (account,))
+
+    def has_any_contact(self, account: int) -> bool:
+        """True if the account holds any row at all, live or tombstone."""
+        with self.transaction():
+            found = self._one("SELECT 1 FROM contacts WHERE account = ? LIMIT 1", account)
+        return found is not None
+
+    def compact(self, account: int) -> int:
+        """Drop all tombstones and raise the floor to the current sequence; return it."""
+        with self.transaction():
+            self._conn.execute(
+                "DELETE FROM contacts WHERE account = ? AND deleted IS NOT NULL", (account,)
+            )
+            self._conn.execute("UPDATE accounts SET floor = seq WHERE id = ?", (account,))
+            floor: int = self._one("SELECT floor FROM accounts WHERE id = ?", account)
+        return floor
+
+    # --- contacts ----------------------------------------------------------------------
+
+    def get(self, account: int, contact_id: str) -> ContactRow | None:
+        """A live contact, or None (unknown or deleted)."""
+        with self.transaction():
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM contacts WHERE account = ? AND id = ? AND deleted IS NULL",
+                (account, contact_id),
+            ).fetchone()
+        return _row(row) if row is not None else None
+
+    def put(self, account: int, row: ContactRow) -> None:
+        """Insert or replace a contact row (its ``seq`` must come from ``next_seq``)."""
+        with self.transaction():
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO contacts (account, {_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account, row.id, row.etag, row.created, row.modified, row.seq,
+                    _dumps(row.data), _dumps(row.photo) if row.photo is not None else None,
+                    row.deleted,
+                ),
+            )  # fmt: skip
+
+    def changes(
+        self, account: int, chain: Chain, start: int, high: int, after: tuple[int, str], limit: int
+    ) -> list[ContactRow]:
+        """Rows of one chain whose last change is in (start, high], after ``after``.
+
+        Ordered by (seq, id) so that a (seq, id) cursor resumes exactly where a page ended.
+        """
+        deleted = "IS NULL" if chain == "updated" else "IS NOT NULL"
+        with self.transaction():
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM contacts WHERE account = ? AND deleted {deleted} "
+                "AND seq > ? AND seq <= ? AND (seq, id) > (?, ?) ORDER BY seq, id LIMIT ?",
+                (account, start, high, after[0], after[1], limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def live_after(self, account: int, after_id: str, limit: int | None) -> list[ContactRow]:
+        """Live contacts ordered by id, after ``after_id`` (the list endpoint and dumps)."""
+        with self.transaction():
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM contacts WHERE account = ? AND deleted IS NULL "
+                "AND id > ? ORDER BY id LIMIT ?",
+                (account, after_id, -1 if limit is None else limit),
+            ).fetchall()
+        return [_row(r) for r in rows]

@@ -1,0 +1,42 @@
+"""Shared fixtures: the sandbox in-process and on a real loopback socket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
+
+TOKEN = "test-token-alpha-0123456789"
+OTHER_TOKEN = "test-token-beta-9876543210"
+
+
+@pytest.fixture
+def sandbox_config(tmp_path: Path, request: pytest.FixtureRequest) -> SandboxConfig:
+    """Two accounts, page size 3; ``@pytest.mark.sandbox(**fields)`` overrides fields, and
+    ``seed_contacts=[...]`` seeds the first account."""
+    marker = request.node.get_closest_marker("sandbox")
+    fields = {"page_size": 3, **(marker.kwargs if marker else {})}
+    seed = fields.pop("seed_contacts", None)
+    if seed is not None:
+        seed_path = tmp_path / "seed.json"
+        seed_path.write_text(json.dumps(seed), encoding="utf-8")
+        fields["seed_path"] = str(seed_path)
+    return SandboxConfig(
+        db_path=str(tmp_path / "sandbox.sqlite3"), tokens=[TOKEN, OTHER_TOKEN], **fields
+    )
+
+
+@pytest.fixture
+def sandbox_app(sandbox_config: SandboxConfig) -> SandboxApp:
+    return SandboxApp(sandbox_config)
+
+
+@pytest.fixture
+def live_sandbox(sandbox_app: SandboxApp) -> Iterator[str]:
+    """The base URL of ``sandbox_app`` served over a real 127.0.0.1 socket."""
+    with serve_in_thread(sandbox_app) as running:
+        yield running.url

@@ -1,0 +1,88 @@
+"""``serve_in_thread``: the running server's interface, and many threads at once."""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
+from tests.sandbox.conftest import TOKEN, Api, create, run_chain, start_sync
+
+
+def test_running_sandbox_exposes_url_port_app_and_stops() -> None:
+    config = SandboxConfig(db_path=":memory:", tokens=[TOKEN])
+    with serve_in_thread(config) as running:
+        assert isinstance(running.app, SandboxApp)
+        assert running.url == f"http://127.0.0.1:{running.port}/v1"
+        assert running.port > 0
+        client = Api(running.app, "socket", running).client()
+        assert client.get("/contacts").status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{running.url}/contacts", trust_env=False, timeout=2)
+    running.stop()  # idempotent
+
+
+def test_a_served_app_stays_open_for_its_owner(app: SandboxApp) -> None:
+    running = serve_in_thread(app)
+    running.stop()
+    assert app.dump(TOKEN) == []  # the caller's app was not closed
+
+
+def test_concurrent_writers_and_readers(app: SandboxApp) -> None:
+    with serve_in_thread(app) as running:
+        api = Api(app, "socket", running)
+        clients = [api.client() for _ in range(8)]
+        status = start_sync(clients[0])
+
+        def work(index: int) -> list[str]:
+            client = clients[index]
+            ids = []
+            for n in range(10):
+                contact = create(client, {"nickName": f"{index}-{n}"})
+                assert client.get(f"/contacts/{contact['id']}").status_code == 200
+                ids.append(contact["id"])
+            return ids
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            created = [cid for ids in pool.map(work, range(8)) for cid in ids]
+        assert len(set(created)) == 80
+        records, _, _ = run_chain(clients[0], "updated", status["syncUpdatedToken"])
+        assert sorted(r["id"] for r in records) == sorted(created)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 431),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+    ids=["too-many-headers", "uri-too-long"],
+)
+def test_malformed_http_gets_the_envelope_too(app: SandboxApp, raw: bytes, status: int) -> None:
+    with (
+        serve_in_thread(app) as running,
+        socket.create_connection(("127.0.0.1", running.port)) as conn,
+    ):
+        conn.sendall(raw)
+        conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == str(status).encode()
+    assert b"application/json" in head
+    assert set(json.loads(body)) == {"code", "message", "requestId"}
+
+
+def test_requests_are_not_logged_to_stderr(
+    app: SandboxApp, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(app) as running:
+        client = Api(app, "socket", running).client()
+        create(client)
+        client.get("/contacts/unknown")
+    assert capfd.readouterr().err == ""
