@@ -1,0 +1,233 @@
+"""The durable outbox of local writes, and the record of conflicts and their losers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .database import Database
+from .rows import Conflict, Json, OutboxOp, dumps, loads
+
+
+class Outbox:
+    """Pending writes per book, pushed oldest first.
+
+    A new write to a contact folds into its pending, unclaimed operation (create+update is
+    still a create, update+delete a delete), so the remote sees one request per contact.
+    A claimed operation is being pushed right now and is never rewritten underneath.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(
+        self,
+        book_id: int,
+        href: str,
+        op: str,
+        *,
+        remote_id: str | None = None,
+        base_etag: str | None = None,
+        base_json: Json | None = None,
+        local_json: Json | None = None,
+    ) -> None:
+        with self.db.transaction() as conn:
+            pending = conn.execute(
+                "SELECT * FROM outbox WHERE book_id = ? AND href = ? AND failed = 0"
+                " AND claimed = 0 AND uncertain = 0 ORDER BY id DESC LIMIT 1",
+                (book_id, href),
+            ).fetchone()
+            previous = OutboxOp.from_row(pending) if pending else None
+            if previous is not None and self._fold(previous, op, local_json):
+                return
+            conn.execute(
+                "INSERT INTO outbox (book_id, href, op, remote_id, base_etag, base_json,"
+                " local_json, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    book_id,
+                    href,
+                    op,
+                    remote_id,
+                    base_etag,
+                    dumps(base_json),
+                    dumps(local_json),
+                    time.time(),
+                ),
+            )
+
+    def _fold(self, previous: OutboxOp, op: str, local_json: Json | None) -> bool:
+        """Merge ``op`` into ``previous``; False when both must be sent."""
+        conn = self.db.connection()
+        if op == "delete" and previous.op == "create":
+            conn.execute("DELETE FROM outbox WHERE id = ?", (previous.id,))  # never reached Aurinko
+            return True
+        if op == "delete":
+            conn.execute(
+                "UPDATE outbox SET op = 'delete', local_json = NULL WHERE id = ?", (previous.id,)
+            )
+            return True
+        if previous.op == "delete":
+            return False  # delete then re-create under the same href: keep both, in order
+        conn.execute(
+            "UPDATE outbox SET local_json = ? WHERE id = ?", (dumps(local_json), previous.id)
+        )
+        return True
+
+    def _select(self, where: str, *args: object, limit: int = -1) -> list[OutboxOp]:
+        rows = (
+            self.db.connection()
+            .execute(f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (*args, limit))
+            .fetchall()
+        )
+        return [OutboxOp.from_row(r) for r in rows]
+
+    def next(self, book_id: int, href: str | None = None) -> OutboxOp | None:
+        """The oldest pending op of the book, or of one contact (order matters per contact)."""
+        if href is None:
+            ops = self._select("book_id = ? AND failed = 0", book_id, limit=1)
+        else:
+            ops = self._select("book_id = ? AND href = ? AND failed = 0", book_id, href, limit=1)
+        return ops[0] if ops else None
+
+
+    def pending(self, book_id: int) -> list[OutboxOp]:
+        return self._select("book_id = ? AND failed = 0", book_id)
+
+    def pending_for(self, book_id: int, href: str) -> list[OutboxOp]:
+        return self._select("book_id = ? AND href = ? AND failed = 0", book_id, href)
+
+    def failed(self, book_id: int) -> list[OutboxOp]:
+        return self._select("book_id = ? AND failed = 1", book_id)
+
+    def count(self, book_id: int) -> int:
+        row = (
+            self.db.connection()
+            .execute("SELECT COUNT(*) FROM outbox WHERE book_id = ? AND failed = 0", (book_id,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def claim(self, op_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET claimed = 1, attempts = attempts + 1 WHERE id = ?", (op_id,)
+            )
+
+    def release_claims(self, book_id: int) -> None:
+        """Claims left by a pusher that died; only called while holding the book's sync lock.
+
+        A claimed create may have reached Aurinko before the pusher died, so it becomes
+        uncertain: it is matched against the remote contacts before it is sent again.
+        """
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET claimed = 0,"
+                " uncertain = CASE WHEN op = 'create' THEN 1 ELSE uncertain END"
+                " WHERE book_id = ? AND claimed = 1",
+                (book_id,),
+            )
+
+    def clear_uncertain(self, book_id: int) -> None:
+        """After a pull found no trace of them, uncertain creates are safe to send again."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET uncertain = 0 WHERE book_id = ? AND uncertain = 1", (book_id,)
+            )
+
+    def done(
+        self, op: OutboxOp, remote_id: str | None, remote_etag: str | None, remote_json: Json | None
+    ) -> None:
+        """Drop ``op`` and rebase later writes of the same contact on the new remote state."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (op.id,))
+            conn.execute(
+                "UPDATE outbox SET remote_id = ?, base_etag = ?, base_json = ?"
+                " WHERE book_id = ? AND href = ? AND id > ?",
+                (remote_id, remote_etag, dumps(remote_json), op.book_id, op.href, op.id),
+            )
+
+    def mark_uncertain(self, op_id: int, error: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET uncertain = 1, claimed = 0, last_error = ? WHERE id = ?",
+                (error, op_id),
+            )
+
+    def defer(self, op_id: int, error: str) -> None:
+        """The remote is unavailable: keep the op, in place, for the next push."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET claimed = 0, last_error = ? WHERE id = ?", (error, op_id)
+            )
+
+    def fail(self, op_id: int, error: str) -> None:
+        """The remote refused the write for good: park it where a user can see it."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET failed = 1, claimed = 0, last_error = ? WHERE id = ?",
+                (error, op_id),
+            )
+
+    def replace(self, op_id: int, op: str, local_json: Json | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET op = ?, local_json = ?, remote_id = NULL, base_etag = NULL,"
+                " base_json = NULL, uncertain = 0 WHERE id = ?",
+                (op, dumps(local_json), op_id),
+            )
+
+    def drop(self, op_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (op_id,))
+
+    def uncertain_creates(self, book_id: int) -> list[OutboxOp]:
+        return self._select(
+            "book_id = ? AND op = 'create' AND uncertain = 1 AND failed = 0", book_id
+        )
+
+    # -- conflicts ----------------------------------------------------------------------
+
+    def record_conflict(
+        self,
+        book_id: int,
+        href: str,
+        outcome: str,
+        fields: list[str],
+        lost_json: Json | None,
+        lost_vcard: str | None,
+    ) -> int:
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO conflicts (book_id, href, outcome, fields, lost_json, lost_vcard,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    book_id,
+                    href,
+                    outcome,
+                    json.dumps(fields),
+                    dumps(lost_json),
+                    lost_vcard,
+                    time.time(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def conflicts(self, book_id: int) -> list[Conflict]:
+        rows = (
+            self.db.connection()
+            .execute("SELECT * FROM conflicts WHERE book_id = ? ORDER BY id", (book_id,))
+            .fetchall()
+        )
+        return [
+            Conflict(
+                id=r["id"],
+                book_id=r["book_id"],
+                href=r["href"],
+                outcome=r["outcome"],
+                fields=json.loads(r["fields"]),
+                lost_json=loads(r["lost_json"]),
+                lost_vcard=r["lost_vcard"],
+                created=r["created"],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,146 @@
+"""Typed rows of the store. JSON columns are decoded only where a caller needs them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+
+
+def dumps(value: Json | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def loads(text: str | None) -> Json | None:
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class Book:
+    id: int
+    owner: str
+    name: str
+    kind: str  # "aurinko" (backed by an account) or "local" (lives only in the store)
+    props: Json
+    vcard_version: str
+    updated_token: str | None
+    deleted_token: str | None
+    resync_generation: int
+    resync_running: bool
+    change_floor: int
+    last_pull: float | None
+
+    @property
+    def path(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Book:
+        return cls(
+            id=row["id"],
+            owner=row["owner"],
+            name=row["name"],
+            kind=row["kind"],
+            props=json.loads(row["props"]),
+            vcard_version=row["vcard_version"],
+            updated_token=row["updated_token"],
+            deleted_token=row["deleted_token"],
+            resync_generation=row["resync_generation"],
+            resync_running=bool(row["resync_running"]),
+            change_floor=row["change_floor"],
+            last_pull=row["last_pull"],
+        )
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """What a listing needs: no JSON, no parsing."""
+
+    href: str
+    uid: str
+    etag: str
+    vcard: str
+    last_modified: float
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One contact as stored: the served card plus everything needed to sync it."""
+
+    book_id: int
+    href: str
+    uid: str
+    contact: Json  # the Aurinko JSON the served card renders
+    etag: str
+    vcard: str
+    last_modified: float
+    remote_id: str | None = None
+    remote_etag: str | None = None
+    remote_json: Json | None = None  # last state seen upstream: the three-way merge base
+    shadow: str | None = None  # the client's original card, for lossless rendering
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ContactRow:
+        return cls(
+            book_id=row["book_id"],
+            href=row["href"],
+            uid=row["uid"],
+            contact=json.loads(row["contact_json"]),
+            etag=row["etag"],
+            vcard=row["vcard"],
+            last_modified=row["last_modified"],
+            remote_id=row["remote_id"],
+            remote_etag=row["remote_etag"],
+            remote_json=loads(row["remote_json"]),
+            shadow=row["shadow"],
+        )
+
+
+@dataclass(frozen=True)
+class OutboxOp:
+    """A local write waiting to reach Aurinko, in the order it was made."""
+
+    id: int
+    book_id: int
+    href: str
+    op: str  # "create" | "update" | "delete"
+    remote_id: str | None
+    base_etag: str | None
+    base_json: Json | None
+    local_json: Json | None
+    uncertain: bool  # a previous POST may have been applied: reconcile before resending
+    attempts: int
+    last_error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxOp:
+        return cls(
+            id=row["id"],
+            book_id=row["book_id"],
+            href=row["href"],
+            op=row["op"],
+            remote_id=row["remote_id"],
+            base_etag=row["base_etag"],
+            base_json=loads(row["base_json"]),
+            local_json=loads(row["local_json"]),
+            uncertain=bool(row["uncertain"]),
+            attempts=row["attempts"],
+            last_error=row["last_error"],
+        )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A field-level conflict and what happened to the losing side."""
+
+    id: int
+    book_id: int
+    href: str
+    outcome: str
+    fields: list[str] = field(default_factory=list)
+    lost_json: Json | None = None
+    lost_vcard: str | None = None
+    created: float = 0.0

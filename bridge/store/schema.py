@@ -1,0 +1,137 @@
+"""The store's schema, as an ordered list of migrations; ``user_version`` counts them."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Append only: a released migration is never edited, so every data directory can be
+# brought forward from whatever version it was written with.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE books (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('aurinko', 'local')),
+        props TEXT NOT NULL DEFAULT '{}',
+        vcard_version TEXT NOT NULL DEFAULT '3.0',
+        updated_token TEXT,
+        deleted_token TEXT,
+        resync_generation INTEGER NOT NULL DEFAULT 0,
+        resync_running INTEGER NOT NULL DEFAULT 0,
+        change_floor INTEGER NOT NULL DEFAULT 0,
+        last_pull REAL,
+        UNIQUE (owner, name)
+    );
+
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        href TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        remote_id TEXT,
+        remote_etag TEXT,
+        remote_json TEXT,
+        contact_json TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        vcard TEXT NOT NULL,
+        shadow TEXT,
+        last_modified REAL NOT NULL,
+        seen_generation INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (book_id, href),
+        UNIQUE (book_id, uid)
+    );
+    CREATE UNIQUE INDEX contacts_remote ON contacts (book_id, remote_id)
+        WHERE remote_id IS NOT NULL;
+
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        href TEXT NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX changes_book_seq ON changes (book_id, seq);
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        href TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('create', 'update', 'delete')),
+        remote_id TEXT,
+        base_etag TEXT,
+        base_json TEXT,
+        local_json TEXT,
+        uncertain INTEGER NOT NULL DEFAULT 0,
+        claimed INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created REAL NOT NULL
+    );
+    CREATE INDEX outbox_book ON outbox (book_id, failed, id);
+    CREATE INDEX outbox_href ON outbox (book_id, href);
+
+    CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        href TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        lost_json TEXT,
+        lost_vcard TEXT,
+        created REAL NOT NULL
+    );
+    """,
+    # 2: vCard folders kept in sync with a book (export / watch): what each file held
+    # when the bridge last wrote or read it, so its own writes and real edits differ.
+    """
+    CREATE TABLE folder_files (
+        folder TEXT NOT NULL,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        filename TEXT NOT NULL,
+        href TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (folder, filename)
+    );
+    CREATE INDEX folder_files_href ON folder_files (folder, book_id, href);
+    CREATE TABLE folder_state (
+        folder TEXT NOT NULL,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (folder, book_id)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The data directory was written by a newer release; refuse rather than corrupt it."""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring ``conn``'s database up to ``SCHEMA_VERSION``, one transaction per step."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"store schema version {current} is newer than this release ({SCHEMA_VERSION})"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,72 @@
+"""Turning Aurinko records and client cards into store rows, rendered once."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ..mapping import to_vcard
+from ..store import Book, ContactRow
+from .fields import Contact
+from .identity import etag_of, href_for_uid, uid_for_remote
+
+
+def render(book: Book, contact: Contact, shadow: str | None, uid: str) -> tuple[str, str]:
+    """The served card and its etag. Raises MappingError for an unrenderable contact."""
+    vcard = to_vcard(contact, book.vcard_version, shadow=shadow, uid=uid)
+    return vcard, etag_of(vcard)
+
+
+def _last_modified(existing: ContactRow | None, etag: str) -> float:
+    if existing is not None and existing.etag == etag:
+        return existing.last_modified
+    return time.time()
+
+
+def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> ContactRow:
+    """The row for a contact as Aurinko holds it; names and shadow of ``existing`` kept."""
+    remote_id = str(record["id"])
+    uid = existing.uid if existing else uid_for_remote(remote_id)
+    href = existing.href if existing else href_for_uid(uid)
+    shadow = existing.shadow if existing else None
+    vcard, etag = render(book, record, shadow, uid)
+    return ContactRow(
+        book_id=book.id,
+        href=href,
+        uid=uid,
+        contact=record,
+        etag=etag,
+        vcard=vcard,
+        last_modified=_last_modified(existing, etag),
+        remote_id=remote_id,
+        remote_etag=record.get("etag"),
+        remote_json=record,
+        shadow=shadow,
+    )
+
+
+def local_row(
+    book: Book, href: str, uid: str, contact: Contact, shadow: str, existing: ContactRow | None
+) -> ContactRow:
+    """The row for a card a client just wrote; remote link and merge base kept."""
+    vcard, etag = render(book, contact, shadow, uid)
+    return ContactRow(
+        book_id=book.id,
+        href=href,
+        uid=uid,
+        contact=contact,
+        etag=etag,
+        vcard=vcard,
+        last_modified=_last_modified(existing, etag),
+        remote_id=existing.remote_id if existing else None,
+        remote_etag=existing.remote_etag if existing else None,
+        remote_json=existing.remote_json if existing else None,
+        shadow=shadow,
+    )
+
+
+def linked_to(row: ContactRow, record: Contact) -> ContactRow:
+    """``row`` as served now, with its link to the remote version ``record``."""
+    return replace(
+        row, remote_id=str(record["id"]), remote_etag=record.get("etag"), remote_json=record
+    )

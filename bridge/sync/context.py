@@ -1,0 +1,19 @@
+"""What a pull or a push of one book works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..aurinko import AurinkoClient
+from ..store import ContactStore, Outbox
+from .conflicts import ConflictKeeper
+from .merge import ConflictPolicy
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    store: ContactStore
+    outbox: Outbox
+    client: AurinkoClient  # the book's Aurinko account
+    keeper: ConflictKeeper
+    policy: ConflictPolicy

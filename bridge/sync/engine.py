@@ -1,0 +1,287 @@
+"""``SyncEngine``: the one door through which CardDAV, the folder watcher and the CLI
+change contacts, and the loop that keeps the store and Aurinko in step."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..aurinko import AurinkoClient, AurinkoError
+from ..mapping import from_vcard, to_vcard
+from ..store import Book, ContactRow, ContactStore, Database, Outbox
+from .cards import local_row
+from .conflicts import ConflictKeeper
+from .context import SyncContext
+from .locks import BookLocks, LockTimeout
+from .merge import ConflictPolicy
+from .pull import Progress, Puller
+from .push import Pusher
+from .reports import SyncReport
+
+log = logging.getLogger("bridge.sync")
+
+
+class ContactNotFoundError(KeyError):
+    """No contact at that href."""
+
+
+class UidConflictError(ValueError):
+    """Another contact of the book already has this UID (one card per UID per book)."""
+
+    def __init__(self, uid: str, href: str) -> None:
+        super().__init__(f"UID {uid!r} is already used by {href}")
+        self.uid = uid
+        self.href = href
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
+    # How long a CardDAV write waits for a sync of its book before leaving its change
+    # in the outbox for the background loop: a client must not hang on a long first sync.
+    write_push_wait: float = 2.0
+
+
+class SyncEngine:
+    """Local writes go to the store and the outbox in one transaction, then are pushed;
+    pulls bring Aurinko's changes in. Safe for many threads and for a second process on
+    the same data directory."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        clients: Mapping[int, AurinkoClient] | None = None,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.data_dir / "store.sqlite3")
+        self.store = ContactStore(self.db)
+        self.outbox = Outbox(self.db)
+        self.options = options or EngineOptions()
+        self.keeper = ConflictKeeper(self.outbox, self.data_dir)
+        self.locks = BookLocks(self.data_dir)
+        self.clients: dict[int, AurinkoClient] = dict(clients or {})
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+
+    def attach(
+        self, owner: str, name: str, client: AurinkoClient, vcard_version: str = "3.0"
+    ) -> Book:
+        """The Aurinko-backed book ``owner/name``, served from ``client``'s account."""
+        book = self.store.ensure_book(owner, name, "aurinko", vcard_version=vcard_version)
+        self.clients[book.id] = client
+        return book
+
+    def book(self, owner: str, name: str) -> Book | None:
+        return self.store.get_book(owner, name)
+
+    def books(self, owner: str) -> list[Book]:
+        return self.store.list_books(owner)
+
+    def create_local_book(self, owner: str, name: str, props: Mapping[str, str]) -> Book:
+        """A plain address book that lives only in the store. Raises BookExistsError."""
+        return self.store.create_book(owner, name, "local", dict(props))
+
+    def delete_local_book(self, book: Book) -> None:
+        if book.kind != "local":
+            raise ValueError(f"{book.path} is backed by an Aurinko account and cannot be deleted")
+        self.store.delete_book(book.id)
+
+    def render(self, book: Book, href: str, version: str) -> str | None:
+        """The card at ``href`` in another vCard version (the stored text is the book's)."""
+        row = self.store.get(book.id, href)
+        if row is None:
+            return None
+        if version == book.vcard_version:
+            return row.vcard
+        return to_vcard(row.contact, version, shadow=row.shadow, uid=row.uid)
+
+    # -- local writes -----------------------------------------------------------------
+
+    def put(
+        self,
+        book: Book,
+        href: str,
+        text: str | bytes,
+        *,
+        push: bool = True,
+        uid: str | None = None,
+    ) -> ContactRow:
+        """Create or replace the card at ``href`` from a client's text.
+
+        Raises MappingError for an invalid card and UidConflictError for a second card with
+        one UID. Returns the row exactly as it will be served (its etag is final unless
+        Aurinko is unreachable and changes it when the write reaches it later). With
+        ``push=False`` the write waits in the outbox for the next push (bulk imports).
+        ``uid`` names a card that has none (the stored card then carries it).
+        """
+        parsed = from_vcard(text)
+        uid = parsed.uid or uid or str(uuid.uuid4())
+        with self.db.transaction():
+            existing = self.store.get(book.id, href)
+            self._check_uid(book, href, uid, existing)
+            row = local_row(book, href, uid, parsed.contact, parsed.shadow, existing)
+            self.store.save(row)
+            if book.kind == "aurinko":
+                self._enqueue_write(book, row, existing)
+        if push:
+            self._push_soon(book, href)
+        stored = self.store.get(book.id, href)
+        assert stored is not None
+        return stored
+
+    def _check_uid(self, book: Book, href: str, uid: str, existing: ContactRow | None) -> None:
+        if existing is not None and existing.uid != uid:
+            raise UidConflictError(uid, href)
+        holder = self.store.get_by_uid(book.id, uid)
+        if holder is not None and holder.href != href:
+            raise UidConflictError(uid, holder.href)
+
+    def _enqueue_write(self, book: Book, row: ContactRow, existing: ContactRow | None) -> None:
+        if existing is None or existing.remote_id is None:
+            self.outbox.enqueue(book.id, row.href, "create", local_json=row.contact)
+            return
+        self.outbox.enqueue(
+            book.id,
+            row.href,
+            "update",
+            remote_id=existing.remote_id,
+            base_etag=existing.remote_etag,
+            base_json=existing.remote_json,
+            local_json=row.contact,
+        )
+
+    def delete(self, book: Book, href: str, *, push: bool = True) -> None:
+        with self.db.transaction():
+            row = self.store.get(book.id, href)
+            if row is None:
+                raise ContactNotFoundError(href)
+            self.store.delete(book.id, href)
+            if book.kind == "aurinko":
+                self.outbox.enqueue(book.id, href, "delete", remote_id=row.remote_id)
+        if push:
+            self._push_soon(book, href)
+
+    def _push_soon(self, book: Book, href: str) -> None:
+        """Push this contact's writes now if the book is free; never fail the local write
+        over it. Only this contact: a backlog is the background loop's job, not a request's."""
+        if book.id not in self.clients:
+            return
+        try:
+            with self.locks.hold(book.id, self.options.write_push_wait):
+                self._push_locked(book, SyncReport(book.path), href)
+        except LockTimeout:
+            log.info("%s: busy; the write waits in the outbox", book.path)
+
+    # -- sync ---------------------------------------------------------------------------
+
+    def push(self, book: Book, *, lock_timeout: float | None = None) -> SyncReport:
+        report = SyncReport(book.path)
+        with self.locks.hold(book.id, lock_timeout):
+            self._push_locked(book, report)
+        return report
+
+    def _push_locked(self, book: Book, report: SyncReport, href: str | None = None) -> None:
+        """Push the outbox (or one contact's part of it); creates that may already exist
+        upstream are looked for first."""
+        self.outbox.release_claims(book.id)
+        if self.outbox.uncertain_creates(book.id):
+            self._pull_locked(book, report, None)
+            if report.error is not None:
+                return
+            self.outbox.clear_uncertain(book.id)
+        self._pusher(book).push(self.store.book_by_id(book.id), report, href)
+
+    def pull(self, book: Book, *, progress: Progress | None = None) -> SyncReport:
+        report = SyncReport(book.path)
+        with self.locks.hold(book.id):
+            self._pull_locked(book, report, progress)
+        return report
+
+    def sync(self, book: Book, *, progress: Progress | None = None) -> SyncReport:
+        """Push what waits, pull what changed, and push what the pull unblocked."""
+        report = SyncReport(book.path)
+        with self.locks.hold(book.id):
+            self._push_locked(book, report)
+            if report.error is None:
+                self._pull_locked(book, report, progress)
+            if report.error is None:
+                self._push_locked(book, report)
+        return report
+
+    def _pull_locked(self, book: Book, report: SyncReport, progress: Progress | None) -> None:
+        puller = Puller(self._context(book), progress)
+        try:
+            puller.pull(self.store.book_by_id(book.id), report)
+        except AurinkoError as exc:
+            report.error = str(exc)
+            log.warning("%s: pull stopped: %s", book.path, exc)
+            return
+        self.store.mark_pulled(book.id)
+
+    def _pusher(self, book: Book) -> Pusher:
+        return Pusher(self._context(book))
+
+    def _context(self, book: Book) -> SyncContext:
+        client = self.clients.get(book.id)
+        if client is None:
+            raise ValueError(f"{book.path} is not backed by an Aurinko account")
+        return SyncContext(self.store, self.outbox, client, self.keeper, self.options.policy)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def changes_since(self, book: Book, seq: int) -> tuple[int, list[str]]:
+        return self.store.changes_since(book.id, seq)
+
+    def pull_if_stale(self, book: Book, max_age: float) -> None:
+        """A throttled freshness pull for read paths; skipped while another sync runs."""
+        current = self.store.book_by_id(book.id)
+        if book.id not in self.clients or (
+            current.last_pull is not None and time.time() - current.last_pull < max_age
+        ):
+            return
+        try:
+            with self.locks.hold(book.id, timeout=0):
+                self._pull_locked(current, SyncReport(book.path), None)
+        except LockTimeout:
+            pass
+
+    # -- background loop ---------------------------------------------------------------
+
+    def start(self, interval: float) -> None:
+        """Sync every attached book every ``interval`` seconds until ``stop()``."""
+        if self._loop is not None:
+            return
+        self._stop.clear()
+        self._loop = threading.Thread(
+            target=self._run_loop, args=(interval,), name="bridge-sync", daemon=True
+        )
+        self._loop.start()
+
+    def _run_loop(self, interval: float) -> None:
+        while not self._stop.is_set():
+            for book_id in list(self.clients):
+                if self._stop.is_set():
+                    break
+                try:
+                    report = self.sync(self.store.book_by_id(book_id))
+                    log.info("%s", report.summary())
+                except Exception:  # the loop must outlive any one bad run
+                    log.exception("background sync of book %d failed", book_id)
+            self._stop.wait(interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._loop is not None:
+            self._loop.join(timeout=30)
+            self._loop = None
+
+    def close(self) -> None:
+        self.stop()
+        self.db.close()

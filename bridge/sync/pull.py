@@ -1,0 +1,177 @@
+"""Pull: Aurinko's delta tokens -> pages -> store, each page in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from ..aurinko import DeletedRecord, NotFoundError, TokenExpiredError
+from ..mapping import MappingError
+from ..store import Book, ContactRow
+from .cards import linked_to, remote_row
+from .context import SyncContext
+from .fields import Contact, without_photo_content
+from .merge import ConflictPolicy
+from .reports import SyncReport
+
+log = logging.getLogger("bridge.sync")
+
+Progress = Callable[[int], None]
+
+
+class Puller:
+    """Loads remote changes into one book.
+
+    Delta tokens are saved in the transaction of the last page they cover, so a crash at
+    any point replays from the previous token; applying a record is idempotent (keyed by
+    remote id, skipped when its etag is the one we hold), so a replay duplicates nothing.
+    """
+
+    def __init__(self, ctx: SyncContext, progress: Progress | None = None) -> None:
+        self.ctx = ctx
+        self.store, self.outbox, self.client = ctx.store, ctx.outbox, ctx.client
+        self.keeper, self.policy = ctx.keeper, ctx.policy
+        self.progress = progress
+
+    def pull(self, book: Book, report: SyncReport) -> None:
+        if book.resync_running or book.updated_token is None or book.deleted_token is None:
+            self._full(book, report)
+            return
+        try:
+            self._incremental(book, report)
+        except TokenExpiredError as exc:
+            log.info("%s: delta token refused (%s); full resync", book.path, exc.code)
+            self._full(self.store.book_by_id(book.id), report)
+
+    # -- incremental ----------------------------------------------------------------
+
+    def _incremental(self, book: Book, report: SyncReport) -> None:
+        assert book.updated_token and book.deleted_token
+        for page in self.client.iter_updated(book.updated_token):
+            records = self._with_photos(page.records)
+            with self.store.db.transaction():
+                self._apply_records(book, records, report)
+                if page.next_delta_token:
+                    self.store.set_updated_token(book.id, page.next_delta_token)
+        for dpage in self.client.iter_deleted(book.deleted_token):
+            with self.store.db.transaction():
+                self._apply_deletions(book, dpage.records, report)
+                if dpage.next_delta_token:
+                    self.store.set_deleted_token(book.id, dpage.next_delta_token)
+
+    # -- full resync ----------------------------------------------------------------
+
+    def _full(self, book: Book, report: SyncReport) -> None:
+        """List everything again and reconcile by remote id: no duplicates, deletions kept."""
+        report.full_resync = True
+        generation = self.store.begin_resync(book.id)
+        start = self.client.start_sync()
+        updated_token = deleted_token = None
+        for page in self.client.iter_updated(start.updated_token):
+            records = self._with_photos(page.records)
+            with self.store.db.transaction():
+                self._apply_records(book, records, report)
+                self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
+            updated_token = page.next_delta_token or updated_token
+        deleted: list[DeletedRecord] = []
+        for dpage in self.client.iter_deleted(start.deleted_token):
+            deleted.extend(dpage.records)
+            deleted_token = dpage.next_delta_token or deleted_token
+        with self.store.db.transaction():
+            self._apply_deletions(book, deleted, report)
+            for row in self.store.unseen_since(book.id, generation):
+                self._remote_deleted(book, row, report)
+            self.store.set_tokens(book.id, updated_token, deleted_token)
+            self.store.finish_resync(book.id)
+
+    # -- applying records -----------------------------------------------------------
+
+    def _with_photos(self, records: Iterable[Contact]) -> list[Contact]:
+        """Sync pages carry only ``hasPhoto``; fetch the image before any transaction."""
+        out = []
+        for record in records:
+            if record.get("hasPhoto") and not (record.get("photo") or {}).get("content"):
+                try:
+                    record = self.client.get(str(record["id"]), with_photo=True)
+                except NotFoundError:
+                    pass  # deleted since the page was cut; its deletion follows
+            out.append(record)
+        return out
+
+    def _apply_records(self, book: Book, records: list[Contact], report: SyncReport) -> None:
+        for record in records:
+            if not isinstance(record.get("id"), str):
+                report.skipped.append("a record without an id")
+                continue
+            try:
+                self._apply_record(book, record, report)
+            except MappingError as exc:
+                log.warning("%s: skipping remote contact %s: %s", book.path, record["id"], exc)
+                report.skipped.append(f"{record['id']}: {exc}")
+        if self.progress:
+            self.progress(len(records))
+
+    def _apply_record(self, book: Book, record: Contact, report: SyncReport) -> None:
+        existing = self.store.get_by_remote_id(book.id, record["id"])
+        if existing is None:
+            existing = self._claim_lost_create(book, record)
+        if existing is not None and existing.remote_etag == record.get("etag"):
+            report.unchanged += 1
+            return
+        if existing is not None and self.outbox.pending_for(book.id, existing.href):
+            # A local edit is on its way up; its PATCH will meet a 412 and merge there.
+            report.unchanged += 1
+            return
+        row = remote_row(book, record, existing)
+        changed = self.store.save(row)
+        if existing is None:
+            report.created += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+    def _claim_lost_create(self, book: Book, record: Contact) -> ContactRow | None:
+        """A POST whose answer was lost shows up here: link it instead of duplicating it."""
+        seen = without_photo_content(record)
+        for op in self.outbox.uncertain_creates(book.id):
+            if op.local_json is None or without_photo_content(op.local_json) != seen:
+                continue
+            log.info("%s: lost create of %s found upstream as %s", book.path, op.href, record["id"])
+            self.outbox.done(op, record["id"], record.get("etag"), record)
+            row = self.store.get(book.id, op.href)
+            if row is None:
+                return None
+            linked = linked_to(row, record)
+            self.store.save(linked)
+            return linked
+        return None
+
+    def _apply_deletions(
+        self, book: Book, records: Iterable[DeletedRecord], report: SyncReport
+    ) -> None:
+        for record in records:
+            row = self.store.get_by_remote_id(book.id, record.id)
+            if row is not None:
+                self._remote_deleted(book, row, report)
+
+    def _remote_deleted(self, book: Book, row: ContactRow, report: SyncReport) -> None:
+        pending = self.outbox.pending_for(book.id, row.href)
+        if pending and all(op.op == "delete" for op in pending):
+            for op in pending:
+                self.outbox.drop(op.id)
+        elif pending and self.policy is ConflictPolicy.LOCAL_WINS:
+            # Deleted upstream, edited here: the local edit wins and comes back as new.
+            for op in pending:
+                self.outbox.drop(op.id)
+            self.outbox.enqueue(book.id, row.href, "create", local_json=row.contact)
+            self.store.save(replace(row, remote_id=None, remote_etag=None, remote_json=None))
+            return
+        elif pending:
+            for op in pending:
+                self.outbox.drop(op.id)
+            where = self.keeper.keep(book, row.href, "deleted-remotely", [], row.contact, row.vcard)
+            report.conflicts.append(where)
+        self.store.delete(book.id, row.href)
+        report.deleted += 1

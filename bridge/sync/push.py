@@ -1,0 +1,199 @@
+"""Push: the outbox -> POST / PATCH with If-Match / DELETE, oldest first."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import replace
+
+from ..aurinko import (
+    AurinkoError,
+    BadRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    ProtocolError,
+    UnavailableError,
+    WriteResult,
+)
+from ..mapping import MappingError, diff
+from ..store import Book, ContactRow, OutboxOp
+from .cards import linked_to, remote_row
+from .context import SyncContext
+from .fields import READ_ONLY, Contact
+from .merge import ConflictPolicy, merge3
+from .reports import SyncReport
+
+log = logging.getLogger("bridge.sync")
+
+# A contact edited upstream again and again between our GET and PATCH: give up for now
+# and try on the next push rather than spin.
+MAX_MERGE_ROUNDS = 3
+
+
+class Outcome(enum.Enum):
+    DONE = "done"  # the op reached Aurinko (or no longer needs to)
+    SKIPPED = "skipped"  # refused for good; parked as failed, the rest goes on
+    STOP = "stop"  # Aurinko unreachable: keep this op and everything after it
+
+
+class Pusher:
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.store, self.outbox, self.client = ctx.store, ctx.outbox, ctx.client
+        self.keeper, self.policy = ctx.keeper, ctx.policy
+
+    def push(self, book: Book, report: SyncReport, href: str | None = None) -> None:
+        """Push until the outbox (or ``href``'s part of it) is empty or Aurinko stops
+        answering. Caller holds the book's lock."""
+        while (op := self.outbox.next(book.id, href)) is not None:
+            outcome = self._push_one(book, op, report)
+            if outcome is Outcome.STOP:
+                break
+            if outcome is Outcome.DONE:
+                report.pushed += 1
+        report.pending = self.outbox.count(book.id)
+
+    def _push_one(self, book: Book, op: OutboxOp, report: SyncReport) -> Outcome:
+        self.outbox.claim(op.id)
+        try:
+            if op.op == "create":
+                self._create(book, op)
+            elif op.op == "update":
+                self._update(book, op, report)
+            else:
+                self._delete(op)
+        except UnavailableError as exc:
+            if op.op == "create" and exc.may_have_applied:
+                self.outbox.mark_uncertain(op.id, str(exc))
+            else:
+                self.outbox.defer(op.id, str(exc))
+            report.error = str(exc)
+            return Outcome.STOP
+        except (BadRequestError, ProtocolError, MappingError) as exc:
+            log.warning("%s: Aurinko refused %s of %s: %s", book.path, op.op, op.href, exc)
+            self.outbox.fail(op.id, str(exc))
+            report.skipped.append(f"{op.op} {op.href}: {exc}")
+            return Outcome.SKIPPED
+        except AurinkoError as exc:  # unauthorized, rate limited: wait for the next run
+            self.outbox.defer(op.id, str(exc))
+            report.error = str(exc)
+            return Outcome.STOP
+        return Outcome.DONE
+
+    # -- the three operations ---------------------------------------------------------
+
+    def _create(self, book: Book, op: OutboxOp) -> None:
+        assert op.local_json is not None
+        result = self.client.create(_sendable(op.local_json))
+        self._finish(book, op, result.record)
+
+    def _update(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
+        assert op.local_json is not None
+        if op.remote_id is None:  # its create never reached Aurinko: send it whole
+            self.outbox.replace(op.id, "create", op.local_json)
+            self._create(book, replace(op, op="create"))
+            return
+        base, etag = op.base_json or {}, op.base_etag or ""
+        target = op.local_json
+        for _ in range(MAX_MERGE_ROUNDS):
+            fields = diff(base, target)
+            if not fields:  # nothing left to say: the remote already holds it
+                record = base if base.get("id") else self.client.get(op.remote_id)
+                self._finish(book, op, record)
+                return
+            try:
+                result: WriteResult = self.client.update(op.remote_id, fields, etag=etag)
+            except PreconditionFailedError:
+                current = self.client.get(op.remote_id, with_photo=True)
+                target = self._merge(book, op, base, target, current, report)
+                base, etag = current, str(current.get("etag") or "")
+                continue
+            except NotFoundError:
+                self._deleted_upstream(book, op, report)
+                return
+            self._finish(book, op, result.record, sent=target)
+            return
+        raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
+
+    def _delete(self, op: OutboxOp) -> None:
+        if op.remote_id is not None:
+            try:
+                self.client.delete(op.remote_id)
+            except NotFoundError:
+                pass  # already gone: the goal is reached
+        self.outbox.done(op, None, None, None)
+
+    # -- outcomes -------------------------------------------------------------------
+
+    def _merge(
+        self,
+        book: Book,
+        op: OutboxOp,
+        base: Contact,
+        local: Contact,
+        current: Contact,
+        report: SyncReport,
+    ) -> Contact:
+        result = merge3(base, local, current, self.policy)
+        if result.conflicts:
+            outcome = self.policy.value
+            lost = dict(local) if self.policy is ConflictPolicy.REMOTE_WINS else dict(current)
+            row = self.store.get(book.id, op.href)
+            lost_vcard = row.vcard if row and self.policy is ConflictPolicy.REMOTE_WINS else None
+            where = self.keeper.keep(book, op.href, outcome, result.conflicts, lost, lost_vcard)
+            report.conflicts.append(where)
+        return result.merged
+
+    def _deleted_upstream(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
+        row = self.store.get(book.id, op.href)
+        if self.policy is ConflictPolicy.LOCAL_WINS and op.local_json is not None:
+            self.outbox.replace(op.id, "create", op.local_json)
+            self._create(book, replace(op, op="create"))
+            return
+        where = self.keeper.keep(
+            book, op.href, "deleted-remotely", [], op.local_json, row.vcard if row else None
+        )
+        report.conflicts.append(where)
+        self.outbox.done(op, None, None, None)
+        self.store.delete(book.id, op.href)
+        report.deleted += 1
+
+    def _finish(
+        self, book: Book, op: OutboxOp, record: Contact, sent: Contact | None = None
+    ) -> None:
+        """Store what Aurinko now holds; later pending edits of the contact stay served.
+        ``sent`` is the full contact the write asked for (the op's own, unless merged)."""
+        record = _with_sent_photo(record, sent if sent is not None else op.local_json)
+
+        with self.store.db.transaction():
+
+            self.outbox.done(op, str(record["id"]), record.get("etag"), record)
+            row = self.store.get(book.id, op.href)
+            if row is None:
+                return  # deleted locally meanwhile; that delete is queued after this op
+            if self.outbox.pending_for(book.id, op.href):
+                self.store.save(linked_to(row, record))
+            else:
+                self.store.save(_served(book, record, row))
+
+
+def _served(book: Book, record: Contact, row: ContactRow) -> ContactRow:
+    try:
+        return remote_row(book, record, row)
+    except MappingError as exc:
+        log.warning("%s: cannot render %s as stored upstream (%s)", book.path, row.href, exc)
+        return linked_to(row, record)
+
+
+def _sendable(contact: Contact) -> Contact:
+    """A create carries the user's fields only; the server assigns id, etag and times."""
+    return {k: v for k, v in contact.items() if k not in READ_ONLY}
+
+
+def _with_sent_photo(record: Contact, sent: Contact | None) -> Contact:
+    """Write answers carry ``hasPhoto`` but not the image; it is the one we just sent, and
+    the merge base needs it, or the next edit would send the photo again."""
+    photo = (sent or {}).get("photo")
+    if not record.get("hasPhoto") or (record.get("photo") or {}).get("content") or not photo:
+        return record
+    return {**record, "photo": photo}

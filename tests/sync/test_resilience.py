@@ -1,0 +1,155 @@
+"""Faults at a high rate, lost replies and kill -9: nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.sandbox import SandboxApp
+from tests.conftest import TOKEN
+from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard
+
+
+def _names(sandbox: SandboxApp) -> list[str]:
+    return sorted(c["name"]["displayName"] for c in sandbox.dump(TOKEN))
+
+
+def _settle(env: Env, rounds: int = 40) -> None:
+    """Sync until a run completes cleanly, as the background loop would."""
+    for _ in range(rounds):
+        report = env.engine.sync(env.book)
+        if report.error is None and env.engine.outbox.count(env.book.id) == 0:
+            return
+    raise AssertionError(f"no clean sync in {rounds} rounds: {report.error}")
+
+
+@pytest.mark.sandbox(page_size=4)
+def test_every_fault_kind_at_a_high_rate_converges(env: Env) -> None:
+    remote_ids = [env.remote.create({"name": {"displayName": f"R{i}"}}).id for i in range(12)]
+    env.engine.sync(env.book)
+    env.sandbox.set_faults(
+        error_rate=0.3,
+        error_statuses=(429, 500, 503),
+        retry_after=None,
+        drop_rate=0.1,
+        drop_after_rate=0.1,
+        latency=0.001,
+        seed=1234,
+    )
+    for i in range(15):
+        env.engine.put(env.book, f"l{i}.vcf", vcard(f"uid-l{i}", f"L{i}"))
+    for i in range(0, 15, 3):
+        env.engine.put(env.book, f"l{i}.vcf", vcard(f"uid-l{i}", f"L{i}", "NICKNAME:edited"))
+    for i in range(1, 15, 5):
+        env.engine.delete(env.book, f"l{i}.vcf")
+    _settle(env)
+    env.sandbox.set_faults(error_rate=0.0, drop_rate=0.0, drop_after_rate=0.0, latency=0.0)
+    for rid in remote_ids[:3]:
+        env.remote.delete(rid)
+    _settle(env)
+
+    expected = sorted([f"R{i}" for i in range(3, 12)] + [f"L{i}" for i in range(15) if i % 5 != 1])
+    assert _names(env.sandbox) == expected  # no duplicates, no losses
+    edited = [c for c in env.sandbox.dump(TOKEN) if c.get("nickName") == "edited"]
+    assert sorted(c["name"]["displayName"] for c in edited) == ["L0", "L12", "L3", "L9"]
+    assert_store_matches_sandbox(env)
+
+
+def test_lost_create_reply_does_not_duplicate(env: Env) -> None:
+    env.sandbox.set_faults(drop_after_rate=1.0)
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
+    assert _names(env.sandbox) == ["Ann"]  # the server acted; the reply was lost
+    (op,) = env.engine.outbox.pending(env.book.id)
+    assert op.uncertain
+    env.sandbox.set_faults(drop_after_rate=0.0)
+    _settle(env)
+    assert _names(env.sandbox) == ["Ann"]
+    assert_store_matches_sandbox(env)
+
+
+def _config(tmp_path: Path, url: str, data_dir: Path) -> Path:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'[server]\ndata_dir = "{data_dir}"\n\n'
+        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{url}"\n'
+        f'token_file = "{token_file}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _start_sync(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", "sync", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_until(predicate, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def _stored(data_dir: Path) -> int:
+    path = data_dir / "store.sqlite3"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+@pytest.mark.sandbox(
+    page_size=5, seed_contacts=[{"name": {"displayName": f"S{i}"}} for i in range(300)]
+)
+def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None:
+    env.sandbox.set_faults(latency=0.01)
+    config = _config(tmp_path, env.url, env.data_dir)
+    process = _start_sync(config)
+    _wait_until(lambda: _stored(env.data_dir) >= 20)
+    _kill(process)
+    assert _stored(env.data_dir) < 300  # really interrupted mid-way
+    env.sandbox.set_faults(latency=0.0)
+    assert _start_sync(config).wait(timeout=120) == 0
+    env.reopen()
+    assert env.engine.store.count(env.book.id) == 300
+    assert_store_matches_sandbox(env)
+
+
+def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
+    env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
+    for i in range(120):
+        env.engine.put(env.book, f"c{i}.vcf", vcard(f"uid-{i}", f"C{i:03d}"))
+    env.engine.close()
+    env.sandbox.set_faults(error_rate=0.0, latency=0.02)
+    config = _config(tmp_path, env.url, env.data_dir)
+    process = _start_sync(config)
+    _wait_until(lambda: len(env.sandbox.dump(TOKEN)) >= 10)
+    _kill(process)
+    assert len(env.sandbox.dump(TOKEN)) < 120
+    env.sandbox.set_faults(latency=0.0)
+    assert _start_sync(config).wait(timeout=120) == 0
+    assert _names(env.sandbox) == [f"C{i:03d}" for i in range(120)]
+    env.reopen()
+    assert_store_matches_sandbox(env)
