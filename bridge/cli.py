@@ -8,13 +8,40 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .commands import folder, serve, sync
 from .sandbox import cli as sandbox_cli
 
 Runner = Callable[[argparse.Namespace], int]
+AddArguments = Callable[[argparse.ArgumentParser], None]
 
-# name -> (module with add_arguments/run, one-line help)
-COMMANDS = {
-    "sandbox": (sandbox_cli, "run the local Aurinko-compatible Contacts API stand-in"),
+# name -> (add its arguments, run it, one-line help)
+COMMANDS: dict[str, tuple[AddArguments, Runner, str]] = {
+    "serve": (
+        serve.add_arguments,
+        serve.run,
+        "run the CardDAV server (with no configuration: the embedded demo)",
+    ),
+    "sync": (sync.add_arguments, sync.run, "pull and push once and report what changed"),
+    "export": (
+        folder.add_export_arguments,
+        folder.run_export,
+        "write a book into a vCard folder (one .vcf per contact)",
+    ),
+    "import": (
+        folder.add_import_arguments,
+        folder.run_import,
+        "import a vCard folder, file or multi-card file into a book",
+    ),
+    "watch": (
+        folder.add_watch_arguments,
+        folder.run_watch,
+        "keep a vCard folder and a book in sync both ways until stopped",
+    ),
+    "sandbox": (
+        sandbox_cli.add_arguments,
+        sandbox_cli.run,
+        "run the local Aurinko-compatible Contacts API stand-in",
+    ),
 }
 
 
@@ -26,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, summary) in COMMANDS.items():
+    for name, (add_arguments, run, summary) in COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
     return parser
 
 

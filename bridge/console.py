@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
+from types import FrameType
 from typing import TextIO
 
 
@@ -38,3 +41,15 @@ class Progress:
         if self._tty and self.count:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM: how long-running commands wait to be stopped."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)
+    stop.wait()

@@ -89,7 +89,6 @@ class Outbox:
             ops = self._select("book_id = ? AND href = ? AND failed = 0", book_id, href, limit=1)
         return ops[0] if ops else None
 
-
     def pending(self, book_id: int) -> list[OutboxOp]:
         return self._select("book_id = ? AND failed = 0", book_id)
 

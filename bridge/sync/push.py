@@ -166,7 +166,6 @@ class Pusher:
         record = _with_sent_photo(record, sent if sent is not None else op.local_json)
 
         with self.store.db.transaction():
-
             self.outbox.done(op, str(record["id"]), record.get("etag"), record)
             row = self.store.get(book.id, op.href)
             if row is None:

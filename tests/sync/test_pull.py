@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from bridge.mapping import from_vcard
 
+from bridge.mapping import from_vcard
 from tests.sync.conftest import Env, assert_store_matches_sandbox
 
 
@@ -100,3 +100,24 @@ def _rows(env: Env):  # type: ignore[no-untyped-def]
         env.engine.store.get(env.book.id, item.href)
         for item in env.engine.store.list_items(env.book.id)
     ]
+
+
+def test_freshness_pull_is_throttled(env: Env) -> None:
+    env.remote.create(_person(1))
+    env.engine.pull_if_stale(env.book, max_age=3600)
+    first = env.engine.store.book_by_id(env.book.id).last_pull
+    assert first is not None and env.engine.store.count(env.book.id) == 1
+    env.remote.create(_person(2))
+    env.engine.pull_if_stale(env.book, max_age=3600)  # too soon: no remote call
+    assert env.engine.store.book_by_id(env.book.id).last_pull == first
+    assert env.engine.store.count(env.book.id) == 1
+    env.engine.pull_if_stale(env.book, max_age=0)
+    assert env.engine.store.count(env.book.id) == 2
+
+
+def test_a_book_configured_for_vcard_4_serves_4(env: Env) -> None:
+    book = env.engine.attach("alice", "work", env.engine.clients[env.book.id], "4.0")
+    env.remote.create({**_person(1), "birthday": "--04-14"})
+    env.engine.pull(book)
+    (item,) = env.engine.store.list_items(book.id)
+    assert "VERSION:4.0" in item.vcard and "BDAY:--0414" in item.vcard

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bridge.mapping import MappingError
 
+from bridge.mapping import MappingError
 from bridge.sync import ConflictPolicy, UidConflictError
 from tests.conftest import TOKEN
 from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard

@@ -1,0 +1,1 @@
+"""One module per ``aurinko-bridge`` subcommand: ``add_arguments`` and ``run``."""

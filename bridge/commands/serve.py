@@ -1,0 +1,65 @@
+"""``aurinko-bridge serve``: the address-book server (the main job).
+
+With ``--config`` it serves the configured accounts; without, the embedded demo: the local
+sandbox seeded with the demo address book, one demo user, CardDAV on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import replace
+from typing import Any
+
+from ..config import Config, ConfigError
+from ..console import fail, wait_for_signal
+from ..demo import DEMO_USER, demo_password
+from ..runtime import open_engine
+from ..store import SchemaTooNewError
+from .common import add_config_arguments, configuration
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--port", type=int, help="CardDAV port (overrides the configuration)")
+
+
+def _frontend(module: str) -> Any:
+    # The CardDAV front end is Radicale, which the core never imports: loaded by name.
+    return importlib.import_module(f"radicale_plugin.{module}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with configuration(args) as config:
+            if args.port is not None:
+                config = replace(config, port=args.port)
+            if args.config is None:
+                password = demo_password(args.demo_dir)
+                _frontend("users").set_password(config.htpasswd, DEMO_USER, password)
+            return _serve(config, str(args.config or f"embedded:{config.data_dir}"), args)
+    except (ConfigError, SchemaTooNewError, ValueError, OSError) as exc:
+        return fail(f"serve: {exc}")
+
+
+def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
+    engine, books = open_engine(config)
+    try:
+        engine.start(config.interval)
+        with _frontend("server").RunningServer(config, engine, key) as server:
+            _announce(server.url, config, books, demo=args.config is None, demo_dir=args.demo_dir)
+            wait_for_signal()
+    finally:
+        engine.close()
+    return 0
+
+
+def _announce(
+    url: str, config: Config, books: dict[str, Any], *, demo: bool, demo_dir: Any
+) -> None:
+    print(f"CardDAV server at {url}", flush=True)
+    for name, book in books.items():
+        print(f"  address book {name}: {url}{book.owner}/{book.name}/", flush=True)
+    if demo:
+        print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)

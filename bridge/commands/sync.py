@@ -1,0 +1,50 @@
+"""``aurinko-bridge sync``: one full pull+push cycle per account, with a report."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import ConfigError
+from ..console import Progress, fail
+from ..runtime import open_engine
+from ..store import Book, SchemaTooNewError
+from ..sync import SyncEngine
+from .common import add_config_arguments, configuration
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--account", metavar="NAME", help="only this account (default: all)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with configuration(args) as config:
+            accounts = [config.account(args.account)] if args.account else config.accounts
+            if not accounts:
+                return fail("sync: the configuration has no [[accounts]]")
+            engine, books = open_engine(config)
+            try:
+                return _sync_all(engine, [books[a.name] for a in accounts])
+            finally:
+                engine.close()
+    except (ConfigError, SchemaTooNewError, OSError) as exc:
+        return fail(f"sync: {exc}")
+
+
+def _sync_all(engine: SyncEngine, books: list[Book]) -> int:
+    status = 0
+    for book in books:
+        progress = Progress(f"{book.path}: pulled")
+        try:
+            report = engine.sync(book, progress=progress)
+        finally:
+            progress.close()
+        print(report.summary(), flush=True)
+        for line in report.skipped:
+            print(f"  skipped {line}", flush=True)
+        for where in report.conflicts:
+            print(f"  conflict: the losing version is kept at {where}", flush=True)
+        if report.error:
+            status = fail(f"sync of {book.path} stopped: {report.error}")
+    return status

@@ -1,0 +1,204 @@
+"""The configuration file (TOML): server, sync policy and the Aurinko accounts.
+
+Every key is documented in the README. Tokens are read from a file or an environment
+variable, never from the file itself or the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sync import ConflictPolicy
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_VERSIONS = ("3.0", "4.0")
+
+_KEYS: dict[str, set[str]] = {
+    "server": {"host", "port", "data_dir", "htpasswd"},
+    "sync": {"interval", "conflict", "freshness"},
+    "accounts": {
+        "name",
+        "user",
+        "base_url",
+        "token_file",
+        "token_env",
+        "display_name",
+        "vcard_version",
+    },
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str  # the address book's path segment: /<user>/<name>/
+    user: str  # the CardDAV user who sees it
+    base_url: str = "https://api.aurinko.io/v1"
+    token_file: Path | None = None
+    token_env: str | None = None
+    display_name: str = ""
+    vcard_version: str = "3.0"
+
+    def read_token(self) -> str:
+        if self.token_env is not None:
+            token = os.environ.get(self.token_env, "").strip()
+            if not token:
+                raise ConfigError(
+                    f"account {self.name}: environment variable {self.token_env} is empty"
+                )
+            return token
+        assert self.token_file is not None
+        _check_private(self.token_file, f"account {self.name}: token file")
+        try:
+            token = self.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"account {self.name}: cannot read token file: {exc.strerror}"
+            ) from None
+        if not token:
+            raise ConfigError(f"account {self.name}: token file {self.token_file} is empty")
+        return token
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 5232
+    htpasswd: Path | None = None
+    interval: float = 300.0
+    freshness: float = 30.0  # a read pulls first when the book is older than this
+    conflict: ConflictPolicy = ConflictPolicy.REMOTE_WINS
+    accounts: list[AccountConfig] = field(default_factory=list)
+    path: Path | None = None
+
+    def account(self, name: str) -> AccountConfig:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts) or "none"
+        raise ConfigError(f"no account named {name!r} (configured: {known})")
+
+
+def _check_private(path: Path, what: str) -> None:
+    """Secrets must not be readable, and configuration not writable, by other users."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{what} {path} is accessible by other users; run: chmod 600 {path}")
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] must be a table")
+    unknown = set(value) - _KEYS[key]
+    if unknown:
+        raise ConfigError(f"[{key}]: unknown key(s): {', '.join(sorted(unknown))}")
+    return value
+
+
+def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ConfigError(f"{where}: {key} has the wrong type")
+    return value
+
+
+def _account(raw: Any, index: int, base: Path) -> AccountConfig:
+    where = f"[[accounts]] #{index + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    if "token" in raw:
+        raise ConfigError(f"{where}: never put a token in the file; use token_file or token_env")
+    unknown = set(raw) - _KEYS["accounts"]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
+    name, user = _typed(raw, "name", str, where), _typed(raw, "user", str, where)
+    for key, value in (("name", name), ("user", user)):
+        if not value or not _SEGMENT.match(value):
+            raise ConfigError(f"{where}: {key} must be letters, digits, '.', '_' or '-'")
+    token_file, token_env = (
+        _typed(raw, "token_file", str, where),
+        _typed(raw, "token_env", str, where),
+    )
+    if (token_file is None) == (token_env is None):
+        raise ConfigError(f"{where} ({name}): set exactly one of token_file and token_env")
+    version = str(raw.get("vcard_version", "3.0"))
+    if version not in _VERSIONS:
+        raise ConfigError(f"{where} ({name}): vcard_version must be 3.0 or 4.0")
+    return AccountConfig(
+        name=name,
+        user=user,
+        base_url=_typed(raw, "base_url", str, where) or AccountConfig.base_url,
+        token_file=(base / token_file) if token_file else None,
+        token_env=token_env,
+        display_name=_typed(raw, "display_name", str, where) or name,
+        vcard_version=version,
+    )
+
+
+def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:
+    unknown = set(data) - set(_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    server, sync = _table(data, "server"), _table(data, "sync")
+    raw_accounts = data.get("accounts", [])
+    if not isinstance(raw_accounts, list):
+        raise ConfigError("accounts must be an array of tables ([[accounts]])")
+    accounts = [_account(raw, i, base) for i, raw in enumerate(raw_accounts)]
+    seen = {(a.user, a.name) for a in accounts}
+    if len(seen) != len(accounts):
+        raise ConfigError("two accounts share one user and name")
+    try:
+        conflict = ConflictPolicy(sync.get("conflict", "remote-wins"))
+    except ValueError:
+        raise ConfigError("[sync] conflict must be remote-wins or local-wins") from None
+    htpasswd = _typed(server, "htpasswd", str, "[server]")
+    port = _typed(server, "port", int, "[server]")
+    if port is not None and not 0 <= port <= 65535:
+        raise ConfigError("[server] port must be 0-65535")
+    interval = _typed(sync, "interval", (int, float), "[sync]")
+    freshness = _typed(sync, "freshness", (int, float), "[sync]")
+    return Config(
+        data_dir=base / str(_typed(server, "data_dir", str, "[server]") or "var"),
+        host=_typed(server, "host", str, "[server]") or "127.0.0.1",
+        port=5232 if port is None else port,
+        htpasswd=base / htpasswd if htpasswd else None,
+        interval=300.0 if interval is None else float(interval),
+        freshness=30.0 if freshness is None else float(freshness),
+        conflict=conflict,
+        accounts=accounts,
+        path=path,
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check ``path``; relative paths inside it are relative to its folder."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{path} is writable by other users; run: chmod go-w {path}")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_config(data, path.resolve().parent, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

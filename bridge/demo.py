@@ -1,0 +1,69 @@
+"""The embedded default: a seeded local sandbox and one demo account, no Aurinko needed."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import AccountConfig, Config
+from .paths import DEMO_CONTACTS, default_data_dir
+from .sandbox import SandboxConfig, serve_in_thread
+
+DEMO_USER = "demo"
+DEMO_BOOK = "contacts"
+DEMO_PORT = 5232
+
+
+def demo_dir(data_dir: Path | None = None) -> Path:
+    return data_dir or default_data_dir() / "demo"
+
+
+def _secret_file(path: Path) -> Path:
+    """A random secret per demo directory, kept (private) across restarts."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(18) + "\n", encoding="ascii")
+    path.chmod(0o600)
+    return path
+
+
+def demo_password(data_dir: Path | None = None) -> str:
+    """The demo CardDAV user's password (created on first use)."""
+    root = demo_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    return _secret_file(root / "demo.password").read_text(encoding="ascii").strip()
+
+
+@contextmanager
+def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterator[Config]:
+    """Run the sandbox on a free loopback port for as long as the block lasts; yield the
+    demo config (CardDAV on ``port``, the user in ``<dir>/users.htpasswd``).
+
+    Raises OSError when the data directory cannot be used.
+    """
+    root = demo_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    token_file = _secret_file(root / "demo.token")
+    sandbox = SandboxConfig(
+        db_path=str(root / "sandbox.sqlite3"),
+        tokens=[token_file.read_text(encoding="ascii").strip()],
+        seed_path=str(DEMO_CONTACTS),
+    )
+    with serve_in_thread(sandbox) as running:
+        account = AccountConfig(
+            name=DEMO_BOOK,
+            user=DEMO_USER,
+            base_url=running.url,
+            token_file=token_file,
+            display_name="Demo contacts",
+        )
+        yield Config(
+            data_dir=root / "bridge",
+            host="127.0.0.1",
+            port=port,
+            htpasswd=root / "users.htpasswd",
+            interval=60,
+            freshness=5,
+            accounts=[account],
+        )

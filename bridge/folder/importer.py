@@ -1,0 +1,159 @@
+"""Importing vCard files into a book: a folder, one card, or a multi-card export."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..mapping import MappingError, diff, from_vcard
+from ..store import Book, ContactRow
+from ..sync import SyncEngine, UidConflictError
+from ..sync.identity import href_for_uid
+from .files import CardText, is_card_file, split_cards
+
+log = logging.getLogger("bridge.folder")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: list[str] = field(default_factory=list)  # "file:line: reason"
+
+    def summary(self) -> str:
+        return (
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.invalid)} invalid"
+        )
+
+
+def card_files(path: Path) -> list[Path]:
+    """``path`` itself, or the card files of a folder (sorted, not recursing)."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and is_card_file(p))
+    return [path]
+
+
+def read_cards(path: Path) -> Iterator[CardText]:
+    """The cards of one file; the bytes of a single-card file pass through untouched."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # vCard 2.1 from Outlook; CHARSET params say more
+    cards = split_cards(text)
+    if len(cards) <= 1:  # one card, or none: the mapping says what is wrong with it
+        yield CardText(text, cards[0].line if cards else 1)
+        return
+    yield from cards
+
+
+def import_path(
+    engine: SyncEngine,
+    book: Book,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Create or update one contact per card (matched by UID); bad cards are reported
+    with their file and line and skipped. Pushes once at the end, not per card."""
+    report = ImportReport()
+    by_content = _ContentIndex(engine, book)
+    for file in card_files(path):
+        for card in read_cards(file):
+            _import_card(engine, book, card, file, report, by_content)
+
+            if progress:
+                progress(1)
+    if book.kind == "aurinko":
+        report_push = engine.push(book)
+        if report_push.error:
+            log.warning("import stored; push to Aurinko deferred: %s", report_push.error)
+    return report
+
+
+class _ContentIndex:
+    """Contacts by content, built on first need: a card without a UID that was imported
+    before is found again by what it says, not created twice."""
+
+    def __init__(self, engine: SyncEngine, book: Book) -> None:
+        self.engine = engine
+        self.book = book
+        self._index: dict[str, str] | None = None
+
+    def find(self, contact: dict[str, object]) -> ContactRow | None:
+        if self._index is None:
+            self._index = {}
+            for item in self.engine.store.list_items(self.book.id):
+                row = self.engine.store.get(self.book.id, item.href)
+                if row is not None:
+                    self._index.setdefault(_key(row.contact), row.href)
+        href = self._index.get(_key(contact))
+        return self.engine.store.get(self.book.id, href) if href else None
+
+    def add(self, row: ContactRow) -> None:
+        if self._index is not None:
+            self._index.setdefault(_key(row.contact), row.href)
+
+
+def _key(contact: dict[str, object]) -> str:
+    return json.dumps(diff({}, contact), sort_keys=True, ensure_ascii=False)
+
+
+def _import_card(
+    engine: SyncEngine,
+    book: Book,
+    card: CardText,
+    file: Path,
+    report: ImportReport,
+    by_content: _ContentIndex,
+) -> None:
+    try:
+        parsed = from_vcard(card.text)
+    except MappingError as exc:
+        report.invalid.append(_invalid(file, card, exc))
+        return
+
+    if parsed.uid is None and by_content.find(parsed.contact) is not None:
+        report.unchanged += 1
+        return
+    uid = parsed.uid or str(uuid.uuid4())  # a card without UID gets one, kept from now on
+    existing = engine.store.get_by_uid(book.id, uid)
+    if existing is not None and _same(existing, parsed.contact, card.text):
+        report.unchanged += 1
+        return
+    href = existing.href if existing is not None else href_for_uid(uid)
+    try:
+        row = engine.put(book, href, card.text, push=False, uid=uid)
+    except (MappingError, UidConflictError) as exc:
+        report.invalid.append(f"{file}:{card.line}: {exc}")
+        return
+
+    by_content.add(row)
+    if existing is None:
+        report.created += 1
+    else:
+        report.updated += 1
+
+
+def _same(row: ContactRow, contact: dict[str, object], text: str) -> bool:
+    """Nothing to import: no mapped field differs and the card is the one already held."""
+    if diff(row.contact, contact):
+        return False
+    unfold = _unfolded
+    return unfold(text) in (unfold(row.vcard), unfold(row.shadow or ""))
+
+
+def _unfolded(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "").strip()
+
+
+def _invalid(file: Path, card: CardText, exc: MappingError) -> str:
+    """``file:line: reason``, the line counted in the file, not in the card."""
+    if exc.line is None:
+        return f"{file}:{card.line}: {exc.reason}"
+    return f"{file}:{card.line + exc.line - 1}: {exc.reason}"

@@ -1,0 +1,121 @@
+"""Writing a book into a vCard folder (vdir): one file per contact, atomically, and only
+where the content changed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store import Book, StoredItem
+from ..sync import SyncEngine
+from .files import digest, filename_for, write_atomic
+from .state import FileRecord, FolderState
+
+log = logging.getLogger("bridge.folder")
+
+
+@dataclass
+class ExportReport:
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    kept: list[str] = field(default_factory=list)  # edited here, gone from the book: not deleted
+
+    def summary(self) -> str:
+        text = f"{self.written} written, {self.unchanged} unchanged, {self.removed} removed"
+        return text + (f", {len(self.kept)} kept (edited locally)" if self.kept else "")
+
+
+class FolderMirror:
+    def __init__(
+        self, engine: SyncEngine, book: Book, folder: Path, version: str | None = None
+    ) -> None:
+        self.engine = engine
+        self.book = book
+        self.folder = folder
+        self.version = version or book.vcard_version
+        self.state = FolderState(engine.db, folder, book.id)
+
+    def _text(self, item: StoredItem) -> str:
+        if self.version == self.book.vcard_version:
+            return item.vcard
+        return self.engine.render(self.book, item.href, self.version) or item.vcard
+
+    def write(self, item: StoredItem, report: ExportReport) -> None:
+        record = self.state.by_href(item.href)
+        name = record.filename if record else filename_for(item.href)
+        data = self._text(item).encode("utf-8")
+        path = self.folder / name
+        on_disk = path.read_bytes() if path.exists() else None
+        if on_disk == data:
+            report.unchanged += 1
+        else:
+            if on_disk is not None and record is not None and digest(on_disk) != record.digest:
+                self._keep_local_edit(item.href, on_disk)
+            write_atomic(path, data)
+            report.written += 1
+        self.state.record(FileRecord(name, item.href, item.etag, digest(data)))
+
+    def _keep_local_edit(self, href: str, on_disk: bytes) -> None:
+        """The file was edited here and the book changed too: the book's version goes into
+        the file, the local edit where conflicts are kept."""
+        where = self.engine.keeper.keep(
+            self.book,
+            href,
+            "folder-edit-overwritten",
+            [],
+            None,
+            on_disk.decode("utf-8", "replace"),
+        )
+        log.warning(
+            "%s/%s changed on both sides; the folder's version is kept at %s",
+            self.folder,
+            href,
+            where,
+        )
+
+    def remove(self, href: str, report: ExportReport) -> None:
+        """Delete the file of a contact that left the book, unless edited since we wrote it."""
+        record = self.state.by_href(href)
+        if record is None:
+            return
+        path = self.folder / record.filename
+        if path.exists() and digest(path.read_bytes()) != record.digest:
+            log.warning("%s changed here but was deleted from %s: kept", path, self.book.path)
+            report.kept.append(str(path))
+        else:
+            path.unlink(missing_ok=True)
+            report.removed += 1
+        self.state.forget(record.filename)
+
+    def export_all(self) -> ExportReport:
+        """The whole book; files of contacts no longer in it are removed."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        report = ExportReport()
+        seq = self.engine.store.current_seq(self.book.id)  # before listing: nothing missed
+        items = self.engine.store.list_items(self.book.id)
+        live = {item.href for item in items}
+        for item in items:
+            self.write(item, report)
+        for record in self.state.files().values():
+            if record.href not in live:
+                self.remove(record.href, report)
+        self.state.set_seq(seq)
+        return report
+
+    def export_changes(self) -> ExportReport:
+        """Only what the change log says changed since the last export or sync."""
+        since = self.state.seq()
+        if since is None:
+            return self.export_all()
+        report = ExportReport()
+        upto, hrefs = self.engine.store.changes_since(self.book.id, since)
+        found = self.engine.store.get_items(self.book.id, hrefs)
+        for href in hrefs:
+            if href in found:
+                self.write(found[href], report)
+            else:
+                self.remove(href, report)
+        self.state.set_seq(upto)
+        return report

@@ -1,0 +1,16 @@
+"""Where the bridge keeps its files when the user does not say."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The repository's fixtures folder; the editable install (`make serve`) runs from here.
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO_CONTACTS = FIXTURES_DIR / "demo-contacts.json"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/aurinko-bridge`` (``~/.local/share/aurinko-bridge``)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aurinko-bridge"

@@ -1,0 +1,173 @@
+"""The three kinds of collection a client sees: the root, a user's principal, a book."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import radicale.item as radicale_item
+from radicale.storage import BaseCollection
+
+from bridge.mapping import MappingError
+from bridge.store import Book, StoredItem
+from bridge.sync import UidConflictError
+
+from . import context
+from .items import http_date, to_item
+from .runtime import Bridge
+from .tokens import make_token, parse_token
+
+# A fixed date for collections that hold no items (the root and principals).
+_EPOCH_DATE = http_date(0)
+
+
+class _Container(BaseCollection):
+    """The root and principals: plain collections with no items of their own."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def get_meta(self, key: str | None = None) -> Any:
+        return None if key is not None else {}
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        pass  # macOS PROPPATCHes principals; accepting and ignoring is what it needs
+
+    @property
+    def last_modified(self) -> str:
+        return _EPOCH_DATE
+
+    def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        # Evolution sends REPORTs to the principal: answer each href as missing.
+        return ((href, None) for href in hrefs)
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        return iter(())
+
+    def has_uid(self, uid: str) -> bool:
+        return False
+
+    def upload(self, href: str, item: radicale_item.Item) -> Any:
+        raise ValueError("cards belong in an address book, not here")
+
+    def delete(self, href: str | None = None) -> None:
+        raise ValueError("this collection cannot be deleted")
+
+
+class BookCollection(BaseCollection):
+    """One address book, served from the store: listing, tokens and etags never parse."""
+
+    def __init__(self, bridge: Bridge, book: Book) -> None:
+        self.bridge = bridge
+        self.book = book
+
+    @property
+    def path(self) -> str:
+        return self.book.path
+
+    @property
+    def store(self) -> Any:
+        return self.bridge.engine.store
+
+    # -- properties ----------------------------------------------------------------
+
+    def get_meta(self, key: str | None = None) -> Any:
+        meta: dict[str, str] = {"tag": "VADDRESSBOOK"}
+        display_name = self.bridge.display_name(self.book)
+        if display_name:
+            meta["D:displayname"] = display_name
+        meta.update({k: v for k, v in self.book.props.items() if isinstance(v, str)})
+        return meta if key is None else meta.get(key)
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        """PROPPATCH (display name, description, colour, order...): kept in the store only,
+        for both kinds of book; Aurinko has no such fields."""
+        if props.get("tag", "VADDRESSBOOK") != "VADDRESSBOOK":
+            raise ValueError("an address book stays an address book")
+        self.store.set_book_props(self.book.id, {k: v for k, v in props.items() if k != "tag"})
+
+    @property
+    def last_modified(self) -> str:
+        row = (
+            self.store.db.connection()
+            .execute("SELECT MAX(last_modified) FROM contacts WHERE book_id = ?", (self.book.id,))
+            .fetchone()
+        )
+        return http_date(row[0] or 0)
+
+    @property
+    def etag(self) -> str:
+        """getctag: the change-log position and the properties, an indexed lookup."""
+        seq = self.store.current_seq(self.book.id)
+        state = json.dumps([self.store.epoch, self.book.id, seq, self.book.props], sort_keys=True)
+        return '"' + hashlib.sha256(state.encode()).hexdigest() + '"'
+
+    # -- items ----------------------------------------------------------------------
+
+    def _item(self, stored: StoredItem) -> radicale_item.Item:
+        version = context.current().vcard_version
+        text = None
+        if version and version != self.book.vcard_version:
+            text = self.bridge.engine.render(self.book, stored.href, version)
+        return to_item(self, stored, text)
+
+    def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        wanted = list(dict.fromkeys(hrefs))
+        found = self.store.get_items(self.book.id, wanted)
+        return ((h, self._item(found[h]) if h in found else None) for h in wanted)
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        return (self._item(s) for s in self.store.list_items(self.book.id))
+
+    def has_uid(self, uid: str) -> bool:
+        return bool(self.store.has_uid(self.book.id, uid))
+
+    def get(self, href: str) -> radicale_item.Item | None:
+        found = self.store.get_items(self.book.id, [href])
+        return self._item(found[href]) if href in found else None
+
+    def upload(
+        self, href: str, item: radicale_item.Item
+    ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+        ctx = context.current()
+        sent = ctx.raw_body if ctx.raw_body is not None else item.serialize().encode("utf-8")
+        replaced = self.get(href)
+        try:
+            row = self.bridge.engine.put(self.book, href, sent)
+        except (MappingError, UidConflictError) as exc:
+            ctx.error = str(exc)
+            raise ValueError(str(exc)) from None
+        ctx.stored_differs = _normalized(row.vcard) != _normalized(sent.decode("utf-8", "replace"))
+        stored = self.get(href)
+        assert stored is not None
+        return stored, replaced
+
+    def delete(self, href: str | None = None) -> None:
+        if href is None:
+            self.bridge.engine.delete_local_book(self.book)
+            return
+        self.bridge.engine.delete(self.book, href)
+
+    # -- RFC 6578 ---------------------------------------------------------------------
+
+    def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
+        book = self.store.book_by_id(self.book.id)
+        current = self.store.current_seq(book.id)
+        token = make_token(self.store.epoch, book.id, current)
+        if not old_token:
+            return token, (s.href for s in self.store.list_items(book.id))
+        seq = parse_token(old_token, self.store.epoch, book.id, current, book.change_floor)
+        upto, hrefs = self.store.changes_since(book.id, seq)
+        return make_token(self.store.epoch, book.id, upto), hrefs
+
+
+def _normalized(text: str) -> str:
+    """Unfolded lines without trailing blanks: folding and line ends are not content."""
+    unfolded = text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
+    return "\n".join(line.rstrip() for line in unfolded.split("\n") if line.strip())

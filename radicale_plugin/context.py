@@ -1,0 +1,39 @@
+"""What the WSGI wrapper learns about a request and hands to the storage (same thread).
+
+Radicale re-serializes PUT bodies through vobject before a storage plugin sees them and
+has no vCard version negotiation; the wrapper sees the raw request, the plugin the parsed
+one, and this thread-local is the channel between the two.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass
+class RequestContext:
+    raw_body: bytes | None = None  # a PUT body exactly as the client sent it
+    vcard_version: str | None = None  # the version the client asked for, if any
+    error: str | None = None  # the reason for a 4xx, to put into the response body
+    stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
+
+
+_local = threading.local()
+
+
+def current() -> RequestContext:
+    """This request's context; an empty one outside the wrapper (plain Radicale)."""
+    ctx: RequestContext | None = getattr(_local, "ctx", None)
+    return ctx if ctx is not None else RequestContext()
+
+
+@contextmanager
+def request_scope(ctx: RequestContext) -> Iterator[RequestContext]:
+    _local.ctx = ctx
+    try:
+        yield ctx
+    finally:
+        _local.ctx = None

@@ -1,0 +1,26 @@
+"""``[rights] type = radicale_plugin.rights``: owner_only, and Aurinko-backed books can be
+neither deleted nor overwritten (Radicale answers 403 instead of calling the storage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from radicale import pathutils
+from radicale.rights import owner_only
+
+from . import runtime
+
+
+class Rights(owner_only.Rights):
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        self._key = configuration.get("storage", "bridge_config")
+
+    def authorization(self, user: str, user_groups: set[str], path: str) -> str:
+        granted: str = super().authorization(user, user_groups, path)
+        parts = [p for p in pathutils.strip_path(path).split("/") if p]
+        if granted and len(parts) == 2:
+            book = runtime.bridge_for(self._key).book(parts[0], parts[1])
+            if book is not None and book.kind == "aurinko":
+                granted += "do"  # lowercase: explicitly no delete, no overwrite
+        return granted

@@ -1,0 +1,70 @@
+"""The bridge behind a Radicale instance: one engine per configuration file.
+
+``aurinko-bridge serve`` installs a running bridge before Radicale starts; in a plain
+Radicale setup the storage builds it from ``[storage] bridge_config``. Storage and rights
+plugins are created separately by Radicale and meet here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from bridge.config import Config, load_config
+from bridge.runtime import open_engine
+from bridge.store import Book
+from bridge.sync import SyncEngine
+
+log = logging.getLogger("radicale")
+
+
+@dataclass
+class Bridge:
+    engine: SyncEngine
+    config: Config
+    _pulls: threading.Lock = field(default_factory=threading.Lock)
+
+    def book(self, user: str, name: str) -> Book | None:
+        return self.engine.book(user, name)
+
+    def books(self, user: str) -> list[Book]:
+        return self.engine.books(user)
+
+    def display_name(self, book: Book) -> str | None:
+        for account in self.config.accounts:
+            if (account.user, account.name) == (book.owner, book.name):
+                return account.display_name
+        return None
+
+    def refresh(self, user: str) -> None:
+        """The throttled freshness pull of a user's Aurinko books, before any lock."""
+        for book in self.books(user):
+            if book.kind == "aurinko":
+                self.engine.pull_if_stale(book, self.config.freshness)
+
+
+_bridges: dict[str, Bridge] = {}
+_lock = threading.Lock()
+
+
+def install(key: str, bridge: Bridge) -> None:
+    with _lock:
+        _bridges[key] = bridge
+
+
+def uninstall(key: str) -> None:
+    with _lock:
+        _bridges.pop(key, None)
+
+
+def bridge_for(key: str) -> Bridge:
+    """The bridge for the configuration file ``key``, started on first use."""
+    with _lock:
+        if key not in _bridges:
+            config = load_config(key)
+            engine, _ = open_engine(config)
+            engine.start(config.interval)
+            log.info("aurinko bridge started from %s", key)
+            _bridges[key] = Bridge(engine, config)
+        return _bridges[key]

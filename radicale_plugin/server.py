@@ -1,0 +1,90 @@
+"""Radicale with the bridge's storage, rights and WSGI wrapper, on a threaded server."""
+
+from __future__ import annotations
+
+import logging
+import socketserver
+import threading
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import radicale.config
+from radicale.app import Application
+
+from bridge.config import Config
+from bridge.sync import SyncEngine
+
+from . import runtime
+from .wsgi import BridgeMiddleware
+
+log = logging.getLogger("radicale")
+
+
+def radicale_configuration(config: Config, bridge_key: str) -> Any:
+    """Radicale's settings for serving ``config``: htpasswd auth, always on."""
+    if config.htpasswd is None:
+        raise ValueError("[server] htpasswd is required: authentication is always on")
+    configuration = radicale.config.load()
+    configuration.update(
+        {
+            "server": {"_internal_server": "True"},
+            "auth": {
+                "type": "htpasswd",
+                "htpasswd_filename": str(config.htpasswd),
+                "htpasswd_encryption": "autodetect",
+                # A SHA-512 or bcrypt check costs a good part of a second; clients send
+                # bursts of requests, so a successful login is remembered for a while.
+                "cache_logins": "True",
+            },
+            "rights": {"type": "radicale_plugin.rights"},
+            "storage": {"type": "radicale_plugin", "bridge_config": bridge_key},
+            "web": {"type": "none"},
+            "sharing": {"type": "none"},
+            "logging": {"mask_passwords": "True"},
+        },
+        "aurinko-bridge",
+        privileged=True,
+    )
+    return configuration
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class RunningServer:
+    """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
+
+    def __init__(self, config: Config, engine: SyncEngine, bridge_key: str) -> None:
+        self.bridge_key = bridge_key
+        runtime.install(bridge_key, runtime.Bridge(engine, config))
+        app = BridgeMiddleware(Application(radicale_configuration(config, bridge_key)))
+        self._server = make_server(
+            config.host,
+            config.port,
+            app,
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
+        self.url = f"http://{config.host}:{self._server.server_port}/"
+
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+        runtime.uninstall(self.bridge_key)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

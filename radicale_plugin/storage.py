@@ -1,0 +1,118 @@
+"""``Storage``: Radicale's entry point (``[storage] type = radicale_plugin``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import radicale.item as radicale_item
+from radicale import pathutils
+from radicale.storage import BaseCollection, BaseStorage
+
+from bridge.store import BookExistsError
+
+from . import runtime
+from .collections import BookCollection, _Container
+from .rwlock import RWLock
+
+Discovered = BaseCollection | radicale_item.Item
+
+
+class Storage(BaseStorage):
+    """Paths: ``""`` root, ``user`` principal, ``user/book`` address book, ``user/book/href``
+    card. One instance serves every request thread."""
+
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        try:
+            key = configuration.get("storage", "bridge_config")
+        except KeyError:
+            raise RuntimeError(
+                "radicale_plugin needs [storage] bridge_config = <path to the bridge's TOML>"
+            ) from None
+        self.bridge = runtime.bridge_for(key)
+        self._lock = RWLock()
+
+    def discover(
+        self,
+        path: str,
+        depth: str = "0",
+        child_context_manager: Any = None,
+        user_groups: set[str] | None = None,
+    ) -> Iterator[Discovered]:
+        parts = [p for p in pathutils.strip_path(path).split("/") if p]
+        if len(parts) == 0:
+            yield _Container("")
+        elif len(parts) == 1:
+            yield _Container(parts[0])  # every user has a principal, always
+            if depth != "0":
+                yield from (BookCollection(self.bridge, b) for b in self.bridge.books(parts[0]))
+        elif len(parts) == 2:
+            book = self._book(parts)
+            if book is not None:
+                yield book
+                if depth != "0":
+                    yield from book.get_all()
+        elif len(parts) == 3:
+            book = self._book(parts)
+            item = book.get(parts[2]) if book is not None else None
+            if item is not None:
+                yield item
+
+    def _book(self, parts: list[str]) -> BookCollection | None:
+        book = self.bridge.book(parts[0], parts[1])
+        return BookCollection(self.bridge, book) if book is not None else None
+
+    @contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        if mode == "r" and user:
+            self.bridge.refresh(user)  # remote calls happen before, never under, the lock
+        with self._lock.hold(exclusive=(mode == "w")):
+            yield
+
+    def create_collection(
+        self,
+        href: str,
+        items: Iterable[radicale_item.Item] | None = None,
+        props: Mapping[str, str] | None = None,
+    ) -> tuple[BaseCollection, dict[str, radicale_item.Item], list[str]]:
+        parts = [p for p in pathutils.strip_path(href).split("/") if p]
+        if len(parts) == 1:
+            return _Container(parts[0]), {}, []
+        if len(parts) != 2:
+            raise ValueError("address books live directly under the principal: /<user>/<book>/")
+        if (props or {}).get("tag") != "VADDRESSBOOK":
+            raise ValueError("only address books can be created here (extended MKCOL, RFC 5689)")
+        existing = self.bridge.book(parts[0], parts[1])
+        if existing is not None and existing.kind == "aurinko":
+            raise ValueError(f"/{href.strip('/')}/ is an Aurinko account and cannot be replaced")
+        if existing is not None and items is None:
+            raise ValueError(f"/{href.strip('/')}/ already exists")
+        return self._fill(parts, dict(props or {}), items)
+
+    def _fill(
+        self, parts: list[str], props: dict[str, str], items: Iterable[radicale_item.Item] | None
+    ) -> tuple[BaseCollection, dict[str, radicale_item.Item], list[str]]:
+        engine = self.bridge.engine
+        props.pop("tag", None)
+        book = engine.book(parts[0], parts[1])
+        if book is not None:  # a PUT of a whole local book replaces its contents
+            engine.delete_local_book(book)
+        try:
+            book = engine.create_local_book(parts[0], parts[1], props)
+        except BookExistsError as exc:
+            raise ValueError(str(exc)) from None
+        collection = BookCollection(self.bridge, book)
+        hrefs = []
+        for item in items or ():
+            href = item.href or f"{item.uid}.vcf"
+            collection.upload(href, item)
+            hrefs.append(href)
+        return collection, {}, hrefs
+
+    def move(self, item: radicale_item.Item, to_collection: BaseCollection, to_href: str) -> None:
+        raise ValueError("MOVE is not supported: copy the card with PUT, then DELETE it")
+
+    def verify(self) -> bool:
+        return True

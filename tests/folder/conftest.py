@@ -1,0 +1,61 @@
+"""A bridge data directory and config over a loopback sandbox, for the folder commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TOKEN
+
+BRIDGE = [sys.executable, "-m", "bridge"]
+
+
+def people(n: int, start: int = 0) -> list[dict]:
+    return [
+        {
+            "name": {
+                "givenName": f"Given{i}",
+                "familyName": f"Family{i}",
+                "displayName": f"Person {i}",
+            },
+            "emailAddresses": [{"address": f"p{i}@example.com", "type": "home"}],
+            "phoneNumbers": [{"number": f"+1555{i:07d}", "type": "mobile"}],
+        }
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, live_sandbox: str) -> Path:
+    token_file = tmp_path / "work.token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        '[server]\ndata_dir = "var"\n\n'
+        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{live_sandbox}"\n'
+        'token_file = "work.token"\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    return config
+
+
+def bridge(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BRIDGE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll ``check`` until it holds; the watcher acts within seconds, not at once."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.05)
