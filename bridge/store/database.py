@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,34 +16,59 @@ from .schema import migrate
 BUSY_TIMEOUT_MS = 30_000
 
 
+# Idle connections kept for the next thread; a thread-per-request server would otherwise
+# open (and keep) one connection per request.
+MAX_IDLE = 16
+
+
 class Database:
     """Thread-safe access to one store file.
 
-    Each thread gets its own connection (sqlite3 connections must not be shared while a
-    transaction is open); WAL lets readers proceed while one writer commits.
+    Each live thread holds its own connection (sqlite3 connections must not be shared while
+    a transaction is open); when the thread ends, its connection goes back to a small pool
+    for the next one. WAL lets readers proceed while one writer commits.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self.opened = 0  # connections ever opened: stays small however many threads come
         migrate(self.connection())
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.opened += 1
+        self._all.append(conn)
+        return conn
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            with self._lock:
+                conn = self._idle.pop() if self._idle else self._open()
             self._local.conn = conn
             self._local.depth = 0
-            with self._all_lock:
-                self._all.append(conn)
+            # Runs once the thread is gone: nothing can be using the connection any more.
+            weakref.finalize(threading.current_thread(), self._release, conn)
         return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if conn not in self._all:
+                return  # closed meanwhile
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+            self._all.remove(conn)
+        conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -83,8 +109,9 @@ class Database:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._all_lock:
+        with self._lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._idle.clear()
         self._local = threading.local()

@@ -138,3 +138,14 @@ def test_two_processes_share_one_data_directory(tmp_path: Path, store: ContactSt
     assert process.wait(timeout=120) == 0
     assert store.count(book.id) == 300
     assert len(store.changes_since(book.id, 0)[1]) == 300
+
+
+def test_connections_are_reused_across_short_lived_threads(store: ContactStore) -> None:
+    book = store.ensure_book("alice", "work", "local")
+    before = store.db.opened
+    for n in range(60):  # a thread-per-request server: one short thread per request
+        thread = threading.Thread(target=store.save, args=(_row(book.id, f"r{n}.vcf"),))
+        thread.start()
+        thread.join()
+    assert store.count(book.id) == 60
+    assert store.db.opened - before <= 2  # not one connection per thread
