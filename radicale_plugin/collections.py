@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import radicale.item as radicale_item
@@ -15,7 +16,7 @@ from bridge.store import Book, StoredItem
 from bridge.sync import UidConflictError
 
 from . import context
-from .items import http_date, to_item
+from .items import http_date, to_item, to_lazy_item
 from .runtime import Bridge
 from .tokens import make_token, parse_token
 
@@ -111,11 +112,17 @@ class BookCollection(BaseCollection):
     # -- items ----------------------------------------------------------------------
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
-        version = context.current().vcard_version
-        text = None
+        return to_item(self, stored, self._text(context.current().vcard_version, stored))
+
+    def _text(self, version: str | None, stored: StoredItem | str) -> str:
+        """A card in the version the request asked for (captured by the caller, since a lazy
+        load may run after Radicale has left the request's context)."""
+        href = stored if isinstance(stored, str) else stored.href
         if version and version != self.book.vcard_version:
-            text = self.bridge.engine.render(self.book, stored.href, version)
-        return to_item(self, stored, text)
+            return self.bridge.engine.render(self.book, href, version) or ""
+        if isinstance(stored, StoredItem):
+            return stored.vcard
+        return self.store.vcard(self.book.id, href) or ""
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         wanted = list(dict.fromkeys(hrefs))
@@ -123,7 +130,10 @@ class BookCollection(BaseCollection):
         return ((h, self._item(found[h]) if h in found else None) for h in wanted)
 
     def get_all(self) -> Iterator[radicale_item.Item]:
-        return (self._item(s) for s in self.store.list_items(self.book.id))
+        """Every card, its text read only when used (PROPFIND getetag reads none)."""
+        version = context.current().vcard_version
+        for meta in self.store.list_meta(self.book.id):
+            yield to_lazy_item(self, meta, partial(self._text, version, meta.href))
 
     def has_uid(self, uid: str) -> bool:
         return bool(self.store.has_uid(self.book.id, uid))

@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
 import radicale.item as radicale_item
 
-from bridge.store import StoredItem
+from bridge.store import ItemMeta, StoredItem
 
 
 def http_date(timestamp: float) -> str:
     return formatdate(timestamp, usegmt=True)
 
 
-def to_item(collection: Any, stored: StoredItem, text: str | None = None) -> radicale_item.Item:
-    """``text`` replaces the stored card when the client asked for another vCard version.
+class LazyItem(radicale_item.Item):
+    """An item whose card is read from the store only if Radicale asks for it: a PROPFIND
+    of getetag over a large book then reads no card at all."""
 
-    The etag stays the stored one in every version (as sabre/dav's getetag does), so a
-    client's If-Match holds whichever representation it read.
-    """
+    def __init__(self, load: Callable[[], str], **kwargs: Any) -> None:
+        self._load = load
+        self._loaded: str | None = None
+        super().__init__(text="", **kwargs)
+
+    # Radicale's Item keeps the card in ``_text`` and reads it from there directly.
+    @property
+    def _text(self) -> str:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    @_text.setter
+    def _text(self, value: str | None) -> None:
+        if value:  # the constructor's placeholder is not the card
+            self._loaded = value
+
+
+def _fields(collection: Any, meta: ItemMeta | StoredItem) -> dict[str, Any]:
+    # The etag stays the stored one in every vCard version (as sabre/dav's getetag does),
+    # so a client's If-Match holds whichever representation it read.
+    return {
+        "collection": collection,
+        "href": meta.href,
+        "etag": meta.etag,
+        "uid": meta.uid,
+        "last_modified": http_date(meta.last_modified),
+        "name": "VCARD",
+        "component_name": "",
+    }
+
+
+def to_item(collection: Any, stored: StoredItem, text: str | None = None) -> radicale_item.Item:
+    """``text`` replaces the stored card when the client asked for another vCard version."""
     return radicale_item.Item(
-        collection=collection,
-        href=stored.href,
-        text=stored.vcard if text is None else text,
-        etag=stored.etag,
-        uid=stored.uid,
-        last_modified=http_date(stored.last_modified),
-        name="VCARD",
-        component_name="",
+        text=stored.vcard if text is None else text, **_fields(collection, stored)
     )
+
+
+def to_lazy_item(collection: Any, meta: ItemMeta, load: Callable[[], str]) -> LazyItem:
+    return LazyItem(load, **_fields(collection, meta))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from bridge.config import Config, load_config
@@ -24,6 +25,7 @@ class Bridge:
     engine: SyncEngine
     config: Config
     _pulls: threading.Lock = field(default_factory=threading.Lock)
+    _looked: dict[str, float] = field(default_factory=dict)  # user -> last freshness look
 
     def book(self, user: str, name: str) -> Book | None:
         return self.engine.book(user, name)
@@ -38,7 +40,16 @@ class Bridge:
         return None
 
     def refresh(self, user: str) -> None:
-        """The throttled freshness pull of a user's Aurinko books, before any lock."""
+        """The throttled freshness pull of a user's Aurinko books, before any lock.
+
+        Radicale takes the read lock twice per request; within a second of the last look,
+        the store is not even asked whether a book is stale.
+        """
+        now = time.monotonic()
+        with self._pulls:
+            if now - self._looked.get(user, -1e9) < min(self.config.freshness, 1.0):
+                return
+            self._looked[user] = now
         for book in self.books(user):
             if book.kind == "aurinko":
                 self.engine.pull_if_stale(book, self.config.freshness)

@@ -114,10 +114,10 @@ class BridgeMiddleware:
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
         if ctx.error and status.startswith(_REASON_STATUSES):
             answer = (ctx.error + "\n").encode("utf-8")
-            headers = [
-                (k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")
-            ]
-            headers += [("Content-Type", "text/plain; charset=utf-8")]
+            replaced = ("content-type", "content-encoding")  # Radicale may have gzipped its own
+            headers = [(k, v) for k, v in headers if k.lower() not in replaced]
+            headers.append(("Content-Type", "text/plain; charset=utf-8"))
+
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(answer))))
         start_response(status, headers)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError
 from ..console import fail, wait_for_signal
 from ..demo import DEMO_USER, demo_password
 from ..runtime import open_engine
-from ..store import SchemaTooNewError
+from ..store import Book, SchemaTooNewError
 from .common import add_config_arguments, configuration
 
 
@@ -47,16 +48,15 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     try:
         engine.start(config.interval)
         with _frontend("server").RunningServer(config, engine, key) as server:
-            _announce(server.url, config, books, demo=args.config is None, demo_dir=args.demo_dir)
+            demo_dir = args.demo_dir if args.config is None else None
+            _announce(server.url, books, demo=args.config is None, demo_dir=demo_dir)
             wait_for_signal()
     finally:
         engine.close()
     return 0
 
 
-def _announce(
-    url: str, config: Config, books: dict[str, Any], *, demo: bool, demo_dir: Any
-) -> None:
+def _announce(url: str, books: dict[str, Book], *, demo: bool, demo_dir: Path | None) -> None:
     print(f"CardDAV server at {url}", flush=True)
     for name, book in books.items():
         print(f"  address book {name}: {url}{book.owner}/{book.name}/", flush=True)

@@ -3,7 +3,7 @@
 from .contacts import BookExistsError, ContactStore
 from .database import Database
 from .outbox import Outbox
-from .rows import Book, Conflict, ContactRow, OutboxOp, StoredItem
+from .rows import Book, Conflict, ContactRow, ItemMeta, OutboxOp, StoredItem
 from .schema import SCHEMA_VERSION, SchemaTooNewError
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "ContactRow",
     "ContactStore",
     "Database",
+    "ItemMeta",
     "Outbox",
     "OutboxOp",
     "SchemaTooNewError",

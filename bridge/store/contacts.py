@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from .database import Database
-from .rows import Book, ContactRow, Json, StoredItem, dumps
+from .rows import Book, ContactRow, ItemMeta, Json, StoredItem, dumps
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified"
 
@@ -206,7 +206,29 @@ class ContactStore:
         )
         return [StoredItem(*r) for r in rows]
 
+    def list_meta(self, book_id: int) -> list[ItemMeta]:
+        """Every card's href, UID, etag and date, without reading a card (PROPFIND)."""
+        rows = (
+            self.db.connection()
+            .execute(
+                "SELECT href, uid, etag, last_modified FROM contacts WHERE book_id = ?"
+                " ORDER BY href",
+                (book_id,),
+            )
+            .fetchall()
+        )
+        return [ItemMeta(*r) for r in rows]
+
+    def vcard(self, book_id: int, href: str) -> str | None:
+        row = (
+            self.db.connection()
+            .execute("SELECT vcard FROM contacts WHERE book_id = ? AND href = ?", (book_id, href))
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
     def get_items(self, book_id: int, hrefs: Iterable[str]) -> dict[str, StoredItem]:
+
         conn = self.db.connection()
         found: dict[str, StoredItem] = {}
         for href in hrefs:

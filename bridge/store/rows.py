@@ -56,8 +56,18 @@ class Book:
 
 
 @dataclass(frozen=True)
+class ItemMeta:
+    """What a listing needs: names and versions, not even the card's text."""
+
+    href: str
+    uid: str
+    etag: str
+    last_modified: float
+
+
+@dataclass(frozen=True)
 class StoredItem:
-    """What a listing needs: no JSON, no parsing."""
+    """A served card and its names: no JSON, no parsing."""
 
     href: str
     uid: str

@@ -136,14 +136,14 @@ def test_one_card_per_uid(server: Server) -> None:
 
 
 def test_invalid_card_is_400_with_the_reason(server: Server) -> None:
-    response = _put(
-        server,
-        "bad.vcf",
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nBDAY:not-a-date-at-all\r\nEND:VCARD\r\n" * 0
-        + "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\n",
-    )
+    notes = "".join(f"X-NOTE-{i}:{i}\r\n" for i in range(6000))
+    response = _put(server, "big.vcf", card("uid-big", "Big", notes.rstrip("\r\n")))
     assert response.status_code == 400
+    assert "properties" in response.text  # the mapping's reason, not a bare "Bad Request"
+    unparsable = _put(server, "bad.vcf", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\n")
+    assert unparsable.status_code == 400
     assert server.engine.store.count(server.book.id) == 0
+    assert server.sandbox.dump(TOKEN) == []
 
 
 def test_unmapped_and_mangled_properties_come_back_intact(server: Server) -> None:

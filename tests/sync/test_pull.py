@@ -121,3 +121,40 @@ def test_a_book_configured_for_vcard_4_serves_4(env: Env) -> None:
     env.engine.pull(book)
     (item,) = env.engine.store.list_items(book.id)
     assert "VERSION:4.0" in item.vcard and "BDAY:--0414" in item.vcard
+
+
+def test_one_unmappable_remote_record_is_skipped_not_fatal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Aurinko answering a record the mapping cannot render (here: a malformed ``name``)."""
+    import httpx
+
+    from bridge.aurinko import AurinkoClient
+    from bridge.sync import SyncEngine
+
+    records = [
+        {"id": "good-1", "etag": "e1", "name": {"displayName": "Good One"}},
+        {"id": "bad", "etag": "e2", "name": "not an object"},
+        {"id": "good-2", "etag": "e3", "name": {"displayName": "Good Two"}},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/contacts/sync"):
+            return httpx.Response(
+                200, json={"ready": True, "syncUpdatedToken": "u0", "syncDeletedToken": "d0"}
+            )
+        if request.url.path.endswith("/updated"):
+            return httpx.Response(200, json={"records": records, "nextDeltaToken": "u1"})
+        return httpx.Response(200, json={"records": [], "nextDeltaToken": "d1"})
+
+    engine = SyncEngine(tmp_path / "bridge")
+    client = AurinkoClient("t", "http://aurinko.invalid/v1", transport=httpx.MockTransport(handler))
+    book = engine.attach("alice", "work", client)
+    report = engine.pull(book)
+    assert report.error is None
+    assert report.created == 2
+    assert len(report.skipped) == 1 and report.skipped[0].startswith("bad: ")
+    names = sorted(
+        i.vcard.split("FN:")[1].split("\r\n")[0] for i in engine.store.list_items(book.id)
+    )
+    assert names == ["Good One", "Good Two"]
+    assert engine.store.book_by_id(book.id).updated_token == "u1"  # the run completed
+    engine.close()

@@ -1,0 +1,145 @@
+"""The servers under test, each in its own process so its peak memory is its own."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TOKEN = "benchmark-token-0123456789"
+USER, PASSWORD = "bench", "bench-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the process's resident-memory high-water mark."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.request("OPTIONS", url, timeout=2)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Process:
+    def __init__(self, args: list[str], url: str, log: Path) -> None:
+        self.url = url
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_http(url)
+        except BaseException:
+            self.stop()
+            raise
+
+    def peak_rss(self) -> float:
+        return peak_rss_mib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+def start_sandbox(work: Path, seed: Path) -> Process:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "bridge",
+        "sandbox",
+        "--port",
+        str(port),
+        "--db",
+        str(work / "sandbox.sqlite3"),
+        "--token",
+        TOKEN,
+        "--seed",
+        str(seed),
+        "--page-size",
+        "500",
+    ]
+    return Process(args, f"http://127.0.0.1:{port}/v1", work / "sandbox.log")
+
+
+def htpasswd(work: Path) -> Path:
+    # The same cheap hash for both servers: the benchmark measures storage, not bcrypt.
+    from radicale_plugin.users import set_password
+
+    path = work / "users.htpasswd"
+    set_password(path, USER, PASSWORD, rounds=1000)
+    return path
+
+
+def bridge_config(work: Path, sandbox_url: str) -> Path:
+    token = work / "bench.token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    config = work / "bridge.toml"
+    config.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\ndata_dir = "bridge-data"\n'
+        f'htpasswd = "{htpasswd(work)}"\n\n'
+        "[sync]\ninterval = 3600\nfreshness = 3600\n\n"
+        f'[[accounts]]\nname = "contacts"\nuser = "{USER}"\nbase_url = "{sandbox_url}"\n'
+        'token_file = "bench.token"\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    return config
+
+
+def start_bridge(work: Path, config: Path) -> Process:
+    port = int(re.search(r"port = (\d+)", config.read_text()).group(1))  # type: ignore[union-attr]
+    args = [sys.executable, "-m", "bridge", "serve", "--config", str(config)]
+    return Process(args, f"http://127.0.0.1:{port}/", work / "bridge.log")
+
+
+def seed_radicale(work: Path, cards: dict[str, str]) -> Path:
+    """A multifilesystem collection holding exactly the cards the bridge serves."""
+    root = work / "radicale-data"
+    book = root / "collection-root" / USER / "contacts"
+    book.mkdir(parents=True)
+    (book / ".Radicale.props").write_text(json.dumps({"tag": "VADDRESSBOOK"}))
+    for href, text in cards.items():
+        (book / href).write_text(text, encoding="utf-8", newline="")
+    return root
+
+
+def start_radicale(work: Path, root: Path) -> Process:
+    port = free_port()
+    config = work / "radicale.conf"
+    config.write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\n\n"
+        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {htpasswd(work)}\n"
+        "htpasswd_encryption = autodetect\ncache_logins = True\n\n"
+        f"[storage]\nfilesystem_folder = {root}\n\n[web]\ntype = none\n\n"
+        "[logging]\nlevel = warning\n",
+        encoding="utf-8",
+    )
+    args = [sys.executable, "-m", "radicale", "--config", str(config)]
+    return Process(args, f"http://127.0.0.1:{port}/", work / "radicale.log")
