@@ -99,7 +99,16 @@ def served_cards(work: Path) -> dict[str, str]:
         return dict(conn.execute("SELECT href, vcard FROM contacts").fetchall())
 
 
-def run_size(n: int, reps: int) -> dict[str, object]:
+@dataclass
+class SizeResult:
+    n: int
+    pull_rate: float  # contacts per second, the bridge's initial pull
+    floor_rate: float  # contacts per second, parse + render + insert in one process
+    measured: dict[str, Results]  # server name -> operation -> sample
+    rss: dict[str, float]  # server name -> peak resident MiB
+
+
+def run_size(n: int, reps: int, names: list[str]) -> SizeResult:
     with tempfile.TemporaryDirectory(prefix=f"bench-{n}-") as tmp:
         work = Path(tmp)
         generated = contacts(n)
@@ -110,56 +119,51 @@ def run_size(n: int, reps: int) -> dict[str, object]:
             config = servers.bridge_config(work, sandbox.url)
             pulled, pull_seconds = pull(config)
             floor = floor_rate(generated, work)
-            root = servers.seed_radicale(work, served_cards(work))
-            measured: dict[str, Results] = {}
-            rss: dict[str, float] = {}
-            for name, start in (
-                ("bridge", lambda: servers.start_bridge(work, config)),
-                ("radicale", lambda: servers.start_radicale(work, root)),
-            ):
-                server = start()
+            starters = {
+                "bridge": lambda: servers.start_bridge(work, config),
+                "radicale": lambda: servers.start_radicale(
+                    work, servers.seed_radicale(work, served_cards(work))
+                ),
+            }
+            result = SizeResult(n, pulled / pull_seconds, floor, {}, {})
+            for name in names:
+                server = starters[name]()
                 try:
                     dav = Dav(server.url, servers.USER, servers.PASSWORD, "contacts")
-                    measured[name] = measure_server(dav, reps, n, name)
+                    result.measured[name] = measure_server(dav, reps, n, name)
                     dav.close()
-                    rss[name] = server.peak_rss()
+                    result.rss[name] = server.peak_rss()
                 finally:
                     server.stop()
         finally:
             sandbox.stop()
-    return {
-        "n": n,
-        "pulled": pulled,
-        "pull_rate": pulled / pull_seconds,
-        "floor_rate": floor,
-        "measured": measured,
-        "rss": rss,
-    }
+    return result
 
 
-def table(result: dict[str, object]) -> str:
-    n = result["n"]
-    measured: dict[str, Results] = result["measured"]  # type: ignore[assignment]
-    rss: dict[str, float] = result["rss"]  # type: ignore[assignment]
-    pull_rate, floor = result["pull_rate"], result["floor_rate"]
+def table(result: SizeResult) -> str:
+    ratio = result.pull_rate / result.floor_rate
     lines = [
-        f"### N = {n:,}",
+        f"### N = {result.n:,}",
         "",
-        f"Initial pull: {pull_rate:,.0f} contacts/s; floor (JSON parse + vCard render + SQLite "
-        f"insert, same process): {floor:,.0f} contacts/s; ratio {pull_rate / floor:.2f} "  # type: ignore[operator]
+        f"Initial pull: {result.pull_rate:,.0f} contacts/s; floor (JSON parse + vCard render + "
+        f"SQLite insert, same process): {result.floor_rate:,.0f} contacts/s; ratio {ratio:.2f} "
         "(target >= 0.33)",
         "",
         "| operation (ms: median (min-max)) | bridge | stock Radicale | bridge / Radicale |",
         "|---|---|---|---|",
     ]
-    for op, sample in measured["bridge"].items():
-        other = measured["radicale"][op]
+    bridge, radicale = result.measured.get("bridge", {}), result.measured.get("radicale", {})
+    for op in bridge or radicale:
+        mine, theirs = bridge.get(op), radicale.get(op)
+        share = f"{mine.median / theirs.median:.3f}" if mine and theirs else "-"
         lines.append(
-            f"| {op} | {sample.show()} | {other.show()} | {sample.median / other.median:.3f} |"
+            f"| {op} | {mine.show() if mine else '-'} | {theirs.show() if theirs else '-'} "
+            f"| {share} |"
         )
+    rss = result.rss
+    share = f"{rss['bridge'] / rss['radicale']:.2f}" if len(rss) == 2 else "-"
     lines.append(
-        f"| peak RSS (MiB) | {rss['bridge']:.0f} | {rss['radicale']:.0f} | "
-        f"{rss['bridge'] / rss['radicale']:.2f} |"
+        f"| peak RSS (MiB) | {rss.get('bridge', 0):.0f} | {rss.get('radicale', 0):.0f} | {share} |"
     )
     return "\n".join(lines)
 
@@ -189,6 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="book sizes, comma-separated")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each read")
+    parser.add_argument(
+        "--servers", default="bridge,radicale", help="which to measure (bridge alone for 100,000)"
+    )
     parser.add_argument("--write-readme", action="store_true", help="record in README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -196,7 +203,7 @@ def main() -> None:
     sections = [header]
     print(header, flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
-        section = table(run_size(n, args.reps))
+        section = table(run_size(n, args.reps, args.servers.split(",")))
         print(f"\n{section}\n", flush=True)
         sections.append(section)
     sections.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")

@@ -19,8 +19,7 @@ class Rights(owner_only.Rights):
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
         granted: str = super().authorization(user, user_groups, path)
         parts = [p for p in pathutils.strip_path(path).split("/") if p]
-        if granted and len(parts) == 2:
-            book = runtime.bridge_for(self._key).book(parts[0], parts[1])
-            if book is not None and book.kind == "aurinko":
-                granted += "do"  # lowercase: explicitly no delete, no overwrite
+        if granted and len(parts) == 2 and runtime.bridge_for(self._key).is_aurinko(*parts):
+            granted += "do"  # lowercase: explicitly no delete, no overwrite
+
         return granted

@@ -33,7 +33,13 @@ class Bridge:
     def books(self, user: str) -> list[Book]:
         return self.engine.books(user)
 
+    def is_aurinko(self, user: str, name: str) -> bool:
+        """Whether ``/user/name/`` is an account's book: from the configuration, no query
+        (the rights check asks this several times per request)."""
+        return any((a.user, a.name) == (user, name) for a in self.config.accounts)
+
     def display_name(self, book: Book) -> str | None:
+
         for account in self.config.accounts:
             if (account.user, account.name) == (book.owner, book.name):
                 return account.display_name

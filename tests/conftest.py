@@ -40,3 +40,21 @@ def live_sandbox(sandbox_app: SandboxApp) -> Iterator[str]:
     """The base URL of ``sandbox_app`` served over a real 127.0.0.1 socket."""
     with serve_in_thread(sandbox_app) as running:
         yield running.url
+
+
+def write_bridge_config(
+    folder: Path, url: str, *, data_dir: str = "var", token_mode: int = 0o600, extra: str = ""
+) -> Path:
+    """``folder/bridge.toml``: one account alice/work on ``url``, its token in a file."""
+    token_file = folder / "work.token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(token_mode)
+    config = folder / "bridge.toml"
+    config.write_text(
+        f'[server]\ndata_dir = "{data_dir}"\n\n[sync]\nconflict = "remote-wins"\n\n'
+        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{url}"\n'
+        f'token_file = "work.token"\n{extra}',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    return config

@@ -170,7 +170,9 @@ class Pusher:
             row = self.store.get(book.id, op.href)
             if row is None:
                 return  # deleted locally meanwhile; that delete is queued after this op
-            if self.outbox.pending_for(book.id, op.href):
+            if self.outbox.pending_for(book.id, op.href) or not diff(row.contact, record):
+                # Later edits stay served; or Aurinko holds exactly what is served already,
+                # and rendering the same card again would only cost time.
                 self.store.save(linked_to(row, record))
             else:
                 self.store.save(_served(book, record, row))

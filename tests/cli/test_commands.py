@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, write_bridge_config
 
 BRIDGE = [sys.executable, "-m", "bridge"]
 
@@ -24,26 +24,11 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     )
 
 
-def write_config(tmp_path: Path, url: str, *, token_mode: int = 0o600, extra: str = "") -> Path:
-    token_file = tmp_path / "work.token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(token_mode)
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        '[server]\ndata_dir = "var"\n\n[sync]\nconflict = "remote-wins"\n\n'
-        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{url}"\n'
-        f'token_file = "work.token"\n{extra}',
-        encoding="utf-8",
-    )
-    config.chmod(0o600)
-    return config
-
-
 def test_sync_with_a_config_reports_what_changed(tmp_path: Path, live_sandbox: str) -> None:
     client = httpx.Client(base_url=live_sandbox, headers={"Authorization": f"Bearer {TOKEN}"})
     for i in range(7):
         client.post("/contacts", json={"name": {"displayName": f"N{i}"}}).raise_for_status()
-    config = write_config(tmp_path, live_sandbox)
+    config = write_bridge_config(tmp_path, live_sandbox)
     first = run("sync", "--config", str(config))
     assert first.returncode == 0, first.stderr
     assert "alice/work: 7 created, 0 updated, 0 deleted" in first.stdout
@@ -86,19 +71,21 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, setup, message: str)
 
 
 def test_readable_token_file_is_refused(tmp_path: Path, live_sandbox: str) -> None:
-    config = write_config(tmp_path, live_sandbox, token_mode=0o644)
+    config = write_bridge_config(tmp_path, live_sandbox, token_mode=0o644)
     result = run("sync", "--config", str(config))
     assert result.returncode != 0
     assert "chmod 600" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unknown_account_is_a_clear_error(tmp_path: Path, live_sandbox: str) -> None:
-    result = run("sync", "--config", str(write_config(tmp_path, live_sandbox)), "--account", "x")
+    result = run(
+        "sync", "--config", str(write_bridge_config(tmp_path, live_sandbox)), "--account", "x"
+    )
     assert result.returncode != 0 and "no account named 'x'" in result.stderr
 
 
 def test_unreachable_aurinko_fails_with_a_message(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/v1")
+    config = write_bridge_config(tmp_path, "http://127.0.0.1:9/v1")
     result = run("sync", "--config", str(config))
     assert result.returncode != 0
     assert "stopped" in result.stderr and "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import write_bridge_config
 
 BRIDGE = [sys.executable, "-m", "bridge"]
 
@@ -32,18 +32,7 @@ def people(n: int, start: int = 0) -> list[dict]:
 
 @pytest.fixture
 def config_file(tmp_path: Path, live_sandbox: str) -> Path:
-    token_file = tmp_path / "work.token"
-    token_file.write_text(TOKEN)
-    token_file.chmod(0o600)
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        '[server]\ndata_dir = "var"\n\n'
-        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{live_sandbox}"\n'
-        'token_file = "work.token"\n',
-        encoding="utf-8",
-    )
-    config.chmod(0o600)
-    return config
+    return write_bridge_config(tmp_path, live_sandbox)
 
 
 def bridge(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sandbox import SandboxApp
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, write_bridge_config
 from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard
 
 
@@ -74,20 +74,6 @@ def test_lost_create_reply_does_not_duplicate(env: Env) -> None:
     assert_store_matches_sandbox(env)
 
 
-def _config(tmp_path: Path, url: str, data_dir: Path) -> Path:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
-    token_file.chmod(0o600)
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        f'[server]\ndata_dir = "{data_dir}"\n\n'
-        f'[[accounts]]\nname = "work"\nuser = "alice"\nbase_url = "{url}"\n'
-        f'token_file = "{token_file}"\n',
-        encoding="utf-8",
-    )
-    return config
-
-
 def _start_sync(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "bridge", "sync", "--config", str(config)],
@@ -125,7 +111,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 )
 def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(latency=0.01)
-    config = _config(tmp_path, env.url, env.data_dir)
+    config = write_bridge_config(tmp_path, env.url, data_dir=str(env.data_dir))
     process = _start_sync(config)
     _wait_until(lambda: _stored(env.data_dir) >= 20)
     _kill(process)
@@ -143,7 +129,7 @@ def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
         env.engine.put(env.book, f"c{i}.vcf", vcard(f"uid-{i}", f"C{i:03d}"))
     env.engine.close()
     env.sandbox.set_faults(error_rate=0.0, latency=0.02)
-    config = _config(tmp_path, env.url, env.data_dir)
+    config = write_bridge_config(tmp_path, env.url, data_dir=str(env.data_dir))
     process = _start_sync(config)
     _wait_until(lambda: len(env.sandbox.dump(TOKEN)) >= 10)
     _kill(process)

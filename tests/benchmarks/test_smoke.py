@@ -1,0 +1,30 @@
+"""The benchmark command still runs end to end (on a tiny book; no time is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_prints_every_row() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--sizes", "30", "--reps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in (
+        "Initial pull:",
+        "| PROPFIND Depth 1 (getetag) |",
+        "| multiget all, batches of 100 |",
+        "| sync-collection, incremental after 1 % |",
+        "| PUT If-Match (update) |",
+        "| PUT new, 8 concurrent clients |",
+        "| peak RSS (MiB) |",
+    ):
+        assert row in result.stdout, row
