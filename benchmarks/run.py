@@ -160,11 +160,12 @@ def table(result: SizeResult) -> str:
             f"| {op} | {mine.show() if mine else '-'} | {theirs.show() if theirs else '-'} "
             f"| {share} |"
         )
-    rss = result.rss
-    share = f"{rss['bridge'] / rss['radicale']:.2f}" if len(rss) == 2 else "-"
+    rss = {name: f"{mib:.0f}" for name, mib in result.rss.items()}
+    share = f"{result.rss['bridge'] / result.rss['radicale']:.2f}" if len(rss) == 2 else "-"
     lines.append(
-        f"| peak RSS (MiB) | {rss.get('bridge', 0):.0f} | {rss.get('radicale', 0):.0f} | {share} |"
+        f"| peak RSS (MiB) | {rss.get('bridge', '-')} | {rss.get('radicale', '-')} | {share} |"
     )
+
     return "\n".join(lines)
 
 
