@@ -19,6 +19,10 @@ from bridge.sync import SyncEngine
 
 log = logging.getLogger("radicale")
 
+# How long a read waits for a sync of its book that is already running (etesync-dav's
+# figure): long enough for an incremental pull, short enough for a client not to time out.
+READ_WAIT = 5.0
+
 
 @dataclass
 class Bridge:
@@ -58,7 +62,7 @@ class Bridge:
             self._looked[user] = now
         for book in self.books(user):
             if book.kind == "aurinko":
-                self.engine.pull_if_stale(book, self.config.freshness)
+                self.engine.pull_if_stale(book, self.config.freshness, wait=READ_WAIT)
 
 
 _bridges: dict[str, Bridge] = {}

@@ -239,18 +239,24 @@ class SyncEngine:
     def changes_since(self, book: Book, seq: int) -> tuple[int, list[str]]:
         return self.store.changes_since(book.id, seq)
 
-    def pull_if_stale(self, book: Book, max_age: float) -> None:
-        """A throttled freshness pull for read paths; skipped while another sync runs."""
-        current = self.store.book_by_id(book.id)
-        if book.id not in self.clients or (
-            current.last_pull is not None and time.time() - current.last_pull < max_age
-        ):
+    def pull_if_stale(self, book: Book, max_age: float, wait: float = 0.0) -> None:
+        """A throttled freshness pull for read paths.
+
+        When another task is syncing the book, wait at most ``wait`` seconds for it (its
+        pull is as fresh as ours would be), then serve what the store holds.
+        """
+        if book.id not in self.clients or self._fresh(book.id, max_age):
             return
         try:
-            with self.locks.hold(book.id, timeout=0):
-                self._pull_locked(current, SyncReport(book.path), None)
+            with self.locks.hold(book.id, timeout=wait):
+                if not self._fresh(book.id, max_age):  # nobody pulled while we waited
+                    self._pull_locked(book, SyncReport(book.path), None)
         except LockTimeout:
-            pass
+            log.info("%s: still syncing; serving the stored state", book.path)
+
+    def _fresh(self, book_id: int, max_age: float) -> bool:
+        last_pull = self.store.book_by_id(book_id).last_pull
+        return last_pull is not None and time.time() - last_pull < max_age
 
     # -- background loop ---------------------------------------------------------------
 
