@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..mapping import to_vcard
+from ..mapping import MappingError, derive_uid, to_vcard
 from ..store import Book, ContactRow
 from .fields import Contact
-from .identity import etag_of, href_for_uid, uid_for_remote
+from .identity import etag_of, href_for_uid
 
 
 def render(book: Book, contact: Contact, shadow: str | None, uid: str) -> tuple[str, str]:
@@ -26,7 +26,10 @@ def _last_modified(existing: ContactRow | None, etag: str) -> float:
 def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> ContactRow:
     """The row for a contact as Aurinko holds it; names and shadow of ``existing`` kept."""
     remote_id = str(record["id"])
-    uid = existing.uid if existing else uid_for_remote(remote_id)
+    uid = existing.uid if existing else derive_uid(record)
+    if uid is None:
+        raise MappingError("a remote contact without an id")
+
     href = existing.href if existing else href_for_uid(uid)
     shadow = existing.shadow if existing else None
     vcard, etag = render(book, record, shadow, uid)

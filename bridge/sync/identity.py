@@ -1,17 +1,12 @@
-"""Stable names for contacts, and the served etag."""
+"""Stable names for contacts, and the served etag.
+
+A contact born remotely takes the mapping's ``derive_uid`` (a UUID5 of its remote id), so a
+full resync or a rebuilt store hands clients the names they already know.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
-
-# A fixed namespace: the same remote id always yields the same UID and href, so a full
-# resync or a rebuilt store hands clients the names they already know.
-_NAMESPACE = uuid.UUID("6f1c1a4e-5b0a-4c1e-9d43-2f8a7c3e9b10")
-
-
-def uid_for_remote(remote_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, remote_id))
 
 
 def href_for_uid(uid: str) -> str:
