@@ -67,10 +67,11 @@ class BookCollection(BaseCollection):
     def __init__(self, bridge: Bridge, book: Book) -> None:
         self.bridge = bridge
         self.book = book
+        self._path = book.path  # one string, shared by every item listed from this book
 
     @property
     def path(self) -> str:
-        return self.book.path
+        return self._path
 
     @property
     def store(self) -> Any:

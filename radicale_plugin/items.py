@@ -19,10 +19,33 @@ class LazyItem(radicale_item.Item):
     """An item whose card is read from the store only if Radicale asks for it: a PROPFIND
     of getetag over a large book then reads no card at all."""
 
-    def __init__(self, load: Callable[[], str], **kwargs: Any) -> None:
+    # What every listed card shares lives on the class, not in one dict per card.
+    _vobject_item = None
+    _name = "VCARD"
+    _component_name = ""
+    _time_range = None
+
+    def __init__(
+        self,
+        load: Callable[[], str],
+        *,
+        collection: Any,
+        href: str,
+        etag: str,
+        uid: str,
+        last_modified: str,
+    ) -> None:
+        # Radicale's constructor sanitizes the collection path again for every item; a
+        # listing pays that once per card for one path known to be clean.
+        self.collection = collection
+        self._collection_path = collection.path
+        self.href = href
+
+        self.last_modified = last_modified
+        self._etag = etag
+        self._uid = uid
         self._load = load
         self._loaded: str | None = None
-        super().__init__(text="", **kwargs)
 
     # Radicale's Item keeps the card in ``_text`` and reads it from there directly.
     @property
@@ -59,4 +82,11 @@ def to_item(collection: Any, stored: StoredItem, text: str | None = None) -> rad
 
 
 def to_lazy_item(collection: Any, meta: ItemMeta, load: Callable[[], str]) -> LazyItem:
-    return LazyItem(load, **_fields(collection, meta))
+    return LazyItem(
+        load,
+        collection=collection,
+        href=meta.href,
+        etag=meta.etag,
+        uid=meta.uid,
+        last_modified=http_date(meta.last_modified),
+    )
