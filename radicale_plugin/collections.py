@@ -12,7 +12,7 @@ import radicale.item as radicale_item
 from radicale.storage import BaseCollection
 
 from bridge.mapping import MappingError
-from bridge.store import Book, StoredItem
+from bridge.store import Book, ContactStore, StoredItem
 from bridge.sync import UidConflictError
 
 from . import context
@@ -74,7 +74,7 @@ class BookCollection(BaseCollection):
         return self._path
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ContactStore:
         return self.bridge.engine.store
 
     # -- properties ----------------------------------------------------------------

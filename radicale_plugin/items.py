@@ -40,7 +40,6 @@ class LazyItem(radicale_item.Item):
         self.collection = collection
         self._collection_path = collection.path
         self.href = href
-
         self.last_modified = last_modified
         self._etag = etag
         self._uid = uid
@@ -56,8 +55,7 @@ class LazyItem(radicale_item.Item):
 
     @_text.setter
     def _text(self, value: str | None) -> None:
-        if value:  # the constructor's placeholder is not the card
-            self._loaded = value
+        self._loaded = value  # None: read it from the store again on next use
 
 
 def _fields(collection: Any, meta: ItemMeta | StoredItem) -> dict[str, Any]:

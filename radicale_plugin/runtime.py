@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bridge.config import Config, load_config
+from bridge.config import AccountConfig, Config, load_config
 from bridge.runtime import open_engine
 from bridge.store import Book
 from bridge.sync import SyncEngine
@@ -28,8 +28,8 @@ READ_WAIT = 5.0
 class Bridge:
     engine: SyncEngine
     config: Config
-    _pulls: threading.Lock = field(default_factory=threading.Lock)
     _looked: dict[str, float] = field(default_factory=dict)  # user -> last freshness look
+    _looked_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def book(self, user: str, name: str) -> Book | None:
         return self.engine.book(user, name)
@@ -37,17 +37,17 @@ class Bridge:
     def books(self, user: str) -> list[Book]:
         return self.engine.books(user)
 
+    def _account(self, user: str, name: str) -> AccountConfig | None:
+        return next((a for a in self.config.accounts if (a.user, a.name) == (user, name)), None)
+
     def is_aurinko(self, user: str, name: str) -> bool:
         """Whether ``/user/name/`` is an account's book: from the configuration, no query
         (the rights check asks this several times per request)."""
-        return any((a.user, a.name) == (user, name) for a in self.config.accounts)
+        return self._account(user, name) is not None
 
     def display_name(self, book: Book) -> str | None:
-
-        for account in self.config.accounts:
-            if (account.user, account.name) == (book.owner, book.name):
-                return account.display_name
-        return None
+        account = self._account(book.owner, book.name)
+        return account.display_name if account else None
 
     def refresh(self, user: str) -> None:
         """The throttled freshness pull of a user's Aurinko books, before any lock.
@@ -56,7 +56,7 @@ class Bridge:
         the store is not even asked whether a book is stale.
         """
         now = time.monotonic()
-        with self._pulls:
+        with self._looked_lock:
             if now - self._looked.get(user, -1e9) < min(self.config.freshness, 1.0):
                 return
             self._looked[user] = now

@@ -264,6 +264,8 @@ def test_local_books_and_aurinko_books(server: Server) -> None:
     assert responses(tree)["/alice/family/"].findtext(".//D:displayname", namespaces=NS) == "Family"
 
     assert server.alice.delete("/alice/work/").status_code == 403
+    assert server.alice.delete("/alice/").status_code == 403  # the principal, never a 500
+
     assert server.alice.delete("/alice/family/").status_code == 200
     assert server.alice.get("/alice/family/m.vcf").status_code == 404
     moved = server.alice.request(
