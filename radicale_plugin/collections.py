@@ -12,7 +12,7 @@ import radicale.item as radicale_item
 from radicale.storage import BaseCollection
 
 from bridge.mapping import MappingError
-from bridge.store import Book, ContactStore, StoredItem
+from bridge.store import Book, ContactStore, ListedCard, StoredItem
 from bridge.sync import UidConflictError
 
 from . import context
@@ -170,12 +170,25 @@ class BookCollection(BaseCollection):
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         book = self.store.book_by_id(self.book.id)
         current = self.store.current_seq(book.id)
-        token = make_token(self.store.epoch, book.id, current)
         if not old_token:
-            return token, (s.href for s in self.store.list_items(book.id))
-        seq = parse_token(old_token, self.store.epoch, book.id, current, book.change_floor)
-        upto, hrefs = self.store.changes_since(book.id, seq)
-        return make_token(self.store.epoch, book.id, upto), hrefs
+            token, hrefs = make_token(self.store.epoch, book.id, current), None
+        else:
+            seq = parse_token(old_token, self.store.epoch, book.id, current, book.change_floor)
+            upto, hrefs = self.store.changes_since(book.id, seq)
+            token = make_token(self.store.epoch, book.id, upto)
+        listing = context.current().listing
+        if listing is not None and listing.kind == "sync":
+            listing.book, listing.hrefs = self, hrefs  # the wrapper streams them
+            return token, ()
+        if hrefs is None:
+            return token, (meta.href for meta in self.store.list_meta(book.id))
+        return token, hrefs
+
+    def text_of(self, version: str | None, card: ListedCard) -> str:
+        """A streamed card's text in the version the listing asked for."""
+        if version and version != self.book.vcard_version:
+            return self.bridge.engine.render(self.book, card.href, version) or ""
+        return card.vcard or ""
 
 
 def _normalized(text: str) -> str:

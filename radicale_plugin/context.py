@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .listing import Listing
+
 
 @dataclass
 class RequestContext:
@@ -19,6 +21,8 @@ class RequestContext:
     vcard_version: str | None = None  # the version the client asked for, if any
     error: str | None = None  # the reason for a 4xx, to put into the response body
     stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
+    listing: Listing | None = None  # a listing the wrapper streams from the store
+    gzip: bool = False  # the client takes a gzipped answer (for a streamed listing)
 
 
 _local = threading.local()

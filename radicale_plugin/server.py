@@ -61,10 +61,14 @@ class _QuietHandler(WSGIRequestHandler):
 class RunningServer:
     """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
 
-    def __init__(self, config: Config, engine: SyncEngine, bridge_key: str) -> None:
+    def __init__(
+        self, config: Config, engine: SyncEngine, bridge_key: str, *, stream_listings: bool = True
+    ) -> None:
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
-        app = BridgeMiddleware(Application(radicale_configuration(config, bridge_key)))
+        radicale = Application(radicale_configuration(config, bridge_key))
+        app = BridgeMiddleware(radicale, stream_listings=stream_listings)
+
         self._server = make_server(
             config.host,
             config.port,

@@ -12,7 +12,7 @@ from radicale.storage import BaseCollection, BaseStorage
 
 from bridge.store import BookExistsError
 
-from . import runtime
+from . import context, runtime
 from .collections import BookCollection, _Container
 from .rwlock import RWLock
 
@@ -52,8 +52,12 @@ class Storage(BaseStorage):
             book = self._book(parts)
             if book is not None:
                 yield book
-                if depth != "0":
+                listing = context.current().listing
+                if depth != "0" and listing is not None and listing.kind == "propfind":
+                    listing.book = book  # the wrapper streams the cards into the answer
+                elif depth != "0":
                     yield from book.get_all()
+
         elif len(parts) == 3:
             book = self._book(parts)
             item = book.get(parts[2]) if book is not None else None

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import listing
 from .context import RequestContext, request_scope
 
 Environ = dict[str, Any]
@@ -60,7 +61,12 @@ def with_fn_for_radicale(body: bytes) -> bytes:
     return _END.sub(b"FN:-\r\nEND:VCARD", body, count=1)
 
 
+def _accepts_gzip(accept_encoding: str) -> bool:
+    return "gzip" in (part.split(";")[0].strip() for part in accept_encoding.split(","))
+
+
 def _read_body(environ: Environ, limit: int) -> bytes | None:
+
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -71,14 +77,18 @@ def _read_body(environ: Environ, limit: int) -> bytes | None:
 
 
 class BridgeMiddleware:
-    def __init__(self, app: WSGIApp, max_body: int = 100 * 1024 * 1024) -> None:
+    def __init__(
+        self, app: WSGIApp, max_body: int = 100 * 1024 * 1024, *, stream_listings: bool = True
+    ) -> None:
+        """``stream_listings=False`` leaves listings to Radicale (the reference in tests)."""
         self.app = app
         self.max_body = max_body
+        self.stream_listings = stream_listings
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         ctx = RequestContext()
         method = environ.get("REQUEST_METHOD", "").upper()
-        if method in ("PUT", "REPORT"):
+        if method in ("PUT", "REPORT", "PROPFIND"):
             body = _read_body(environ, self.max_body)
             if body is None:
                 return _plain(start_response, "413 Request Entity Too Large", "body too large")
@@ -86,9 +96,18 @@ class BridgeMiddleware:
             if method == "PUT":
                 ctx.raw_body = body
                 radicale_body = with_fn_for_radicale(body)
-            else:
+            elif method == "REPORT":
                 ctx.vcard_version = report_version(body)
+                ctx.listing = listing.sync_listing(body, ctx.vcard_version)
+            else:
+                ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
+            if not self.stream_listings:
+                ctx.listing = None
+            if ctx.listing is not None:
+                # The wrapper compresses a streamed listing itself, as it goes.
+                ctx.gzip = _accepts_gzip(environ.pop("HTTP_ACCEPT_ENCODING", ""))
             environ["wsgi.input"] = io.BytesIO(radicale_body)
+
             environ["CONTENT_LENGTH"] = str(len(radicale_body))
         elif method in ("GET", "HEAD"):
             ctx.vcard_version = accepted_version(environ.get("HTTP_ACCEPT", ""))
@@ -110,6 +129,11 @@ class BridgeMiddleware:
         if method == "HEAD":  # Radicale already sized it as the GET it mirrors
             start_response(status, headers)
             return []
+        if ctx.listing is not None and ctx.listing.book is not None and status.startswith("207"):
+            streamed = self._stream(environ, start_response, status, headers, answer, ctx)
+            if streamed is not None:
+                return streamed
+
         if method == "PUT" and ctx.stored_differs and status.startswith("2"):
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
         if ctx.error and status.startswith(_REASON_STATUSES):
@@ -122,6 +146,31 @@ class BridgeMiddleware:
         headers.append(("Content-Length", str(len(answer))))
         start_response(status, headers)
         return [answer]
+
+    def _stream(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        status: str,
+        headers: list[tuple[str, str]],
+        answer: bytes,
+        ctx: RequestContext,
+    ) -> Iterable[bytes] | None:
+        """Radicale's answer for the collection, with the cards streamed into it. Its length
+        is not known in advance: the connection's end marks the end of the answer."""
+        assert ctx.listing is not None
+        cut = listing.split_answer(answer)
+        if cut is None:
+            return None
+        parts = listing.responses(ctx.listing, listing.base_prefix(environ))
+        chunks = listing.spliced(cut[0], parts, cut[1])
+        dropped = ("content-length", "content-encoding")
+        headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+        if ctx.gzip:
+            headers.append(("Content-Encoding", "gzip"))
+            chunks = listing.gzipped(chunks)
+        start_response(status, headers)
+        return chunks
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:

@@ -3,7 +3,7 @@
 from .contacts import BookExistsError, ContactStore
 from .database import Database
 from .outbox import Outbox
-from .rows import Book, Conflict, ContactRow, ItemMeta, OutboxOp, StoredItem
+from .rows import Book, Conflict, ContactRow, ItemMeta, ListedCard, OutboxOp, StoredItem
 from .schema import SCHEMA_VERSION, SchemaTooNewError
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ContactStore",
     "Database",
     "ItemMeta",
+    "ListedCard",
     "Outbox",
     "OutboxOp",
     "SchemaTooNewError",

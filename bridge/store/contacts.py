@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 from .database import Database
-from .rows import Book, ContactRow, ItemMeta, Json, StoredItem, dumps
+from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified"
 
@@ -219,7 +219,36 @@ class ContactStore:
         )
         return [ItemMeta(*r) for r in rows]
 
+    def stream_cards(
+        self, book_id: int, hrefs: Sequence[str] | None, *, with_text: bool, batch: int = 500
+    ) -> Iterator[tuple[str, ListedCard | None]]:
+        """Every card of the book (``hrefs`` None) or the named ones (None for each one not
+        stored), read in one snapshot a batch at a time, so that a listing of any size is
+        answered in constant memory. The consumer must stay on the calling thread."""
+        text = "vcard" if with_text else "NULL"
+        columns = f"href, etag, last_modified, length(CAST(vcard AS BLOB)), {text}"
+        with self.db.snapshot() as conn:
+            if hrefs is None:
+                cursor = conn.execute(
+                    f"SELECT {columns} FROM contacts WHERE book_id = ? ORDER BY href", (book_id,)
+                )
+                while rows := cursor.fetchmany(batch):
+                    yield from ((r[0], ListedCard(*r)) for r in rows)
+                return
+            for start in range(0, len(hrefs), batch):
+                chunk = hrefs[start : start + batch]
+                marks = ",".join("?" * len(chunk))
+                found = {
+                    r[0]: ListedCard(*r)
+                    for r in conn.execute(
+                        f"SELECT {columns} FROM contacts WHERE book_id = ? AND href IN ({marks})",
+                        (book_id, *chunk),
+                    )
+                }
+                yield from ((href, found.get(href)) for href in chunk)
+
     def vcard(self, book_id: int, href: str) -> str | None:
+
         row = (
             self.db.connection()
             .execute("SELECT vcard FROM contacts WHERE book_id = ? AND href = ?", (book_id, href))

@@ -66,6 +66,17 @@ class ItemMeta:
 
 
 @dataclass(frozen=True)
+class ListedCard:
+    """One card of a streamed listing: its byte length without its text, unless asked for."""
+
+    href: str
+    etag: str
+    last_modified: float
+    length: int  # of the UTF-8 card
+    vcard: str | None
+
+
+@dataclass(frozen=True)
 class StoredItem:
     """A served card and its names: no JSON, no parsing."""
 

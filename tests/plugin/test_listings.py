@@ -1,0 +1,175 @@
+"""Streamed listings answer exactly what Radicale's own listing code answers.
+
+Each request goes to two servers over the same engine: the bridge as it runs (PROPFIND Depth 1
+and sync-collection streamed from the store) and the same server with streaming off, where
+Radicale builds every response itself. Their answers must mean the same thing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from radicale_plugin import runtime
+from radicale_plugin.server import RunningServer
+from tests.plugin.conftest import NS, Server, card
+
+CR = NS["CR"]
+PROPS = (
+    "<D:getetag/><D:getcontenttype/><D:resourcetype/><D:getlastmodified/>"
+    "<D:getcontentlength/><D:displayname/><D:sync-token/><CS:getctag/><X:unknown/>"
+)
+PROPFIND = (
+    f'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="{NS["CS"]}" xmlns:X="urn:x">'
+    "<D:prop>{props}</D:prop></D:propfind>"
+)
+SYNC = (
+    f'<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:" xmlns:CR="{CR}" xmlns:X="urn:x">'
+    "<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
+    "<D:prop>{props}</D:prop></D:sync-collection>"
+)
+
+
+@pytest.fixture
+def reference(server: Server, tmp_path: Path) -> Iterator[httpx.Client]:
+    """A second server over the same engine, where Radicale answers every listing itself."""
+    config = runtime.bridge_for(f"test:{tmp_path}").config
+    key = f"reference:{tmp_path}"
+    with (
+        RunningServer(config, server.engine, key, stream_listings=False) as ref,
+        httpx.Client(base_url=ref.url, auth=("alice", "alice-pw"), timeout=30) as client,
+    ):
+        yield client
+
+
+def _fill(server: Server) -> None:
+    for i in range(12):
+        server.remote.create({"name": {"displayName": f"Zoë & <Co> {i}"}, "notes": f"n{i}"})
+    put = server.alice.put(
+        f"{server.book_url}local card.vcf",
+        content=card("uid-local", "Local", "NOTE:a&b<c>").encode(),
+        headers={"Content-Type": "text/vcard"},
+    )
+    assert put.status_code == 201
+
+
+def _meaning(content: bytes) -> dict[str, object]:
+    """href -> (status or {status: {prop: value}}), and the sync-token: what a client reads."""
+    tree = ET.fromstring(content)
+    meaning: dict[str, object] = {"sync-token": tree.findtext("D:sync-token", namespaces=NS)}
+    for response in tree.findall("D:response", NS):
+        href = response.findtext("D:href", namespaces=NS) or ""
+        stats: dict[str, dict[str, str]] = {}
+        for propstat in response.findall("D:propstat", NS):
+            status = propstat.findtext("D:status", namespaces=NS) or ""
+            for prop in propstat.find("D:prop", NS) or []:
+                value = (prop.text or "") + "".join(sorted(child.tag for child in prop))
+                stats.setdefault(status, {})[prop.tag] = value.replace("\r\n", "\n")
+        meaning[href] = stats or response.findtext("D:status", namespaces=NS)
+    return meaning
+
+
+def _ask(client: httpx.Client, method: str, body: str, **headers: str) -> httpx.Response:
+    response = client.request(
+        method, "/alice/work/", headers={"Depth": "1", **headers}, content=body
+    )
+    assert response.status_code == 207, response.text
+    return response
+
+
+def _same(server: Server, reference: httpx.Client, method: str, body: str, **headers: str) -> dict:
+    mine = _ask(server.alice, method, body, **headers)
+    theirs = _ask(reference, method, body, **headers)
+    assert _meaning(mine.content) == _meaning(theirs.content)
+    return _meaning(mine.content)
+
+
+@pytest.mark.parametrize(
+    "props", [PROPS, "<D:getetag/>", "<D:resourcetype/><D:getetag/><D:getcontenttype/>"]
+)
+def test_propfind_depth_1_means_what_radicale_answers(
+    server: Server, reference: httpx.Client, props: str
+) -> None:
+    _fill(server)
+    meaning = _same(server, reference, "PROPFIND", PROPFIND.format(props=props))
+    cards = [href for href in meaning if href.endswith(".vcf")]
+    assert len(cards) == 13 and "/alice/work/local%20card.vcf" in cards
+
+
+def test_a_streamed_listing_has_no_length_and_can_be_gzipped(
+    server: Server, reference: httpx.Client
+) -> None:
+    _fill(server)
+    body = PROPFIND.format(props="<D:getetag/>")
+    plain = _ask(server.alice, "PROPFIND", body, **{"Accept-Encoding": "identity"})
+    assert "content-length" not in plain.headers  # streamed, never held whole
+    packed = server.alice.build_request(
+        "PROPFIND", "/alice/work/", headers={"Depth": "1", "Accept-Encoding": "gzip"}, content=body
+    )
+    raw = server.alice.send(packed, stream=True)
+    data = b"".join(raw.iter_raw())
+    raw.close()
+    assert raw.headers["content-encoding"] == "gzip"
+    assert _meaning(gzip.decompress(data)) == _meaning(plain.content)
+
+
+def test_hrefs_follow_the_mount_point(server: Server, reference: httpx.Client) -> None:
+    _fill(server)
+    meaning = _same(
+        server, reference, "PROPFIND", PROPFIND.format(props=PROPS), **{"X-Script-Name": "/dav"}
+    )
+    assert all(href.startswith("/dav/alice/work/") for href in meaning if href != "sync-token")
+
+
+def test_propfind_asking_for_rights_is_left_to_radicale(
+    server: Server, reference: httpx.Client
+) -> None:
+    _fill(server)
+    props = "<D:getetag/><D:current-user-privilege-set/>"
+    meaning = _same(server, reference, "PROPFIND", PROPFIND.format(props=props))
+    privileges = [m for h, m in meaning.items() if h.endswith(".vcf")]
+    assert len(privileges) == 13
+
+
+@pytest.mark.parametrize("version", [None, "3.0", "4.0"])
+def test_sync_collection_initial_and_incremental_mean_what_radicale_answers(
+    server: Server, reference: httpx.Client, version: str | None
+) -> None:
+    _fill(server)
+    attrs = f' content-type="text/vcard" version="{version}"' if version else ""
+    props = f"<D:getetag/><D:getcontenttype/><CR:address-data{attrs}/><X:unknown/>"
+    first = _same(server, reference, "REPORT", SYNC.format(token="", props=props))
+    assert len([h for h in first if h.endswith(".vcf")]) == 13
+    assert f"VERSION:{version or '3.0'}" in str(first["/alice/work/local%20card.vcf"])
+
+    card_url = f"{server.book_url}local%20card.vcf"
+    etag = server.alice.get(card_url).headers["etag"]
+    changed = card("uid-local", "Local", "NOTE:changed")
+    assert server.alice.put(card_url, content=changed, headers={"If-Match": etag}).is_success
+    gone = next(h for h in first if h.endswith(".vcf") and "local" not in h)
+    assert server.alice.delete(gone).status_code in (200, 204)
+
+    token = str(first["sync-token"])
+    later = _same(server, reference, "REPORT", SYNC.format(token=token, props=props))
+    assert set(later) == {"sync-token", "/alice/work/local%20card.vcf", gone}
+    assert later[gone] == "HTTP/1.1 404 Not Found"
+
+
+def test_invalid_sync_token_is_still_refused(server: Server) -> None:
+    body = SYNC.format(token="urn:x-aurinko-bridge:sync:bogus:1", props="<D:getetag/>")
+    response = server.alice.request("REPORT", "/alice/work/", headers={"Depth": "1"}, content=body)
+    assert response.status_code == 403 and "valid-sync-token" in response.text
+
+
+def test_listing_needs_the_owner(server: Server) -> None:
+    _fill(server)
+    body = PROPFIND.format(props="<D:getetag/>")
+    for client in (server.bob, httpx.Client(base_url=server.url)):
+        response = client.request("PROPFIND", "/alice/work/", headers={"Depth": "1"}, content=body)
+        assert response.status_code in (401, 403, 404)
+        assert b".vcf" not in response.content
