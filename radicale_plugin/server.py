@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import socketserver
 import threading
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 import radicale.config
 from radicale.app import Application
@@ -15,6 +14,7 @@ from bridge.config import Config
 from bridge.sync import SyncEngine
 
 from . import runtime
+from .httpserver import RequestHandler, ThreadingServer
 from .wsgi import BridgeMiddleware
 
 log = logging.getLogger("radicale")
@@ -48,16 +48,6 @@ def radicale_configuration(config: Config, bridge_key: str) -> Any:
     return configuration
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
 class RunningServer:
     """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
 
@@ -73,8 +63,8 @@ class RunningServer:
             config.host,
             config.port,
             app,
-            server_class=_ThreadingServer,
-            handler_class=_QuietHandler,
+            server_class=ThreadingServer,
+            handler_class=RequestHandler,
         )
         self.url = f"http://{config.host}:{self._server.server_port}/"
 
