@@ -133,3 +133,4 @@ class RequestHandler(WSGIRequestHandler):
 class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # with the default 5, a burst of clients waits 1 s to connect

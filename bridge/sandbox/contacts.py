@@ -81,7 +81,7 @@ class ContactService:
                 row, etag=_new_etag(), modified=rfc3339(self._clock()),
                 seq=self._store.next_seq(account), data=data, photo=photo,
             )  # fmt: skip
-            self._store.put(account, updated)
+            self._store.update(account, updated)
         return updated
 
     def delete(self, account: int, contact_id: str) -> None:
@@ -94,4 +94,4 @@ class ContactService:
                 row, seq=self._store.next_seq(account), deleted=rfc3339(self._clock()),
                 data={}, photo=None,
             )  # fmt: skip
-            self._store.put(account, tombstone)
+            self._store.update(account, tombstone)

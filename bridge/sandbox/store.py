@@ -81,6 +81,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _values(row: ContactRow) -> tuple[Any, ...]:
+    """The stored columns of ``row`` after its id, in ``_COLUMNS`` order."""
+    photo = _dumps(row.photo) if row.photo is not None else None
+    return (row.etag, row.created, row.modified, row.seq, _dumps(row.data), photo, row.deleted)
+
+
 class Store:
     """All SQL lives here; callers group calls in ``transaction()``."""
 
@@ -89,6 +95,11 @@ class Store:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit
+            # survives a crash of the sandbox's process (what a restart must keep), only
+            # a power loss could undo the last few. Enough for a local sandbox, and
+            # it spares every write an fsync (~0.5 ms).
+            self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
         self._depth = 0
@@ -202,12 +213,24 @@ class Store:
             self._conn.execute(
                 f"INSERT OR REPLACE INTO contacts (account, {_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account, row.id, row.etag, row.created, row.modified, row.seq,
-                    _dumps(row.data), _dumps(row.photo) if row.photo is not None else None,
-                    row.deleted,
-                ),
-            )  # fmt: skip
+                (account, row.id, *_values(row)),
+            )
+
+    def update(self, account: int, row: ContactRow) -> None:
+        """Overwrite a stored row (live or tombstone) with ``row``, which has its id.
+
+        Same result as ``put``, in about half the time: REPLACE deletes the row and
+        inserts it anew, so every index of the table changes twice; UPDATE rewrites the
+        row in place and moves only the (seq) index entry.
+        """
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE contacts SET etag = ?, created = ?, modified = ?, seq = ?, data = ?, "
+                "photo = ?, deleted = ? WHERE account = ? AND id = ?",
+                (*_values(row), account, row.id),
+            )
+            if cursor.rowcount != 1:
+                raise LookupError(f"no stored contact {row.id!r} to update")
 
     def changes(
         self, account: int, chain: Chain, start: int, high: int, after: tuple[int, str], limit: int

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -86,3 +88,38 @@ def test_requests_are_not_logged_to_stderr(
         create(client)
         client.get("/contacts/unknown")
     assert capfd.readouterr().err == ""
+
+
+def test_a_request_stuck_in_the_app_does_not_hold_up_another(app: SandboxApp) -> None:
+    """Connections are served at once, also when idle workers are reused."""
+    inside, release = threading.Event(), threading.Event()
+
+    def stuck_clock() -> float:
+        inside.set()
+        release.wait(5)
+        return time.time()
+
+    with serve_in_thread(app) as running, ThreadPoolExecutor(max_workers=1) as pool:
+        client = Api(app, "socket", running).client()
+        assert client.get("/contacts").status_code == 200  # leaves an idle worker
+        app.set_clock(stuck_clock)
+        stuck = pool.submit(create, client)  # a write reads the clock
+        assert inside.wait(5)
+        assert client.get("/contacts/unknown").status_code == 404
+        release.set()
+        assert stuck.result(timeout=5)["id"]
+        app.set_clock(None)
+
+
+def test_sequential_connections_reuse_workers(app: SandboxApp) -> None:
+    def workers() -> int:
+        return sum(t.name == "aurinko-sandbox-worker" for t in threading.enumerate())
+
+    before = workers()
+    with serve_in_thread(app) as running:
+        client = Api(app, "socket", running).client()
+        for _ in range(20):
+            assert client.get("/contacts").status_code == 200
+        # One connection per request, but not a thread each: the next connection can
+        # arrive while the last worker is still closing its socket, so two take turns.
+        assert workers() - before <= 3
