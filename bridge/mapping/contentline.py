@@ -28,6 +28,9 @@ _PHYSICAL_LINE = re.compile(r"\r\n|\n|\r")
 _QP_MARK = re.compile(r"QUOTED-PRINTABLE", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _QUOTE_NEEDED = re.compile(r"[;:,]|^\s|\s$")
+# The usual ``[group.]name`` in one match. A greedy group followed by a dot-free name splits at
+# the last dot, as ``_split_head`` does; anything else (such as an error) is left to it.
+_HEAD = re.compile(r"(?:([A-Za-z0-9_.-]+)\.)?([A-Za-z0-9_-]+)(?=[;:])")
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,11 @@ def _continues_quoted_printable(line: str) -> bool:
 
 def parse_line(text: str, lineno: int = 0) -> ContentLine:
     """Parse one unfolded content line; ``MappingError`` (with the line number) if malformed."""
-    end = _find_any(text, ";:", 0)
-    if end < 0:
-        raise MappingError(f"not a vCard property (no ':'): {_excerpt(text)}", line=lineno)
-    group, _, name = text[:end].rpartition(".")
-    if not _NAME.fullmatch(name) or (group and not _NAME.fullmatch(group.replace(".", "-"))):
-        raise MappingError(f"malformed property name {_excerpt(text[:end])}", line=lineno)
+    head = _HEAD.match(text)
+    if head is not None:  # a well-formed name, the common case: one regex does it all
+        group, name, end = head[1] or "", head[2], head.end()
+    else:
+        group, name, end = _split_head(text, lineno)
     params: list[Param] = []
     pos = end
     while text[pos] == ";":
@@ -153,6 +155,17 @@ def parse_line(text: str, lineno: int = 0) -> ContentLine:
         raw=text,
         lineno=lineno,
     )
+
+
+def _split_head(text: str, lineno: int) -> tuple[str, str, int]:
+    """``[group.]name`` before the first ``;`` or ``:``: (group, name, where it ends)."""
+    end = _find_any(text, ";:", 0)
+    if end < 0:
+        raise MappingError(f"not a vCard property (no ':'): {_excerpt(text)}", line=lineno)
+    group, _, name = text[:end].rpartition(".")
+    if not _NAME.fullmatch(name) or (group and not _NAME.fullmatch(group.replace(".", "-"))):
+        raise MappingError(f"malformed property name {_excerpt(text[:end])}", line=lineno)
+    return group, name, end
 
 
 def _parse_param(text: str, pos: int, lineno: int) -> tuple[Param, int]:
@@ -185,10 +198,14 @@ def _parse_param(text: str, pos: int, lineno: int) -> tuple[Param, int]:
 
 
 def _find_any(text: str, chars: str, start: int) -> int:
-    for index in range(start, len(text)):
-        if text[index] in chars:
-            return index
-    return -1
+    """The index of the first of ``chars`` at or after ``start``, else -1."""
+    found = _ANY_OF[chars].search(text, start)
+    return found.start() if found is not None else -1
+
+
+# One compiled character class per delimiter set the parser uses: a regex scan instead of a
+# Python loop per character.
+_ANY_OF = {chars: re.compile(f"[{re.escape(chars)}]") for chars in (";:", "=;:", ",;:")}
 
 
 def _excerpt(text: str, size: int = 40) -> str:
@@ -230,6 +247,8 @@ def fold(line: str) -> list[str]:
         step = FOLD_OCTETS - 1
         rest = line[FOLD_OCTETS:]
         return [line[:FOLD_OCTETS]] + [" " + rest[i : i + step] for i in range(0, len(rest), step)]
+    if len(line.encode("utf-8", "surrogatepass")) <= FOLD_OCTETS:  # most lines: no fold
+        return [line]
     out: list[str] = []
     current: list[str] = []
     size = 0
@@ -252,6 +271,7 @@ def join_card(lines: Iterable[str]) -> str:
 # --- values ----------------------------------------------------------------------------------
 
 _ESCAPES = {"\\": "\\", "n": "\n", "N": "\n", ",": ",", ";": ";", ":": ":"}
+_ESCAPE = re.compile(r"\\([" + re.escape("".join(_ESCAPES)) + "])")  # a known escape
 
 
 def escape_text(text: str, *, structured: bool = True) -> str:
@@ -269,21 +289,19 @@ def unescape_text(text: str, version: str) -> str:
         return text
     if version == "2.1":
         return text.replace("\\;", ";")
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPES:
-            out.append(_ESCAPES[text[index + 1]])
-            index += 2
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
+    # re.sub scans left to right without overlapping matches, as a character loop would: the
+    # value \\n is an escaped backslash and an "n"; an unknown escape (\t) stays as written.
+    return _ESCAPE.sub(_unescaped, text)
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    return _ESCAPES[match[1]]
 
 
 def split_escaped(text: str, separator: str) -> list[str]:
     """Split on ``separator`` where it is not escaped by a backslash; parts stay escaped."""
+    if "\\" not in text:  # nothing is escaped: every separator splits
+        return text.split(separator)
     parts: list[str] = []
     current: list[str] = []
     index = 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .schema import WRITABLE_FIELDS, normalize
+from .schema import WRITABLE_FIELDS, normalize, with_display_name
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -17,15 +17,32 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     values returned are normalised too, without a derived display name (the provider derives
     its own). Read-only fields never appear.
     """
-    old_normal, new_normal = normalize(old), normalize(new)
+    old_normal = normalize(old)
     body = normalize(new, derive=False)
+    new_normal = with_display_name(body)  # one normalisation of ``new`` serves both purposes
     changes: dict[str, Any] = {}
-    for field in WRITABLE_FIELDS:
-        if _canonical(old_normal.get(field)) != _canonical(new_normal.get(field)):
+    for field, same in _COMPARISONS:
+        if not same(old_normal.get(field), new_normal.get(field)):
             changes[field] = body.get(field, new_normal.get(field))
     return changes
 
 
-def _canonical(value: Any) -> str:
+def _same_json(a: Any, b: Any) -> bool:
     # JSON text, not ==: nativeProperties may hold true and 1, which Python finds equal.
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    # Every other normal-form value is built from str, dict and list only, where == holds
+    # exactly when the JSON texts are equal, without paying for two json.dumps.
+    return bool(a == b)
+
+
+# How each field's normal-form values are compared: only arbitrary JSON needs the JSON text.
+_COMPARISONS: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = tuple(
+    (field, _same_json if field == "nativeProperties" else _same_value) for field in WRITABLE_FIELDS
+)

@@ -127,11 +127,20 @@ def _attach_groups(card: Card, units: list[Unit]) -> list[Unit]:
 def assemble(units: Sequence[Unit]) -> dict[str, Any]:
     """The contact the units describe, in normal form."""
     contact: dict[str, Any] = {}
+    by_rule = units_by_rule(units)
     for rule in RULES:
-        values = [unit.value for unit in units if unit.rule is rule and unit.value is not None]
+        values = [unit.value for unit in by_rule.get(rule, ()) if unit.value is not None]
         if values:
             rule.inject(contact, values)
     return normalize(contact)
+
+
+def units_by_rule(units: Sequence[Unit]) -> dict[Rule, list[Unit]]:
+    """The units of each rule, in card order: one pass instead of one scan per rule."""
+    grouped: dict[Rule, list[Unit]] = {}
+    for unit in units:
+        grouped.setdefault(unit.rule, []).append(unit)
+    return grouped
 
 
 def line_value(rule: Rule, line: ContentLine, label: str | None, ctx: Context) -> Any:

@@ -34,7 +34,7 @@ from .contentline import ContentLine, Param, decoded_value, escape_text, join_ca
 from .errors import MappingError
 from .identity import derive_uid
 from .limits import Limits
-from .parse import Unit, card_uid, decode_units, line_value
+from .parse import Unit, card_uid, decode_units, line_value, units_by_rule
 from .rules import Context, Rule, text_value
 from .schema import normalize
 from .table import LABEL_PROPERTY, RULES
@@ -68,11 +68,11 @@ def to_vcard(
             "cannot choose a UID: no uid given, the shadow card has none and the contact no id"
         )
     plan = Plan(card, version)
-    units = decode_units(card, _TRUSTED)
+    by_rule = units_by_rule(decode_units(card, _TRUSTED))
     unknown = _unknown_fields(contact, normal)
     for rule in RULES:
         if rule.field not in unknown:
-            plan.merge(rule, rule.project(normal, version), [u for u in units if u.rule is rule])
+            plan.merge(rule, rule.project(normal, version), list(by_rule.get(rule, ())))
     header = plan.identity(chosen_uid, contact.get("lastModifiedTime"), fresh=shadow is None)
     return join_card(["BEGIN:VCARD", *header, *plan.body(), "END:VCARD"])
 
@@ -118,6 +118,8 @@ class Plan:
     # --- one rule ----------------------------------------------------------------------------
 
     def merge(self, rule: Rule, desired: list[Any], units: list[Unit]) -> None:
+        if not desired and not units:  # most rules: nothing to write, no line to keep or drop
+            return
         entries = _match(rule, desired, units)
         used = {id(entry.unit) for entry in entries if entry.unit is not None}
         # A scalar line that is there but empty (Apple's "N:;;;;") stays when nothing replaces it.

@@ -17,6 +17,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -100,7 +101,7 @@ class Rule(ABC):
     types: TypeTable | None = None
     extra_owned: frozenset[str] = frozenset()
 
-    @property
+    @cached_property  # fixed once the rule is built; read for every parameter of a rewrite
     def owned(self) -> frozenset[str]:
         typed = {"TYPE"} if self.types is not None else set()
         return ENCODING_PARAMS | self.extra_owned | typed

@@ -22,7 +22,7 @@ compares normalised values, so an equivalence listed here never causes a PATCH:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import MappingError
@@ -128,30 +128,68 @@ def clean_text(value: Any, where: str) -> str | None:
     return text or None
 
 
-def _clean_object(value: Any, keys: Sequence[str], where: str, aliases: Mapping[str, str]) -> dict:
+def _clean_text_at(value: Any, field: str, index: int | None = None, key: str = "") -> str | None:
+    """``clean_text`` for ``field[index].key``, naming the place only when it is an error.
+
+    Most contact strings are already clean: a printable ``str`` holds no control character
+    and no line break, so rule 2 leaves it as it is and the regex pass is skipped.
+    """
+    if type(value) is str and value.isprintable():
+        return value or None
+    if value is None:
+        return None
+    return clean_text(value, _where(field, index, key))
+
+
+def _where(field: str, index: int | None = None, key: str = "") -> str:
+    where = field if index is None else f"{field}[{index}]"
+    return f"{where}.{key}" if key else where
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # dict first: the ABC check is slow
+
+
+def _is_list(value: Any) -> bool:
+    if type(value) in (list, tuple):
+        return True
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _clean_object(
+    value: Any,
+    keys: Sequence[str],
+    aliases: Mapping[str, str],
+    field: str,
+    index: int | None = None,
+) -> dict:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not _is_mapping(value):
+        where = _where(field, index)
         raise MappingError(f"contact field {where} must be an object, not {type(value).__name__}")
-    merged = {aliases.get(key, key): item for key, item in value.items() if item is not None}
+    if aliases:  # an alias must not be overwritten by a null under the spec name
+        value = {aliases.get(key, key): item for key, item in value.items() if item is not None}
     out = {}
     for key in keys:
-        text = clean_text(merged.get(key), f"{where}.{key}")
-        if text is not None:
-            out[key] = text
+        item = value.get(key)
+        if item is not None:
+            text = _clean_text_at(item, field, index, key)
+            if text is not None:
+                out[key] = text
     return out
 
 
-def _clean_list(contact: Mapping[str, Any], field: str) -> list[dict]:
-    raw = contact.get(field) or ()
-    if not isinstance(raw, Sequence) or isinstance(raw, str):
+def _clean_list(value: Any, field: str) -> list[dict]:
+    raw = value or ()
+    if not _is_list(raw):
         raise MappingError(f"contact field {field} must be a list")
+    keys, value_keys = LIST_FIELDS[field], ITEM_VALUE_KEYS[field]
+    aliases = KEY_ALIASES.get(field, {})
     items = []
     for index, item in enumerate(raw):
-        clean = _clean_object(
-            item, LIST_FIELDS[field], f"{field}[{index}]", KEY_ALIASES.get(field, {})
-        )
-        if any(key in clean for key in ITEM_VALUE_KEYS[field]):
+        clean = _clean_object(item, keys, aliases, field, index)
+        if any(key in clean for key in value_keys):
             items.append(clean)
     return items
 
@@ -159,9 +197,9 @@ def _clean_list(contact: Mapping[str, Any], field: str) -> list[dict]:
 def _clean_keywords(value: Any) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, Sequence) or isinstance(value, str):
+    if not _is_list(value):
         raise MappingError("contact field keywords must be a list of strings")
-    words = (clean_text(word, f"keywords[{i}]") for i, word in enumerate(value))
+    words = (_clean_text_at(word, "keywords", i) for i, word in enumerate(value))
     return [word for word in words if word]
 
 
@@ -175,6 +213,12 @@ def _clean_photo(photo: dict) -> dict:
         else:
             del photo["content"]
     return photo
+
+
+def _clean_native(value: Any) -> dict:
+    if value is not None and not _is_mapping(value):
+        raise MappingError("contact field nativeProperties must be an object")
+    return dict(value or {})
 
 
 def derive_display_name(contact: Mapping[str, Any]) -> str | None:
@@ -199,35 +243,54 @@ def normalize(contact: Mapping[str, Any], *, derive: bool = True) -> dict[str, A
     With ``derive=False`` rule 4 is not applied (used for PATCH bodies: the provider computes
     its own display name).
     """
-    if not isinstance(contact, Mapping):
+    if not _is_mapping(contact):
         raise MappingError(f"a contact must be a JSON object, not {type(contact).__name__}")
     out: dict[str, Any] = {}
-    for field in WRITABLE_FIELDS:
-        value = _normal_field(contact, field)
+    for field, normal in _NORMALIZERS:
+        value = normal(contact.get(field))
         if value:
             out[field] = value
     for phone in out.get("phoneNumbers", ()):
         phone.setdefault("type", "other")
-    if derive and not out.get("name", {}).get("displayName"):
-        display = derive_display_name(out)
-        if display:
-            out.setdefault("name", {})["displayName"] = display
-    return out
+    return with_display_name(out) if derive else out
 
 
-def _normal_field(contact: Mapping[str, Any], field: str) -> Any:
+def with_display_name(normal: dict[str, Any]) -> dict[str, Any]:
+    """``normal`` (a contact normalised with ``derive=False``) with rule 4 applied.
+
+    ``normal`` itself is not changed: a derived name goes into a copy, so ``diff`` can use one
+    normalisation both for comparing and for the PATCH body.
+    """
+    name = normal.get("name", {})
+    if name.get("displayName"):
+        return normal
+    display = derive_display_name(normal)
+    if not display:
+        return normal
+    return {**normal, "name": {**name, "displayName": display}}
+
+
+def _object_normalizer(field: str) -> Callable[[Any], Any]:
+    keys, aliases = OBJECT_FIELDS[field], KEY_ALIASES.get(field, {})
+    if field == "photo":
+        return lambda value: _clean_photo(_clean_object(value, keys, aliases, field))
+    return lambda value: _clean_object(value, keys, aliases, field)
+
+
+def _normalizer(field: str) -> Callable[[Any], Any]:
+    """The function that puts the raw value of ``field`` in normal form (rules 1, 2, 5, 6)."""
     if field in TEXT_FIELDS:
-        return clean_text(contact.get(field), field)
+        return lambda value: _clean_text_at(value, field)
     if field in OBJECT_FIELDS:
-        obj = _clean_object(
-            contact.get(field), OBJECT_FIELDS[field], field, KEY_ALIASES.get(field, {})
-        )
-        return _clean_photo(obj) if field == "photo" else obj
+        return _object_normalizer(field)
     if field in LIST_FIELDS:
-        return _clean_list(contact, field)
+        return lambda value: _clean_list(value, field)
     if field == "keywords":
-        return _clean_keywords(contact.get(field))
-    native = contact.get("nativeProperties")
-    if native is not None and not isinstance(native, Mapping):
-        raise MappingError("contact field nativeProperties must be an object")
-    return dict(native or {})
+        return _clean_keywords
+    return _clean_native
+
+
+# Chosen once per field at import, not on every call: normalize runs several times per PUT.
+_NORMALIZERS: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+    (field, _normalizer(field)) for field in WRITABLE_FIELDS
+)

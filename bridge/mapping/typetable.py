@@ -77,6 +77,11 @@ class TypeTable:
     free_tokens: bool = False
     _by_label: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_value: dict[str, TypeForm] = field(init=False, repr=False, compare=False)
+    # Derived once from ``forms``: every line read and every rewrite consults them.
+    _reads: tuple[tuple[frozenset[str], TypeForm], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _vocabulary: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_label = {label.casefold(): f.value for f in self.forms for label in f.labels}
@@ -86,14 +91,17 @@ class TypeTable:
                     by_label.setdefault(spelling.label.casefold(), f.value)
         object.__setattr__(self, "_by_label", by_label)
         object.__setattr__(self, "_by_value", {f.value: f for f in self.forms})
+        reads = tuple((combo, f) for f in self.forms for combo in f.reads)
+        object.__setattr__(self, "_reads", reads)
+        tokens = {token for f in self.forms for combo in f.reads for token in combo}
+        tokens |= {t.upper() for f in self.forms for s in (f.v3, f.v4) for t in s.tokens}
+        tokens |= {t.upper() for s in self.untyped for t in s.tokens}
+        object.__setattr__(self, "_vocabulary", frozenset(tokens | (self.ignored - {"PREF"})))
 
     @property
     def vocabulary(self) -> frozenset[str]:
         """Every TYPE value this table reads or writes (upper case): the values it owns."""
-        tokens = {token for f in self.forms for combo in f.reads for token in combo}
-        tokens |= {t.upper() for f in self.forms for s in (f.v3, f.v4) for t in s.tokens}
-        tokens |= {t.upper() for s in self.untyped for t in s.tokens}
-        return frozenset(tokens | (self.ignored - {"PREF"}))
+        return self._vocabulary
 
     def resolve(self, tokens: Sequence[str], label: str | None) -> tuple[str | None, bool]:
         """The type of a line, and whether its label decided it."""
@@ -106,10 +114,9 @@ class TypeTable:
         present = {token.upper() for token in tokens} - self.ignored
         best: TypeForm | None = None
         best_size = 0
-        for f in self.forms:
-            for combo in f.reads:
-                if len(combo) > best_size and combo <= present:
-                    best, best_size = f, len(combo)
+        for combo, f in self._reads:
+            if len(combo) > best_size and combo <= present:
+                best, best_size = f, len(combo)
         if best is not None:
             return best.value, False
         if self.free_tokens:

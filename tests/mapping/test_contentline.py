@@ -130,3 +130,35 @@ def test_malformed_lines(text: str, message: str) -> None:
     with pytest.raises(MappingError, match=message) as info:
         parse_line(text, 12)
     assert info.value.line == 12 and str(info.value).startswith("line 12:")
+
+
+@pytest.mark.parametrize(
+    ("text", "group", "name"),
+    [
+        ("FN:x", None, "FN"),
+        ("item1.X-ABLabel:x", "item1", "X-ABLabel"),
+        ("a.b.TEL;TYPE=work:1", "a.b", "TEL"),  # the group is everything before the last dot
+        ("a..TEL:1", "a.", "TEL"),
+        (".FN:x", None, "FN"),  # an empty group is no group
+    ],
+)
+def test_parse_line_splits_group_and_name(text: str, group: str | None, name: str) -> None:
+    line = parse_line(text)
+    assert (line.group, line.name) == (group, name)
+
+
+def test_unescape_reads_left_to_right() -> None:
+    assert unescape_text(r"a\\n", "3.0") == "a\\n"  # an escaped backslash, then "n"
+    assert unescape_text(r"a\\\n", "3.0") == "a\\\n"
+    assert unescape_text("a\\", "3.0") == "a\\"  # a trailing backslash is kept
+    assert unescape_text(r"\t\\,", "3.0") == "\\t\\,"
+
+
+def test_split_without_escapes_keeps_empty_parts() -> None:
+    assert split_escaped(";a;;b;", ";") == ["", "a", "", "b", ""]
+    assert split_escaped("", ",") == [""]
+
+
+def test_fold_keeps_short_multibyte_lines_whole() -> None:
+    assert fold("é" * 37) == ["é" * 37]  # 74 octets
+    assert fold("é" * 38) == ["é" * 37, " é"]  # 76 octets
