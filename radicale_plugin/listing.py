@@ -138,31 +138,28 @@ class _Renderer:
     """One card's ``<response>`` for the listing's properties."""
 
     def __init__(self, listing: Listing, text: Callable[[ListedCard], str]) -> None:
-        self.listing = listing
-        self.text = text
+        self.props = listing.props
+        self.values = _PROPFIND_VALUES if listing.kind == "propfind" else _report_values(text)
 
     def __call__(self, href: str, card: ListedCard) -> str:
         found: list[str] = []
         missing: list[str] = []
-        for tag in self.listing.props:
-            value = self._value(tag, card)
+        for tag in self.props:
+            value = self.values.get(tag)
             if value is None:
                 missing.append(_element(tag))
             else:
-                found.append(_element(tag, value))
+                found.append(_element(tag, value(card)))
         return _response(href, found, missing) if found or missing else ""
 
-    def _value(self, tag: str, card: ListedCard) -> str | None:
-        if self.listing.kind == "propfind":
-            value = _PROPFIND_VALUES.get(tag)
-            return value(card) if value is not None else None
-        if tag == GETETAG:
-            return card.etag
-        if tag == GETCONTENTTYPE:
-            return CONTENT_TYPE
-        if tag == ADDRESS_DATA:
-            return self.text(card)
-        return None
+
+def _report_values(text: Callable[[ListedCard], str]) -> dict[str, Callable[[ListedCard], str]]:
+    """A card's properties in a REPORT, as Radicale answers them: all others are 404."""
+    return {
+        GETETAG: lambda card: card.etag,
+        GETCONTENTTYPE: lambda card: CONTENT_TYPE,
+        ADDRESS_DATA: text,
+    }
 
 
 def base_prefix(environ: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 from wsgiref.simple_server import make_server
@@ -11,13 +10,11 @@ import radicale.config
 from radicale.app import Application
 
 from bridge.config import Config
+from bridge.httpserver import RequestHandler, ThreadingServer
 from bridge.sync import SyncEngine
 
 from . import runtime
-from .httpserver import RequestHandler, ThreadingServer
 from .wsgi import BridgeMiddleware
-
-log = logging.getLogger("radicale")
 
 
 def radicale_configuration(config: Config, bridge_key: str) -> Any:

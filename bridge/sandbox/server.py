@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import socket
 import sys
 import threading
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
-from io import BufferedIOBase
 from socketserver import TCPServer, ThreadingMixIn
 from types import TracebackType
-from typing import IO, Any, cast
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from bridge.httpserver import RequestHandler, ResponseHandler
 from bridge.sandbox.app import SandboxApp
 from bridge.sandbox.config import SandboxConfig
 from bridge.sandbox.errors import ConnectionDropped
@@ -27,50 +26,24 @@ logger = logging.getLogger("bridge.sandbox")
 _MAX_IDLE_WORKERS = 8
 
 
-class _Handler(ServerHandler):
-    """wsgiref's handler, with errors routed to logging and drops honoured."""
+class _Handler(ResponseHandler):
+    """The shared handler, with errors routed to logging and drops honoured."""
 
     def log_exception(self, exc_info: Any) -> None:
         logger.error("unhandled error in the sandbox", exc_info=exc_info)
 
     def handle_error(self) -> None:
         if isinstance(sys.exc_info()[1], ConnectionDropped):
-            # Write nothing: the request handler closes the socket, the client gets no answer.
+            # Write nothing and close: the client gets no answer at all.
+            self.request_handler.close_connection = True
             return
         super().handle_error()
 
 
-class _ResponseWriter(BufferedIOBase):
-    """Holds a response's bytes until ``flush``, then sends them with one ``sendall``.
+class _RequestHandler(RequestHandler):
+    """Persistent connections, as the real API's servers keep them."""
 
-    wsgiref writes the status line, Date, Server, the other headers and the body one by
-    one; unbuffered, each is a ``send`` and a wake-up of the client (5 per response).
-    wsgiref flushes once, after the body, so a response leaves in one send.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:  # any bytes-like object, as BufferedIOBase takes
-        chunk = bytes(data)
-        self._chunks.append(chunk)
-        return len(chunk)
-
-    def flush(self) -> None:
-        if self._chunks:
-            data = b"".join(self._chunks)
-            self._chunks.clear()
-            self._sock.sendall(data)
-
-
-class _RequestHandler(WSGIRequestHandler):
-    def setup(self) -> None:
-        super().setup()
-        self.wfile = _ResponseWriter(self.connection)
+    response_handler = _Handler
 
     def log_message(self, format: str, *args: Any) -> None:
         # wsgiref logs every request to stderr; keep that at DEBUG, through logging.
@@ -92,22 +65,7 @@ class _RequestHandler(WSGIRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-
-    def handle(self) -> None:
-        """One request per connection, as wsgiref does, with our ``_Handler``."""
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536:
-            self.requestline, self.request_version, self.command = "", "", ""
-            self.send_error(414)
-            return
-        if not self.parse_request():
-            return
-        handler = _Handler(
-            self.rfile, cast(IO[bytes], self.wfile), self.get_stderr(), self.get_environ(),
-            multithread=True,
-        )  # fmt: skip
-        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back-pointer
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        self.wfile.flush()
 
 
 _Job = tuple[Any, Any]  # a connection (socket) and its client address, as socketserver has them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
+from bridge.sandbox.config import FaultConfig
 from tests.sandbox.conftest import TOKEN, Api, create, run_chain, start_sync
 
 
@@ -119,7 +121,38 @@ def test_sequential_connections_reuse_workers(app: SandboxApp) -> None:
     with serve_in_thread(app) as running:
         client = Api(app, "socket", running).client()
         for _ in range(20):
-            assert client.get("/contacts").status_code == 200
+            response = client.get("/contacts", headers={"Connection": "close"})
+            assert response.status_code == 200
         # One connection per request, but not a thread each: the next connection can
         # arrive while the last worker is still closing its socket, so two take turns.
         assert workers() - before <= 3
+
+
+def test_a_connection_serves_request_after_request(app: SandboxApp) -> None:
+    with serve_in_thread(app) as running:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        conn.request("POST", "/v1/contacts", body=b'{"nickName": "a"}', headers=headers)
+        created = conn.getresponse()
+        assert created.status == 201 and not created.will_close
+        contact = json.loads(created.read())
+        sock = conn.sock
+        for _ in range(3):
+            conn.request("GET", f"/v1/contacts/{contact['id']}", headers=headers)
+            response = conn.getresponse()
+            assert response.status == 200 and json.loads(response.read())["nickName"] == "a"
+        assert conn.sock is sock
+        conn.close()
+
+
+def test_a_dropped_request_closes_its_kept_alive_connection(app: SandboxApp) -> None:
+    app.set_faults(FaultConfig(drop_rate=1.0))
+    with (
+        serve_in_thread(app) as running,
+        socket.create_connection(("127.0.0.1", running.port)) as conn,
+    ):
+        conn.sendall(
+            f"GET /v1/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+        )
+        conn.settimeout(5)
+        assert conn.recv(100) == b""  # closed with no answer, not left open

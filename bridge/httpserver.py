@@ -1,10 +1,11 @@
-"""A threaded WSGI server that keeps HTTP/1.1 connections open between requests.
+"""wsgiref's server, keeping HTTP/1.1 connections open between requests.
 
-wsgiref's server answers one request per connection. CardDAV clients send bursts of small
-requests (a sync is a REPORT and then multigets or GETs and PUTs), and a new TCP connection
-and thread per request costs more than the bridge spends serving a GET. Here a connection
-serves requests until the client closes it, idles past ``IDLE_TIMEOUT``, sends
+wsgiref answers one request per connection. Clients send bursts of small requests (a CardDAV
+sync is a REPORT and then multigets, GETs and PUTs; the engine's pushes are PATCH after
+PATCH), and a new TCP connection and thread per request costs more than serving a GET. Here
+a connection serves requests until the client closes it, idles past ``IDLE_TIMEOUT``, sends
 ``Connection: close``, or gets an answer whose end only the connection's close can mark.
+Both the CardDAV server and the sandbox run on it; it knows nothing of either.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO, Any, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-log = logging.getLogger("radicale")
+log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 60.0  # seconds a kept-open connection may wait for its next request
 DRAIN_LIMIT = 1024 * 1024  # unread request bytes skipped to reuse a connection, at most
@@ -61,7 +62,9 @@ class _Body:
         return True
 
 
-class _Handler(ServerHandler):
+class ResponseHandler(ServerHandler):
+    """Writes one response; decides whether the connection may serve another."""
+
     http_version = "1.1"
     headers: Headers | None
 
@@ -70,8 +73,12 @@ class _Handler(ServerHandler):
         super().__init__(body, stdout, request.get_stderr(), request.get_environ())
         self.request_handler = request
 
+    answered = False  # wsgiref's own headers_sent is reset when the handler closes
+
     def cleanup_headers(self) -> None:
         super().cleanup_headers()
+        self.answered = True
+
         assert self.headers is not None
         if "Content-Length" not in self.headers:  # a streamed answer: its end is the close
             self.request_handler.close_connection = True
@@ -84,7 +91,10 @@ class _Handler(ServerHandler):
 
 
 class RequestHandler(WSGIRequestHandler):
+    """Serves a connection's requests one after another."""
+
     protocol_version = "HTTP/1.1"
+    response_handler: type[ResponseHandler] = ResponseHandler
     timeout = IDLE_TIMEOUT
     wbufsize = 64 * 1024  # status line, headers and body leave in one write, not five
     disable_nagle_algorithm = True
@@ -111,13 +121,19 @@ class RequestHandler(WSGIRequestHandler):
         if not self.parse_request():  # it has answered with an error and will close
             return
         body = _Body(self.rfile, self._content_length())
-        handler = _Handler(self, body)
+        handler = self.response_handler(self, body)
         app = cast(WSGIServer, self.server).get_app()
         assert app is not None
         handler.run(app)
+        if not handler.answered:  # no answer went out (an aborted or dropped request)
+            self.close_connection = True
         self.wfile.flush()
+
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not body.drain():
             self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)  # not to stderr
 
     def _content_length(self) -> int:
         try:
@@ -125,9 +141,6 @@ class RequestHandler(WSGIRequestHandler):
         except ValueError:
             self.close_connection = True  # where this body ends is anyone's guess
             return 0
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
 
 
 class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
