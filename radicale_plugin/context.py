@@ -22,7 +22,6 @@ class RequestContext:
     error: str | None = None  # the reason for a 4xx, to put into the response body
     stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
     listing: Listing | None = None  # a listing the wrapper streams from the store
-    gzip: bool = False  # the client takes a gzipped answer (for a streamed listing)
 
 
 _local = threading.local()

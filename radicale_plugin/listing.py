@@ -34,6 +34,7 @@ def _dav(name: str) -> str:
 
 
 GETETAG, GETCONTENTTYPE = _dav("getetag"), _dav("getcontenttype")
+GETCONTENTLENGTH = _dav("getcontentlength")
 ADDRESS_DATA = f"{{{CARDDAV}}}address-data"
 
 # A card's properties in a PROPFIND, as Radicale answers them; a card has none of the others
@@ -42,7 +43,7 @@ _PROPFIND_VALUES: dict[str, Callable[[ListedCard], str]] = {
     GETETAG: lambda card: card.etag,
     _dav("getlastmodified"): lambda card: formatdate(card.last_modified, usegmt=True),
     GETCONTENTTYPE: lambda card: CONTENT_TYPE,
-    _dav("getcontentlength"): lambda card: str(card.length),
+    GETCONTENTLENGTH: lambda card: str(card.length),
     _dav("resourcetype"): lambda card: "",
 }
 _RADICALE_ONLY = {
@@ -74,6 +75,10 @@ class Listing:
     @property
     def wants_text(self) -> bool:
         return self.kind == "sync" and ADDRESS_DATA in self.props
+
+    @property
+    def wants_length(self) -> bool:
+        return self.kind == "propfind" and GETCONTENTLENGTH in self.props
 
 
 def _root(body: bytes, tag: str) -> ET.Element | None:
@@ -173,7 +178,9 @@ def responses(listing: Listing, prefix: str) -> Iterator[str]:
     book = listing.book
     href_prefix = f"{prefix}/{book.path}/"
     render = _Renderer(listing, lambda card: book.text_of(listing.version, card))
-    cards = book.store.stream_cards(book.book.id, listing.hrefs, with_text=listing.wants_text)
+    cards = book.store.stream_cards(
+        book.book.id, listing.hrefs, with_text=listing.wants_text, with_length=listing.wants_length
+    )
     for href, card in cards:
         url = quote(href_prefix + href)
         yield render(url, card) if card is not None else _gone(url)

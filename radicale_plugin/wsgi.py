@@ -9,6 +9,7 @@ not what the client sent, so the client fetches the stored one (RFC 6352 practic
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -86,10 +87,6 @@ def _stand_in(body: bytes) -> bytes | None:
     )
 
 
-def _accepts_gzip(accept_encoding: str) -> bool:
-    return "gzip" in (part.split(";")[0].strip() for part in accept_encoding.split(","))
-
-
 def _read_body(environ: Environ, limit: int) -> bytes | None:
 
     try:
@@ -128,11 +125,7 @@ class BridgeMiddleware:
                 ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
             if not self.stream_listings:
                 ctx.listing = None
-            if ctx.listing is not None:
-                # The wrapper compresses a streamed listing itself, as it goes.
-                ctx.gzip = _accepts_gzip(environ.pop("HTTP_ACCEPT_ENCODING", ""))
             environ["wsgi.input"] = io.BytesIO(radicale_body)
-
             environ["CONTENT_LENGTH"] = str(len(radicale_body))
         elif method in ("GET", "HEAD"):
             ctx.vcard_version = accepted_version(environ.get("HTTP_ACCEPT", ""))
@@ -184,14 +177,15 @@ class BridgeMiddleware:
         """Radicale's answer for the collection, with the cards streamed into it. Its length
         is not known in advance: the connection's end marks the end of the answer."""
         assert ctx.listing is not None
-        cut = listing.split_answer(answer)
+        packed = any(k.lower() == "content-encoding" and v == "gzip" for k, v in headers)
+        cut = listing.split_answer(gzip.decompress(answer) if packed else answer)
         if cut is None:
             return None
         parts = listing.responses(ctx.listing, listing.base_prefix(environ))
         chunks = listing.spliced(cut[0], parts, cut[1])
         dropped = ("content-length", "content-encoding")
         headers = [(k, v) for k, v in headers if k.lower() not in dropped]
-        if ctx.gzip:
+        if packed:  # the client takes gzip, and Radicale packed its part: so is the rest
             headers.append(("Content-Encoding", "gzip"))
             chunks = listing.gzipped(chunks)
         start_response(status, headers)

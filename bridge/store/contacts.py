@@ -220,13 +220,21 @@ class ContactStore:
         return [ItemMeta(*r) for r in rows]
 
     def stream_cards(
-        self, book_id: int, hrefs: Sequence[str] | None, *, with_text: bool, batch: int = 500
+        self,
+        book_id: int,
+        hrefs: Sequence[str] | None,
+        *,
+        with_text: bool = False,
+        with_length: bool = False,
+        batch: int = 500,
     ) -> Iterator[tuple[str, ListedCard | None]]:
         """Every card of the book (``hrefs`` None) or the named ones (None for each one not
         stored), read in one snapshot a batch at a time, so that a listing of any size is
-        answered in constant memory. The consumer must stay on the calling thread."""
+        answered in constant memory. The consumer must stay on the calling thread. A card's
+        text and length cost a read of the card: only what is asked for is read."""
+        length = "length(CAST(vcard AS BLOB))" if with_length else "0"
         text = "vcard" if with_text else "NULL"
-        columns = f"href, etag, last_modified, length(CAST(vcard AS BLOB)), {text}"
+        columns = f"href, etag, last_modified, {length}, {text}"
         with self.db.snapshot() as conn:
             if hrefs is None:
                 cursor = conn.execute(

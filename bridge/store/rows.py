@@ -72,7 +72,7 @@ class ListedCard:
     href: str
     etag: str
     last_modified: float
-    length: int  # of the UTF-8 card
+    length: int  # of the UTF-8 card (0 unless asked for)
     vcard: str | None
 
 
