@@ -140,8 +140,13 @@ class BookCollection(BaseCollection):
         return bool(self.store.has_uid(self.book.id, uid))
 
     def get(self, href: str) -> radicale_item.Item | None:
-        found = self.store.get_items(self.book.id, [href])
-        return self._item(found[href]) if href in found else None
+        """One card, its text read only if used: a PUT's or DELETE's precondition check
+        needs its etag and UID alone."""
+        meta = self.store.meta(self.book.id, href)
+        if meta is None:
+            return None
+        version = context.current().vcard_version
+        return to_lazy_item(self, meta, partial(self._text, version, meta.href))
 
     def upload(
         self, href: str, item: radicale_item.Item

@@ -206,6 +206,27 @@ class ContactStore:
         )
         return [StoredItem(*r) for r in rows]
 
+    def meta(self, book_id: int, href: str) -> ItemMeta | None:
+        """One card's names, etag and date, from the listing index alone."""
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT href, uid, etag, last_modified FROM contacts"
+                " WHERE book_id = ? AND href = ?",
+                (book_id, href),
+            )
+            .fetchone()
+        )
+        return None if row is None else ItemMeta(*row)
+
+    def href_of_uid(self, book_id: int, uid: str) -> str | None:
+        row = (
+            self.db.connection()
+            .execute("SELECT href FROM contacts WHERE book_id = ? AND uid = ?", (book_id, uid))
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
     def list_meta(self, book_id: int) -> list[ItemMeta]:
         """Every card's href, UID, etag and date, without reading a card (PROPFIND)."""
         rows = (

@@ -118,6 +118,9 @@ class Outbox:
         A claimed create may have reached Aurinko before the pusher died, so it becomes
         uncertain: it is matched against the remote contacts before it is sent again.
         """
+        claimed = "SELECT 1 FROM outbox WHERE book_id = ? AND claimed = 1 LIMIT 1"
+        if self.db.connection().execute(claimed, (book_id,)).fetchone() is None:
+            return  # the usual case: no write transaction for nothing to do
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE outbox SET claimed = 0,"

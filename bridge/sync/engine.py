@@ -139,9 +139,9 @@ class SyncEngine:
     def _check_uid(self, book: Book, href: str, uid: str, existing: ContactRow | None) -> None:
         if existing is not None and existing.uid != uid:
             raise UidConflictError(uid, href)
-        holder = self.store.get_by_uid(book.id, uid)
-        if holder is not None and holder.href != href:
-            raise UidConflictError(uid, holder.href)
+        holder = self.store.href_of_uid(book.id, uid)
+        if holder is not None and holder != href:
+            raise UidConflictError(uid, holder)
 
     def _enqueue_write(self, book: Book, row: ContactRow, existing: ContactRow | None) -> None:
         if existing is None or existing.remote_id is None:
