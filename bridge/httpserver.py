@@ -135,7 +135,14 @@ class RequestHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)  # not to stderr
 
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: the interim answer must leave now, not with the final one."""
+        super().handle_expect_100()
+        self.wfile.flush()
+        return True
+
     def _content_length(self) -> int:
+
         try:
             return max(0, int(self.headers.get("Content-Length") or 0))
         except ValueError:

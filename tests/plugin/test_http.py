@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -73,3 +74,23 @@ def test_client_asking_to_close_is_answered_and_closed(
 ) -> None:
     response, _ = _ask(connection, "OPTIONS", "/alice/", Connection="close")
     assert response.status == 200 and response.will_close
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: Server) -> None:
+    url = urlsplit(server.url)
+    body = card("uid-e", "Expecting").encode()
+    head = (
+        f"PUT /alice/work/e.vcf HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+        f"Content-Type: text/vcard\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname or "", url.port or 0), timeout=5) as sock:
+        sock.sendall(head.encode())
+        interim = b""
+        while b"\r\n\r\n" not in interim:  # before any byte of the body
+            interim += sock.recv(64)
+        assert interim.startswith(b"HTTP/1.1 100")
+        sock.sendall(body)
+        reply = interim.split(b"\r\n\r\n", 1)[1]
+        while b"\r\n" not in reply:
+            reply += sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 201")
