@@ -113,16 +113,17 @@ class BookCollection(BaseCollection):
     # -- items ----------------------------------------------------------------------
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
-        return to_item(self, stored, self._text(context.current().vcard_version, stored))
+        return to_item(self, stored, self.text_of(context.current().vcard_version, stored))
 
-    def _text(self, version: str | None, stored: StoredItem | str) -> str:
+    def text_of(self, version: str | None, card: StoredItem | ListedCard | str) -> str:
         """A card in the version the request asked for (captured by the caller, since a lazy
-        load may run after Radicale has left the request's context)."""
-        href = stored if isinstance(stored, str) else stored.href
+        load may run after Radicale has left the request's context); ``card`` is a row that
+        may hold the stored text, or an href."""
+        href = card if isinstance(card, str) else card.href
         if version and version != self.book.vcard_version:
             return self.bridge.engine.render(self.book, href, version) or ""
-        if isinstance(stored, StoredItem):
-            return stored.vcard
+        if not isinstance(card, str) and card.vcard is not None:
+            return card.vcard
         return self.store.vcard(self.book.id, href) or ""
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
@@ -134,7 +135,7 @@ class BookCollection(BaseCollection):
         """Every card, its text read only when used (PROPFIND getetag reads none)."""
         version = context.current().vcard_version
         for meta in self.store.list_meta(self.book.id):
-            yield to_lazy_item(self, meta, partial(self._text, version, meta.href))
+            yield to_lazy_item(self, meta, partial(self.text_of, version, meta.href))
 
     def has_uid(self, uid: str) -> bool:
         return bool(self.store.has_uid(self.book.id, uid))
@@ -146,7 +147,7 @@ class BookCollection(BaseCollection):
         if meta is None:
             return None
         version = context.current().vcard_version
-        return to_lazy_item(self, meta, partial(self._text, version, meta.href))
+        return to_lazy_item(self, meta, partial(self.text_of, version, meta.href))
 
     def upload(
         self, href: str, item: radicale_item.Item
@@ -188,12 +189,6 @@ class BookCollection(BaseCollection):
         if hrefs is None:
             return token, (meta.href for meta in self.store.list_meta(book.id))
         return token, hrefs
-
-    def text_of(self, version: str | None, card: ListedCard) -> str:
-        """A streamed card's text in the version the listing asked for."""
-        if version and version != self.book.vcard_version:
-            return self.bridge.engine.render(self.book, card.href, version) or ""
-        return card.vcard or ""
 
 
 def _normalized(text: str) -> str:

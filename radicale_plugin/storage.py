@@ -57,7 +57,6 @@ class Storage(BaseStorage):
                     listing.book = book  # the wrapper streams the cards into the answer
                 elif depth != "0":
                     yield from book.get_all()
-
         elif len(parts) == 3:
             book = self._book(parts)
             item = book.get(parts[2]) if book is not None else None
