@@ -74,10 +74,10 @@ def _meaning(content: bytes) -> dict[str, object]:
     return meaning
 
 
-def _ask(client: httpx.Client, method: str, body: str, **headers: str) -> httpx.Response:
-    response = client.request(
-        method, "/alice/work/", headers={"Depth": "1", **headers}, content=body
-    )
+def _ask(
+    client: httpx.Client, method: str, body: str, path: str = "/alice/work/", **headers: str
+) -> httpx.Response:
+    response = client.request(method, path, headers={"Depth": "1", **headers}, content=body)
     assert response.status_code == 207, response.text
     return response
 
@@ -173,3 +173,28 @@ def test_listing_needs_the_owner(server: Server) -> None:
         response = client.request("PROPFIND", "/alice/work/", headers={"Depth": "1"}, content=body)
         assert response.status_code in (401, 403, 404)
         assert b".vcf" not in response.content
+
+
+def test_a_local_book_empty_and_filled_means_what_radicale_answers(
+    server: Server, reference: httpx.Client
+) -> None:
+    mkcol = (
+        f'<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="{CR}"><D:set><D:prop>'
+        "<D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype></D:prop></D:set>"
+        "</D:mkcol>"
+    )
+    assert server.alice.request("MKCOL", "/alice/family/", content=mkcol).status_code == 201
+    requests = [
+        ("PROPFIND", PROPFIND.format(props=PROPS)),
+        ("REPORT", SYNC.format(token="", props="<D:getetag/><CR:address-data/>")),
+    ]
+    for filled in (False, True):
+        if filled:
+            text = card("uid-m", "Mum", "NOTE:x").encode()
+            assert server.alice.put("/alice/family/m.vcf", content=text).status_code == 201
+        for method, body in requests:
+            mine = _ask(server.alice, method, body, "/alice/family/")
+            theirs = _ask(reference, method, body, "/alice/family/")
+            assert _meaning(mine.content) == _meaning(theirs.content)
+            assert (b"m.vcf" in mine.content) is filled
+            assert "content-length" not in mine.headers  # streamed by the wrapper
