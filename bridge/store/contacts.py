@@ -11,6 +11,7 @@ from .database import Database
 from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified"
+_META_COLUMNS = "href, uid, etag, last_modified"  # all in the contacts_listing index
 
 
 class BookExistsError(ValueError):
@@ -211,8 +212,7 @@ class ContactStore:
         row = (
             self.db.connection()
             .execute(
-                "SELECT href, uid, etag, last_modified FROM contacts"
-                " WHERE book_id = ? AND href = ?",
+                f"SELECT {_META_COLUMNS} FROM contacts WHERE book_id = ? AND href = ?",
                 (book_id, href),
             )
             .fetchone()
@@ -232,8 +232,7 @@ class ContactStore:
         rows = (
             self.db.connection()
             .execute(
-                "SELECT href, uid, etag, last_modified FROM contacts WHERE book_id = ?"
-                " ORDER BY href",
+                f"SELECT {_META_COLUMNS} FROM contacts WHERE book_id = ? ORDER BY href",
                 (book_id,),
             )
             .fetchall()
