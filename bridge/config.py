@@ -82,12 +82,18 @@ class Config:
     accounts: list[AccountConfig] = field(default_factory=list)
     path: Path | None = None
 
-    def account(self, name: str) -> AccountConfig:
-        for account in self.accounts:
-            if account.name == name:
-                return account
-        known = ", ".join(a.name for a in self.accounts) or "none"
-        raise ConfigError(f"no account named {name!r} (configured: {known})")
+    def account(self, selector: str) -> AccountConfig:
+        """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
+        that name (two users' books of one name are two different Aurinko accounts)."""
+        user, _, name = selector.rpartition("/")
+        found = [a for a in self.accounts if a.name == name and user in ("", a.user)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            choices = " or ".join(f"{a.user}/{a.name}" for a in found)
+            raise ConfigError(f"account name {name!r} is used by several users; say {choices}")
+        known = ", ".join(f"{a.user}/{a.name}" for a in self.accounts) or "none"
+        raise ConfigError(f"no account {selector!r} (configured: {known})")
 
 
 def _check_private(path: Path, what: str) -> None:
@@ -150,6 +156,22 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
     )
 
 
+def _check_unambiguous(accounts: list[AccountConfig]) -> None:
+    """One book per /user/name/; names that differ only in case would share a folder on
+    case-insensitive file systems (conflicts/, exports), so they count as the same."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, account in enumerate(accounts):
+        key = (account.user.lower(), account.name.lower())
+        if key in seen:
+            first = accounts[seen[key]]
+            raise ConfigError(
+                f"[[accounts]] #{seen[key] + 1} (/{first.user}/{first.name}/) and"
+                f" #{index + 1} (/{account.user}/{account.name}/) name the same address book;"
+                " give each account of a user its own name"
+            )
+        seen[key] = index
+
+
 def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:
     unknown = set(data) - set(_KEYS)
     if unknown:
@@ -159,9 +181,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
     if not isinstance(raw_accounts, list):
         raise ConfigError("accounts must be an array of tables ([[accounts]])")
     accounts = [_account(raw, i, base) for i, raw in enumerate(raw_accounts)]
-    seen = {(a.user, a.name) for a in accounts}
-    if len(seen) != len(accounts):
-        raise ConfigError("two accounts share one user and name")
+    _check_unambiguous(accounts)
     try:
         conflict = ConflictPolicy(sync.get("conflict", "remote-wins"))
     except ValueError:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from .aurinko import AurinkoClient
-from .config import Config
+from .config import AccountConfig, Config
 from .store import Book
 from .sync import EngineOptions, SyncEngine
 
+BookKey = tuple[str, str]  # (user, account name): a name alone is not unique
 
-def open_engine(config: Config) -> tuple[SyncEngine, dict[str, Book]]:
-    """The engine over ``config.data_dir`` with every account attached, by account name.
+
+def open_engine(config: Config) -> tuple[SyncEngine, dict[BookKey, Book]]:
+    """The engine over ``config.data_dir`` with every account attached, by (user, name).
 
     Raises ConfigError when a token cannot be read.
     """
-    tokens = {account.name: account.read_token() for account in config.accounts}
+    tokens = {key(account): account.read_token() for account in config.accounts}
     engine = SyncEngine(config.data_dir, options=EngineOptions(policy=config.conflict))
-    books: dict[str, Book] = {}
+    books: dict[BookKey, Book] = {}
     for account in config.accounts:
-        client = AurinkoClient(tokens[account.name], account.base_url)
-        books[account.name] = engine.attach(
+        client = AurinkoClient(tokens[key(account)], account.base_url)
+        books[key(account)] = engine.attach(
             account.user, account.name, client, vcard_version=account.vcard_version
         )
     return engine, books
+
+
+def key(account: AccountConfig) -> BookKey:
+    return (account.user, account.name)

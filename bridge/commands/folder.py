@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Config, ConfigError
 from ..console import Progress, fail, wait_for_signal
 from ..folder import FolderMirror, FolderWatcher, WatchOptions, import_path
-from ..runtime import open_engine
+from ..runtime import key, open_engine
 from ..store import Book, SchemaTooNewError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
@@ -20,7 +20,11 @@ _ERRORS = (ConfigError, SchemaTooNewError, OSError)
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
-    parser.add_argument("--account", metavar="NAME", help="the account (default: the first)")
+    parser.add_argument(
+        "--account",
+        metavar="[USER/]NAME",
+        help="the account (USER/ where two users have one name; default: the first)",
+    )
 
 
 @contextmanager
@@ -31,7 +35,7 @@ def _book(args: argparse.Namespace) -> Iterator[tuple[Config, SyncEngine, Book]]
         account = config.account(args.account) if args.account else config.accounts[0]
         engine, books = open_engine(config)
         try:
-            yield config, engine, books[account.name]
+            yield config, engine, books[key(account)]
         finally:
             engine.close()
 

@@ -49,17 +49,17 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
         engine.start(config.interval)
         with _frontend("server").RunningServer(config, engine, key) as server:
             demo_dir = args.demo_dir if args.config is None else None
-            _announce(server.url, books, demo=args.config is None, demo_dir=demo_dir)
+            _announce(server.url, list(books.values()), demo=args.config is None, demo_dir=demo_dir)
             wait_for_signal()
     finally:
         engine.close()
     return 0
 
 
-def _announce(url: str, books: dict[str, Book], *, demo: bool, demo_dir: Path | None) -> None:
+def _announce(url: str, books: list[Book], *, demo: bool, demo_dir: Path | None) -> None:
     print(f"CardDAV server at {url}", flush=True)
-    for name, book in books.items():
-        print(f"  address book {name}: {url}{book.owner}/{book.name}/", flush=True)
+    for book in books:
+        print(f"  address book {book.name}: {url}{book.owner}/{book.name}/", flush=True)
     if demo:
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

@@ -6,7 +6,7 @@ import argparse
 
 from ..config import ConfigError
 from ..console import Progress, fail
-from ..runtime import open_engine
+from ..runtime import key, open_engine
 from ..store import Book, SchemaTooNewError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
@@ -14,7 +14,11 @@ from .common import add_config_arguments, configuration
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
-    parser.add_argument("--account", metavar="NAME", help="only this account (default: all)")
+    parser.add_argument(
+        "--account",
+        metavar="[USER/]NAME",
+        help="only this account (USER/ where two users have one name; default: all)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 return fail("sync: the configuration has no [[accounts]]")
             engine, books = open_engine(config)
             try:
-                return _sync_all(engine, [books[a.name] for a in accounts])
+                return _sync_all(engine, [books[key(a)] for a in accounts])
             finally:
                 engine.close()
     except (ConfigError, SchemaTooNewError, OSError) as exc:

@@ -81,7 +81,7 @@ def test_unknown_account_is_a_clear_error(tmp_path: Path, live_sandbox: str) -> 
     result = run(
         "sync", "--config", str(write_bridge_config(tmp_path, live_sandbox)), "--account", "x"
     )
-    assert result.returncode != 0 and "no account named 'x'" in result.stderr
+    assert result.returncode != 0 and "no account 'x'" in result.stderr
 
 
 def test_unreachable_aurinko_fails_with_a_message(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterat
         accounts=[account],
     )
     engine, books = open_engine(config)
-    book = books["work"]
+    book = books[("alice", "work")]
     engine.clients[book.id] = AurinkoClient(TOKEN, live_sandbox, retry=FAST, sleep=lambda s: None)
     remote = AurinkoClient(TOKEN, live_sandbox, retry=FAST)
     with RunningServer(config, engine, f"test:{tmp_path}") as running:
