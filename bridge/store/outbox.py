@@ -10,11 +10,15 @@ from .rows import Conflict, Json, OutboxOp, dumps, loads
 
 
 class Outbox:
-    """Pending writes per book, pushed oldest first.
+    """Pending writes per book, pushed oldest first, one chain per contact (href).
 
     A new write to a contact folds into its pending, unclaimed operation (create+update is
     still a create, update+delete a delete), so the remote sees one request per contact.
-    A claimed operation is being pushed right now and is never rewritten underneath.
+    An op being pushed, or one whose request may have been applied (its answer lost, or its
+    pusher killed), is never rewritten: it is replayed as it was sent, and later writes
+    queue behind it. Replaying an applied PATCH meets a 412 and merges to nothing left to send; a
+    write queued behind a create is an update of the same contact, linked to its remote id
+    once the create's outcome is known: a contact is created upstream once.
     """
 
     def __init__(self, db: Database) -> None:
@@ -40,6 +44,8 @@ class Outbox:
             previous = OutboxOp.from_row(pending) if pending else None
             if previous is not None and self._fold(previous, op, local_json):
                 return
+            if op == "create" and self._chain_open(book_id, href):
+                op = "update"  # its create is in flight or uncertain: never a second one
             conn.execute(
                 "INSERT INTO outbox (book_id, href, op, remote_id, base_etag, base_json,"
                 " local_json, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -54,6 +60,20 @@ class Outbox:
                     time.time(),
                 ),
             )
+
+    def _chain_open(self, book_id: int, href: str) -> bool:
+        """Whether the contact's newest pending op leaves it existing (or about to) upstream:
+        then what follows is an update, not a create."""
+        latest = (
+            self.db.connection()
+            .execute(
+                "SELECT op FROM outbox WHERE book_id = ? AND href = ? AND failed = 0"
+                " ORDER BY id DESC LIMIT 1",
+                (book_id, href),
+            )
+            .fetchone()
+        )
+        return latest is not None and latest["op"] != "delete"
 
     def _fold(self, previous: OutboxOp, op: str, local_json: Json | None) -> bool:
         """Merge ``op`` into ``previous``; False when both must be sent."""
@@ -106,26 +126,34 @@ class Outbox:
         )
         return int(row[0])
 
-    def claim(self, op_id: int) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET claimed = 1, attempts = attempts + 1 WHERE id = ?", (op_id,)
+    def claim_next(self, book_id: int, href: str | None = None) -> OutboxOp | None:
+        """Take the oldest pending op (of the book, or of one contact) for pushing.
+
+        Choosing and claiming are one transaction: a write arriving between them would fold
+        into an op whose older content is already on its way, and be lost.
+        """
+        with self.db.transaction():
+            op = self.next(book_id, href)
+            if op is None:
+                return None
+            self.db.connection().execute(
+                "UPDATE outbox SET claimed = 1, attempts = attempts + 1 WHERE id = ?", (op.id,)
             )
+            return op
 
     def release_claims(self, book_id: int) -> None:
         """Claims left by a pusher that died; only called while holding the book's sync lock.
 
-        A claimed create may have reached Aurinko before the pusher died, so it becomes
-        uncertain: it is matched against the remote contacts before it is sent again.
+        A claimed op may have reached Aurinko before the pusher died, so it becomes
+        uncertain: a create is matched against the remote contacts before it is sent again,
+        and none is folded into by later writes.
         """
         claimed = "SELECT 1 FROM outbox WHERE book_id = ? AND claimed = 1 LIMIT 1"
         if self.db.connection().execute(claimed, (book_id,)).fetchone() is None:
             return  # the usual case: no write transaction for nothing to do
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET claimed = 0,"
-                " uncertain = CASE WHEN op = 'create' THEN 1 ELSE uncertain END"
-                " WHERE book_id = ? AND claimed = 1",
+                "UPDATE outbox SET claimed = 0, uncertain = 1 WHERE book_id = ? AND claimed = 1",
                 (book_id,),
             )
 
@@ -133,19 +161,31 @@ class Outbox:
         """After a pull found no trace of them, uncertain creates are safe to send again."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET uncertain = 0 WHERE book_id = ? AND uncertain = 1", (book_id,)
+                "UPDATE outbox SET uncertain = 0 WHERE book_id = ? AND uncertain = 1"
+                " AND op = 'create'",
+                (book_id,),
             )
 
-    def done(
-        self, op: OutboxOp, remote_id: str | None, remote_etag: str | None, remote_json: Json | None
-    ) -> None:
-        """Drop ``op`` and rebase later writes of the same contact on the new remote state."""
+    def done(self, op: OutboxOp, remote_id: str | None, remote_etag: str | None) -> None:
+        """Drop ``op`` and rebase later writes of the same contact, up to and including its
+        next delete (what follows that is a new contact), on the remote's new version.
+
+        Their base is what ``op`` asked for, not what Aurinko answered: a later write was
+        made on the card as served then, so a field another device changed meanwhile is
+        not one the user removed."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM outbox WHERE id = ?", (op.id,))
+            later = "book_id = ? AND href = ? AND id > ?"
+            key = (op.book_id, op.href, op.id)
+            end = conn.execute(
+                f"SELECT MIN(id) FROM outbox WHERE {later} AND op = 'delete'", key
+            ).fetchone()[0]
+            bound = end if end is not None else 2**62
             conn.execute(
-                "UPDATE outbox SET remote_id = ?, base_etag = ?, base_json = ?"
-                " WHERE book_id = ? AND href = ? AND id > ?",
-                (remote_id, remote_etag, dumps(remote_json), op.book_id, op.href, op.id),
+                "UPDATE outbox SET remote_id = ?, base_etag = ?, base_json = ?,"
+                " op = CASE WHEN op = 'create' AND ? IS NOT NULL THEN 'update' ELSE op END"
+                f" WHERE {later} AND id <= ?",
+                (remote_id, remote_etag, dumps(op.local_json), remote_id, *key, bound),
             )
 
     def mark_uncertain(self, op_id: int, error: str) -> None:
@@ -181,6 +221,20 @@ class Outbox:
     def drop(self, op_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM outbox WHERE id = ?", (op_id,))
+
+    def deleting(self, book_id: int, remote_id: str) -> bool:
+        """Whether a local delete of the remote contact ``remote_id`` waits to be pushed
+        (a pull must not bring it back meanwhile)."""
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT 1 FROM outbox WHERE book_id = ? AND remote_id = ? AND op = 'delete'"
+                " AND failed = 0 LIMIT 1",
+                (book_id, remote_id),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def uncertain_creates(self, book_id: int) -> list[OutboxOp]:
         return self._select(

@@ -132,7 +132,8 @@ class OutboxOp:
     base_etag: str | None
     base_json: Json | None
     local_json: Json | None
-    uncertain: bool  # a previous POST may have been applied: reconcile before resending
+    uncertain: bool  # its request may have been applied: never folded into; a create is
+    # looked for upstream before it is sent again
     attempts: int
     last_error: str | None = None
 

@@ -216,6 +216,9 @@ class SyncEngine:
         return report
 
     def _pull_locked(self, book: Book, report: SyncReport, progress: Progress | None) -> None:
+        # A create claimed by a pusher that died may be upstream already: the pull must
+        # link it, not list it as a new contact.
+        self.outbox.release_claims(book.id)
         puller = Puller(self._context(book), progress)
         try:
             puller.pull(self.store.book_by_id(book.id), report)

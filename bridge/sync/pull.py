@@ -116,6 +116,9 @@ class Puller:
         existing = self.store.get_by_remote_id(book.id, record["id"])
         if existing is None:
             existing = self._claim_lost_create(book, record)
+        if existing is None and self.outbox.deleting(book.id, record["id"]):
+            report.unchanged += 1  # deleted here, the delete not pushed yet: not back
+            return
         if existing is not None and existing.remote_etag == record.get("etag"):
             report.unchanged += 1
             return
@@ -139,7 +142,7 @@ class Puller:
             if op.local_json is None or without_photo_content(op.local_json) != seen:
                 continue
             log.info("%s: lost create of %s found upstream as %s", book.path, op.href, record["id"])
-            self.outbox.done(op, record["id"], record.get("etag"), record)
+            self.outbox.done(op, record["id"], record.get("etag"))
             row = self.store.get(book.id, op.href)
             if row is None:
                 return None

@@ -45,7 +45,7 @@ class Pusher:
     def push(self, book: Book, report: SyncReport, href: str | None = None) -> None:
         """Push until the outbox (or ``href``'s part of it) is empty or Aurinko stops
         answering. Caller holds the book's lock."""
-        while (op := self.outbox.next(book.id, href)) is not None:
+        while (op := self.outbox.claim_next(book.id, href)) is not None:
             outcome = self._push_one(book, op, report)
             if outcome is Outcome.STOP:
                 break
@@ -54,7 +54,6 @@ class Pusher:
         report.pending = self.outbox.count(book.id)
 
     def _push_one(self, book: Book, op: OutboxOp, report: SyncReport) -> Outcome:
-        self.outbox.claim(op.id)
         try:
             if op.op == "create":
                 self._create(book, op)
@@ -63,7 +62,7 @@ class Pusher:
             else:
                 self._delete(op)
         except UnavailableError as exc:
-            if op.op == "create" and exc.may_have_applied:
+            if exc.may_have_applied:
                 self.outbox.mark_uncertain(op.id, str(exc))
             else:
                 self.outbox.defer(op.id, str(exc))
@@ -121,7 +120,7 @@ class Pusher:
                 self.client.delete(op.remote_id)
             except NotFoundError:
                 pass  # already gone: the goal is reached
-        self.outbox.done(op, None, None, None)
+        self.outbox.done(op, None, None)
 
     # -- outcomes -------------------------------------------------------------------
 
@@ -154,7 +153,7 @@ class Pusher:
             book, op.href, "deleted-remotely", [], op.local_json, row.vcard if row else None
         )
         report.conflicts.append(where)
-        self.outbox.done(op, None, None, None)
+        self.outbox.done(op, None, None)
         self.store.delete(book.id, op.href)
         report.deleted += 1
 
@@ -166,7 +165,7 @@ class Pusher:
         record = _with_sent_photo(record, sent if sent is not None else op.local_json)
 
         with self.store.db.transaction():
-            self.outbox.done(op, str(record["id"]), record.get("etag"), record)
+            self.outbox.done(op, str(record["id"]), record.get("etag"))
             row = self.store.get(book.id, op.href)
             if row is None:
                 return  # deleted locally meanwhile; that delete is queued after this op

@@ -94,7 +94,7 @@ def test_outbox_folds_writes_per_contact(tmp_path: Path) -> None:
     outbox.enqueue(book.id, "a.vcf", "delete")
     assert outbox.pending(book.id) == []  # never reached Aurinko: nothing to send
     outbox.enqueue(book.id, "b.vcf", "update", remote_id="r1", local_json={"nickName": "x"})
-    outbox.claim(outbox.pending(book.id)[0].id)
+    outbox.claim_next(book.id)
     outbox.enqueue(book.id, "b.vcf", "update", remote_id="r1", local_json={"nickName": "y"})
     assert len(outbox.pending(book.id)) == 2  # a claimed op is never rewritten
 
