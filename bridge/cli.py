@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -68,6 +69,9 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever the bridge writes holds contacts or secrets. Each writer makes its files
+    # private itself (a library user never comes through here); this is the belt.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     run: Runner = args.run

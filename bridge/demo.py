@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from .config import AccountConfig, Config
 from .paths import DEMO_CONTACTS, default_data_dir
+from .private import PRIVATE_FILE, private_dir
 from .sandbox import SandboxConfig, serve_in_thread
 
 DEMO_USER = "demo"
@@ -22,16 +24,25 @@ def demo_dir(data_dir: Path | None = None) -> Path:
 
 def _secret_file(path: Path) -> Path:
     """A random secret per demo directory, kept (private) across restarts."""
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(18) + "\n", encoding="ascii")
-    path.chmod(0o600)
+    try:  # 0600 from the first byte, not chmod-ed after the secret is in it
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(18) + "\n")
+    path.chmod(PRIVATE_FILE)
     return path
+
+
+def _private_root(data_dir: Path | None) -> Path:
+    """The demo folder: its contacts, secrets and users are its owner's alone (0700)."""
+    return private_dir(demo_dir(data_dir))
 
 
 def demo_password(data_dir: Path | None = None) -> str:
     """The demo CardDAV user's password (created on first use)."""
-    root = demo_dir(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    root = _private_root(data_dir)
     return _secret_file(root / "demo.password").read_text(encoding="ascii").strip()
 
 
@@ -42,8 +53,7 @@ def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterat
 
     Raises OSError when the data directory cannot be used.
     """
-    root = demo_dir(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    root = _private_root(data_dir)
     token_file = _secret_file(root / "demo.token")
     sandbox = SandboxConfig(
         db_path=str(root / "sandbox.sqlite3"),

@@ -33,18 +33,41 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+# ``write_atomic(..., replaces=ABSENT)``: the file must not exist yet.
+ABSENT = ""
+
+
+class FileChangedError(OSError):
+    """The file changed after it was read: nothing was written over it."""
+
+
+def write_atomic(path: Path, data: bytes, *, replaces: str | None = None) -> None:
+    """Temp file in the same folder, fsync, rename: readers see old or new, never half.
+
+    The file is private to its owner (0600: cards hold contact data). ``replaces`` is the
+    digest of the content the caller decided to overwrite (``ABSENT``: no file): it is
+    checked again right before the rename, and FileChangedError raised when someone wrote
+    the file meanwhile, so a save made while the data was prepared is not overwritten.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        if replaces is not None and _current_digest(path) != replaces:
+            raise FileChangedError(f"{path} changed while it was being replaced")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _current_digest(path: Path) -> str:
+    try:
+        return digest(path.read_bytes())
+    except FileNotFoundError:
+        return ABSENT
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..mapping import MappingError
+from ..private import private_dir
 from ..store import Book
 from ..sync import SyncEngine, UidConflictError
 from .files import digest, is_card_file
@@ -57,7 +58,8 @@ class FolderWatcher:
         self.book = book
         self.folder = folder.resolve()
         self.options = options or WatchOptions()
-        self.mirror = FolderMirror(engine, book, self.folder, version)
+        # Files edited here are imported by this watcher, never overwritten by the export.
+        self.mirror = FolderMirror(engine, book, self.folder, version, self.touched)
         self._pending: set[str] = set()
         self._last_event = 0.0
         self._bad: dict[str, str] = {}  # file -> digest of content that failed to import
@@ -69,7 +71,7 @@ class FolderWatcher:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, tighten=False)  # cards hold contact data: 0700 if we make it
         self._reconcile()
         self._watch()
         self._thread = threading.Thread(target=self._run, name="bridge-watch", daemon=True)
@@ -89,9 +91,9 @@ class FolderWatcher:
         observer.start()
         self._observer = observer
 
-    def touched(self, name: str) -> None:
+    def touched(self, *names: str) -> None:
         with self._lock:
-            self._pending.add(name)
+            self._pending.update(names)
             self._last_event = time.monotonic()
 
     # -- the loop --------------------------------------------------------------------
@@ -122,7 +124,11 @@ class FolderWatcher:
             if not self._pending or not quiet:
                 return
             names, self._pending = self._pending, set()
-        self.apply_local(names)
+        try:
+            self.apply_local(names)
+        except BaseException:  # looked at again after the debounce: a save is never dropped
+            self.touched(*names)
+            raise
 
     def _reconcile(self) -> None:
         """At start: changes made while nobody watched, both ways."""
@@ -206,12 +212,12 @@ class FolderWatcher:
         hrefs = [state[n].href for n in names if n in state]
         report = ExportReport()
         for item in self.engine.store.get_items(self.book.id, hrefs).values():
-            self.mirror.write(item, report)
+            self.mirror.write(item, report, restore=True)
 
     def _folder_vanished(self) -> None:
         """The whole folder went away: a mass deletion unless explicitly allowed."""
         state = self.mirror.state.files()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, tighten=False)
         self._rewatch()  # before anything is written, so no event is missed
         if self._is_mass_deletion(len(state), len(state)):
             log.error("%s vanished; recreating it from %s", self.folder, self.book.path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -48,6 +49,27 @@ CREATE INDEX IF NOT EXISTS contacts_by_seq ON contacts (account, seq, id);
 """
 
 _COLUMNS = "id, etag, created, modified, seq, data, photo, deleted"
+
+
+def _make_private(path: str) -> None:
+    """The database holds contacts: 0600 before SQLite opens it, whatever the umask (SQLite
+    gives its -wal and -shm files the database file's permissions). Files left by an older
+    version lose their group and other bits. (The bridge's own helper is not shared: the
+    sandbox shares no code with the bridge.)"""
+    if path == ":memory:" or path.startswith("file:") or not path:
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            if os.stat(path + suffix).st_mode & 0o077:
+                os.chmod(path + suffix, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def token_hash(token: str) -> str:
@@ -92,6 +114,7 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self._lock = threading.RLock()
+        _make_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")

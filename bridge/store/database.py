@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..private import make_private, private_dir, private_file
 from .schema import migrate
 
 # Long enough to ride out another process's write transaction (a server and a folder
@@ -36,6 +37,7 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.opened = 0  # connections ever opened: stays small however many threads come
+        _make_private(self.path)
         migrate(self.connection())
 
     def _open(self) -> sqlite3.Connection:
@@ -119,3 +121,15 @@ class Database:
             self._all.clear()
             self._idle.clear()
         self._local = threading.local()
+
+
+def _make_private(path: str) -> None:
+    """The store holds contacts: its folder (the data directory) 0700, the file 0600 before
+    SQLite opens it. SQLite gives the -wal, -shm and -journal files the database file's
+    permissions, whatever the umask; those left by an older version are tightened here."""
+    if path == ":memory:" or path.startswith("file:") or not path:
+        return
+    private_dir(Path(path).parent)
+    private_file(Path(path))
+    for suffix in ("-wal", "-shm", "-journal"):
+        make_private(Path(path + suffix))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from pathlib import Path
 
+from ..private import make_private, private_dir, write_private
 from ..store import Book, Outbox
 from .fields import Contact
 
@@ -16,11 +16,13 @@ log = logging.getLogger("bridge.sync")
 
 class ConflictKeeper:
     """Records each conflict in the store and writes the losing card to
-    ``<data_dir>/conflicts/<owner>/<book>/<href stem>.<time>.vcf``."""
+    ``<data_dir>/conflicts/<owner>/<book>/<href stem>.<time>.vcf``, private to its owner
+    (0600 files in 0700 folders): they hold contact data."""
 
     def __init__(self, outbox: Outbox, data_dir: str | Path) -> None:
         self.outbox = outbox
         self.root = Path(data_dir) / "conflicts"
+        make_private(self.root)  # made by an older version with the umask's mode
 
     def keep(
         self,
@@ -48,10 +50,9 @@ class ConflictKeeper:
 
     def _write(self, book: Book, href: str, vcard: str) -> Path:
         folder = self.root / book.owner / book.name
-        folder.mkdir(parents=True, exist_ok=True)
+        for level in (self.root, self.root / book.owner, folder):
+            private_dir(level)
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", href.removesuffix(".vcf"))[:80]
         path = folder / f"{stem}.{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**6}.vcf"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(vcard, encoding="utf-8", newline="")
-        os.replace(tmp, path)
+        write_private(path, vcard.encode("utf-8"))
         return path

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..private import private_dir
+
 
 class LockTimeout(TimeoutError):
     """Another thread or process holds the book's sync lock."""
@@ -22,8 +24,7 @@ class BookLocks:
     """
 
     def __init__(self, data_dir: str | Path) -> None:
-        self.root = Path(data_dir) / "locks"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(Path(data_dir) / "locks")
 
     @contextmanager
     def hold(self, book_id: int, timeout: float | None = None) -> Iterator[None]:
