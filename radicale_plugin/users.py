@@ -22,5 +22,6 @@ def set_password(htpasswd: Path, user: str, password: str, rounds: int | None = 
     tmp = htpasswd.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # a temp file left by a crash keeps its old mode
         out.write("\n".join(kept) + "\n")
     os.replace(tmp, htpasswd)
