@@ -21,8 +21,16 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _VERSIONS = ("3.0", "4.0")
 
 _KEYS: dict[str, set[str]] = {
-    "server": {"host", "port", "data_dir", "htpasswd"},
-    "sync": {"interval", "conflict", "freshness"},
+    "server": {
+        "host",
+        "port",
+        "data_dir",
+        "htpasswd",
+        "max_connections",
+        "idle_timeout",
+        "request_timeout",
+    },
+    "sync": {"interval", "conflict", "freshness", "request_wait"},
     "accounts": {
         "name",
         "user",
@@ -78,7 +86,11 @@ class Config:
     htpasswd: Path | None = None
     interval: float = 300.0
     freshness: float = 30.0  # a read pulls first when the book is older than this
+    request_wait: float = 2.0  # the longest a CardDAV request waits for Aurinko
     conflict: ConflictPolicy = ConflictPolicy.REMOTE_WINS
+    max_connections: int = 200  # open CardDAV connections; the slowest make way beyond it
+    idle_timeout: float = 60.0  # a kept-open connection's wait for its next request
+    request_timeout: float = 60.0  # from a request's first byte to its body's last
     accounts: list[AccountConfig] = field(default_factory=list)
     path: Path | None = None
 
@@ -121,6 +133,17 @@ def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wh
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
         raise ConfigError(f"{where}: {key} has the wrong type")
     return value
+
+
+def _positive(
+    table: Mapping[str, Any], key: str, where: str, default: float, *, allow_zero: bool = False
+) -> float:
+    value = _typed(table, key, (int, float), where)
+    if value is None:
+        return default
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{where} {key} must be {'0 or more' if allow_zero else 'positive'}")
+    return float(value)
 
 
 def _account(raw: Any, index: int, base: Path) -> AccountConfig:
@@ -192,6 +215,8 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         raise ConfigError("[server] port must be 0-65535")
     interval = _typed(sync, "interval", (int, float), "[sync]")
     freshness = _typed(sync, "freshness", (int, float), "[sync]")
+    request_wait = _positive(sync, "request_wait", "[sync]", 2.0, allow_zero=True)
+    max_connections = _positive(server, "max_connections", "[server]", 200)
     return Config(
         data_dir=base / str(_typed(server, "data_dir", str, "[server]") or "var"),
         host=_typed(server, "host", str, "[server]") or "127.0.0.1",
@@ -199,7 +224,11 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         htpasswd=base / htpasswd if htpasswd else None,
         interval=300.0 if interval is None else float(interval),
         freshness=30.0 if freshness is None else float(freshness),
+        request_wait=request_wait,
         conflict=conflict,
+        max_connections=int(max_connections),
+        idle_timeout=_positive(server, "idle_timeout", "[server]", 60.0),
+        request_timeout=_positive(server, "request_timeout", "[server]", 60.0),
         accounts=accounts,
         path=path,
     )

@@ -22,6 +22,7 @@ class RequestContext:
     error: str | None = None  # the reason for a 4xx, to put into the response body
     stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
     listing: Listing | None = None  # a listing the wrapper streams from the store
+    path: str | None = None  # the request's path (None outside the wrapper)
 
 
 _local = threading.local()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from wsgiref.simple_server import make_server
 
 import radicale.config
 from radicale.app import Application
 
 from bridge.config import Config
-from bridge.httpserver import RequestHandler, ThreadingServer
+from bridge.httpserver import RequestHandler, ServerLimits, ThreadingServer
 from bridge.sync import SyncEngine
 
 from . import runtime
@@ -49,20 +48,25 @@ class RunningServer:
     """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
 
     def __init__(
-        self, config: Config, engine: SyncEngine, bridge_key: str, *, stream_listings: bool = True
+        self,
+        config: Config,
+        engine: SyncEngine,
+        bridge_key: str,
+        *,
+        stream_listings: bool = True,
+        limits: ServerLimits | None = None,
     ) -> None:
+        """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``)."""
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
         radicale = Application(radicale_configuration(config, bridge_key))
         app = BridgeMiddleware(radicale, stream_listings=stream_listings)
 
-        self._server = make_server(
-            config.host,
-            config.port,
-            app,
-            server_class=ThreadingServer,
-            handler_class=RequestHandler,
+        limits = limits or ServerLimits(
+            config.max_connections, config.idle_timeout, config.request_timeout
         )
+        self._server = ThreadingServer((config.host, config.port), RequestHandler, limits)
+        self._server.set_app(app)
         self.url = f"http://{config.host}:{self._server.server_port}/"
 
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -5,16 +5,27 @@ re-serializes it through vobject, which mangles real cards), the vCard version t
 asked for (Radicale does not negotiate), and the reason for a refused card (Radicale
 answers a bare "Bad Request"). It also drops the PUT reply's ETag when the stored card is
 not what the client sent, so the client fetches the stored one (RFC 6352 practice).
+
+No request body is read before its request is authenticated (issue 11): the wrapper asks
+Radicale's own auth backend first, and an unauthenticated request reaches Radicale without
+its body, for Radicale's own 401. A card larger than the bridge stores is refused unread.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from radicale import httputils
+from radicale.auth import AuthContext
+
+from bridge.mapping.limits import DEFAULT_LIMITS
 
 from . import listing
 from .context import RequestContext, request_scope
@@ -87,33 +98,93 @@ def _stand_in(body: bytes) -> bytes | None:
     )
 
 
-def _read_body(environ: Environ, limit: int) -> bytes | None:
+def radicale_authenticator(radicale: Any) -> Callable[[Environ], bool]:
+    """Whether a request's Basic credentials pass Radicale's own check, made by the
+    application's own auth backend: with ``cache_logins`` on, Radicale's check of the same
+    request is then a cache hit. Radicale decodes the header the same way."""
+    auth, configuration = radicale._auth, radicale.configuration
 
+    def authenticated(environ: Environ) -> bool:
+        header: str = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith("Basic"):
+            return False
+        try:
+            credentials = base64.b64decode(header[len("Basic") :].strip().encode("ascii"))
+            text: str = httputils.decode_request(configuration, environ, credentials)
+            login, password = text.split(":", 1)
+        except (ValueError, UnicodeError, binascii.Error):
+            return False
+        context = AuthContext()
+        if environ.get("REMOTE_ADDR"):
+            context.remote_addr = environ["REMOTE_ADDR"]
+        result = auth.login(login, password, context) if login else None
+        return bool(result and result[0])
+
+    return authenticated
+
+
+def _content_length(environ: Environ) -> int:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:
-        length = 0
-    if length > limit:
-        return None
-    return environ["wsgi.input"].read(length) if length > 0 else b""
+        return 0
+
+
+def _read_body(environ: Environ, length: int) -> bytes | tuple[str, str]:
+    """The whole body, or the status and reason to refuse the request with."""
+    try:
+        body: bytes = environ["wsgi.input"].read(length) if length else b""
+    except TimeoutError:
+        return "408 Request Timeout", "the request body did not arrive in time"
+    except OSError:
+        return "400 Bad Request", "the request body could not be read"
+    if len(body) < length:
+        return "400 Bad Request", (
+            f"the request body ended after {len(body)} of its {length} bytes (Content-Length)"
+        )
+    return body
 
 
 class BridgeMiddleware:
     def __init__(
-        self, app: WSGIApp, max_body: int = 100 * 1024 * 1024, *, stream_listings: bool = True
+        self,
+        app: WSGIApp,
+        max_body: int = 100 * 1024 * 1024,
+        *,
+        stream_listings: bool = True,
+        authenticate: Callable[[Environ], bool] | None = None,
+        max_card: int = DEFAULT_LIMITS.max_bytes,
     ) -> None:
-        """``stream_listings=False`` leaves listings to Radicale (the reference in tests)."""
+        """``stream_listings=False`` leaves listings to Radicale (the reference in tests).
+        ``authenticate`` is asked before any body is read (by default, the wrapped Radicale
+        application's own check); ``max_card`` bounds a PUT's body."""
         self.app = app
         self.max_body = max_body
         self.stream_listings = stream_listings
+        self.authenticate = authenticate or radicale_authenticator(app)
+        self.max_card = max_card
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        ctx = RequestContext()
         method = environ.get("REQUEST_METHOD", "").upper()
+        length = _content_length(environ)
+        too_large = "413 Request Entity Too Large"
+        if method == "PUT" and length > self.max_card:  # the store would refuse it anyway
+            reason = f"the card is {length} bytes; at most {self.max_card} are accepted"
+            return _plain(start_response, too_large, reason)
+        if length > self.max_body:
+            reason = f"the request body is {length} bytes; at most {self.max_body} are accepted"
+            return _plain(start_response, too_large, reason)
+        if length and not self.authenticate(environ):
+            # Radicale gives its own answer (401) to the request without its body; the
+            # server skips a small body it has invited, or else closes the connection.
+            environ["wsgi.input"] = io.BytesIO(b"")
+            environ["CONTENT_LENGTH"] = "0"
+            return self.app(environ, start_response)
+        ctx = RequestContext(path=environ.get("PATH_INFO", ""))
         if method in ("PUT", "REPORT", "PROPFIND"):
-            body = _read_body(environ, self.max_body)
-            if body is None:
-                return _plain(start_response, "413 Request Entity Too Large", "body too large")
+            body = _read_body(environ, length)
+            if isinstance(body, tuple):
+                return _plain(start_response, *body)
             radicale_body = body
             if method == "PUT":
                 ctx.raw_body = body
