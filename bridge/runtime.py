@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .aurinko import AurinkoClient
+from .aurinko import AurinkoClient, Breaker
 from .config import AccountConfig, Config
 from .store import Book
 from .sync import EngineOptions, SyncEngine
@@ -16,10 +16,13 @@ def open_engine(config: Config) -> tuple[SyncEngine, dict[BookKey, Book]]:
     Raises ConfigError when a token cannot be read.
     """
     tokens = {key(account): account.read_token() for account in config.accounts}
-    engine = SyncEngine(config.data_dir, options=EngineOptions(policy=config.conflict))
+    options = EngineOptions(policy=config.conflict, request_wait=config.request_wait)
+    engine = SyncEngine(config.data_dir, options=options)
     books: dict[BookKey, Book] = {}
     for account in config.accounts:
-        client = AurinkoClient(tokens[key(account)], account.base_url)
+        # One breaker per account: an Aurinko found unreachable is backed off once, not
+        # found out again by every request.
+        client = AurinkoClient(tokens[key(account)], account.base_url, breaker=Breaker())
         books[key(account)] = engine.attach(
             account.user, account.name, client, vcard_version=account.vcard_version
         )

@@ -19,16 +19,13 @@ from bridge.sync import SyncEngine
 
 log = logging.getLogger("radicale")
 
-# How long a read waits for a sync of its book that is already running (etesync-dav's
-# figure): long enough for an incremental pull, short enough for a client not to time out.
-READ_WAIT = 5.0
-
 
 @dataclass
 class Bridge:
     engine: SyncEngine
     config: Config
-    _looked: dict[str, float] = field(default_factory=dict)  # user -> last freshness look
+    # (user, books) -> the last freshness look at them
+    _looked: dict[tuple[str, tuple[int, ...]], float] = field(default_factory=dict)
     _looked_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def book(self, user: str, name: str) -> Book | None:
@@ -49,20 +46,32 @@ class Bridge:
         account = self._account(book.owner, book.name)
         return account.display_name if account else None
 
-    def refresh(self, user: str) -> None:
-        """The throttled freshness pull of a user's Aurinko books, before any lock.
+    def refresh(self, user: str, path: str | None) -> None:
+        """The throttled freshness pull of the books a read of ``path`` shows.
 
-        Radicale takes the read lock twice per request; within a second of the last look,
-        the store is not even asked whether a book is stale.
+        A book's own read waits for its pull at most ``request_wait`` seconds; a listing of
+        the user's books only starts their pulls; a local book never waits. Radicale takes
+        the read lock twice per request: within a second of the last look, the store is
+        not even asked whether a book is stale.
         """
+        books, wait = self._shown(user, path)
+        look = (user, tuple(book.id for book in books))
         now = time.monotonic()
         with self._looked_lock:
-            if now - self._looked.get(user, -1e9) < min(self.config.freshness, 1.0):
+            if now - self._looked.get(look, -1e9) < min(self.config.freshness, 1.0):
                 return
-            self._looked[user] = now
-        for book in self.books(user):
-            if book.kind == "aurinko":
-                self.engine.pull_if_stale(book, self.config.freshness, wait=READ_WAIT)
+            self._looked[look] = now
+        self.engine.refresh(books, self.config.freshness, self.config.request_wait if wait else 0)
+
+    def _shown(self, user: str, path: str | None) -> tuple[list[Book], bool]:
+        """The Aurinko books a read of ``path`` serves, and whether it serves their cards
+        (then it waits for their pulls a little); without a path (plain Radicale) all."""
+        parts = [p for p in (path or "").split("/") if p]
+        if path is not None and len(parts) >= 2:
+            book = self.book(parts[0], parts[1]) if parts[0] == user else None
+            return ([book] if book is not None and book.kind == "aurinko" else []), True
+        aurinko = [b for b in self.books(user) if b.kind == "aurinko"]
+        return aurinko, path is None
 
 
 _bridges: dict[str, Bridge] = {}

@@ -70,7 +70,8 @@ class Storage(BaseStorage):
     @contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
         if mode == "r" and user:
-            self.bridge.refresh(user)  # remote calls happen before, never under, the lock
+            # Before, never under, the lock; the pull itself runs in the background.
+            self.bridge.refresh(user, context.current().path)
         with self._lock.hold(exclusive=(mode == "w")):
             yield
 

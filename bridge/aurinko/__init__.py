@@ -1,5 +1,6 @@
 """Client for the Aurinko Contacts API (``api.aurinko.io`` or the local sandbox)."""
 
+from .breaker import Breaker, BreakerPolicy
 from .client import DEFAULT_BASE_URL, AurinkoClient
 from .errors import (
     AurinkoError,
@@ -29,6 +30,8 @@ __all__ = [
     "AurinkoClient",
     "AurinkoError",
     "BadRequestError",
+    "Breaker",
+    "BreakerPolicy",
     "Contact",
     "DeletedPage",
     "DeletedRecord",

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import httpx
 
 from . import models
-from .errors import AurinkoError, ProtocolError, UnavailableError
+from .breaker import Breaker
+from .errors import AurinkoError, ProtocolError, RateLimitedError, UnavailableError
 from .responses import error_from_response
 from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
@@ -32,7 +33,8 @@ class AurinkoClient:
     """One Aurinko account. Thread-safe as far as httpx.Client is; close() when done.
 
     ``transport`` lets tests run against the sandbox in-process; ``sleep`` lets them
-    skip real backoff waits.
+    skip real backoff waits. With a ``breaker``, an account found unreachable is not called
+    again until its backoff has passed (calls fail at once meanwhile).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class AurinkoClient:
         ready_timeout: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        breaker: Breaker | None = None,
     ) -> None:
         if not token:
             raise ValueError("an Aurinko account token is required")
@@ -57,6 +60,7 @@ class AurinkoClient:
         self._retry = retry or RetryPolicy()
         self._ready_timeout = ready_timeout
         self._sleep = sleep
+        self.breaker = breaker
 
     def __repr__(self) -> str:
         return f"AurinkoClient(base_url={str(self._http.base_url)!r})"
@@ -153,6 +157,30 @@ class AurinkoClient:
     def _send(
         self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
     ) -> httpx.Response:
+        if self.breaker is None:
+            return self._send_with_retries(method, path, idempotent=idempotent, **kwargs)
+        wait = self.breaker.retry_in()
+        if wait > 0:
+            raise UnavailableError(
+                f"{method} {path}: Aurinko unreachable ({self.breaker.reason});"
+                f" next try in {wait:.0f} s"
+            )
+        try:
+            response = self._send_with_retries(method, path, idempotent=idempotent, **kwargs)
+        except (UnavailableError, RateLimitedError) as exc:
+            hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            pause = self.breaker.failed(str(exc), hint)
+            log.warning("Aurinko unreachable; calls of this account paused %.0f s", pause)
+            raise
+        except AurinkoError:
+            self.breaker.succeeded()  # it answered: the request was wrong, not the service
+            raise
+        self.breaker.succeeded()
+        return response
+
+    def _send_with_retries(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """One call with bounded retries.
 
         A non-idempotent call (POST) is retried only when the failure proves the server
@@ -166,7 +194,10 @@ class AurinkoClient:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 not_sent = isinstance(exc, _NOT_SENT)
-                if final or not (idempotent or not_sent):
+                # With a breaker, a timeout is enough to know: another try would only sit
+                # out the same timeout while every other call of the account waits too.
+                hung = self.breaker is not None and isinstance(exc, httpx.TimeoutException)
+                if final or hung or not (idempotent or not_sent):
                     raise UnavailableError(
                         f"{method} {path}: {type(exc).__name__}: {exc}",
                         may_have_applied=method in _WRITES and not not_sent,

@@ -17,11 +17,12 @@ from ..store import Book, ContactRow, ContactStore, Database, Outbox
 from .cards import local_row
 from .conflicts import ConflictKeeper
 from .context import SyncContext
-from .locks import BookLocks, LockTimeout
+from .locks import BookLocks
 from .merge import ConflictPolicy
 from .pull import Progress, Puller
 from .push import Pusher
 from .reports import SyncReport
+from .runner import BookRunner, Job
 
 log = logging.getLogger("bridge.sync")
 
@@ -42,9 +43,13 @@ class UidConflictError(ValueError):
 @dataclass(frozen=True)
 class EngineOptions:
     policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
-    # How long a CardDAV write waits for a sync of its book before leaving its change
-    # in the outbox for the background loop: a client must not hang on a long first sync.
-    write_push_wait: float = 2.0
+    # How long a request (a CardDAV write, a read of a stale book) waits for the push or
+    # pull it asked for; after that it goes on with the store as it is, and the work goes
+    # on in the background. A client must not hang on Aurinko.
+    request_wait: float = 2.0
+    # Outbox left after a failed push is tried again this often at the least (or when the
+    # account's breaker lets calls out again, if later).
+    retry_pending: float = 5.0
 
 
 class SyncEngine:
@@ -67,7 +72,9 @@ class SyncEngine:
         self.keeper = ConflictKeeper(self.outbox, self.data_dir)
         self.locks = BookLocks(self.data_dir)
         self.clients: dict[int, AurinkoClient] = dict(clients or {})
+        self.runner = BookRunner(self._run_job)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._loop: threading.Thread | None = None
 
     def attach(
@@ -169,15 +176,38 @@ class SyncEngine:
             self._push_soon(book, href)
 
     def _push_soon(self, book: Book, href: str) -> None:
-        """Push this contact's writes now if the book is free; never fail the local write
-        over it. Only this contact: a backlog is the background loop's job, not a request's."""
+        """Push the book's outbox in the background, and give it ``request_wait`` to get
+        there (the write is in the store and the outbox already: it never fails over this)."""
         if book.id not in self.clients:
             return
-        try:
-            with self.locks.hold(book.id, self.options.write_push_wait):
-                self._push_locked(book, SyncReport(book.path), href)
-        except LockTimeout:
-            log.info("%s: busy; the write waits in the outbox", book.path)
+        ticket = self.runner.ask(book.id, Job.PUSH)
+        if not self._not_worth_waiting(book) and not self.runner.wait(
+            book.id, ticket, self.options.request_wait
+        ):
+            log.info("%s: Aurinko is slow; %s waits in the outbox", book.path, href)
+
+    def unreachable(self, book: Book) -> bool:
+        """Whether the book's account was found unreachable and is being backed off."""
+        client = self.clients.get(book.id)
+        return client is not None and client.breaker is not None and client.breaker.is_open
+
+    def _not_worth_waiting(self, book: Book) -> bool:
+        """Aurinko is backed off, or the book's run under way has already outlasted what
+        one request waits (an earlier request waited for it in vain)."""
+        stuck = self.runner.busy_for(book.id) > self.options.request_wait
+        return stuck or self.unreachable(book)
+
+    def _run_job(self, book_id: int, job: Job, since: float) -> None:
+        book = self.store.book_by_id(book_id)
+        report = SyncReport(book.path)
+        with self.locks.hold(book.id):
+            if Job.PUSH in job:
+                self._push_locked(book, report)
+            last_pull = self.store.book_by_id(book_id).last_pull
+            if Job.PULL in job and (last_pull is None or last_pull < since):
+                self._pull_locked(book, report, None)  # no pull ended since it was asked for
+        if report.error:
+            self._wake.set()  # the background loop retries when the account allows
 
     # -- sync ---------------------------------------------------------------------------
 
@@ -243,19 +273,25 @@ class SyncEngine:
         return self.store.changes_since(book.id, seq)
 
     def pull_if_stale(self, book: Book, max_age: float, wait: float = 0.0) -> None:
-        """A throttled freshness pull for read paths.
+        """A throttled freshness pull for read paths: one book (see ``refresh``)."""
+        self.refresh([book], max_age, wait)
 
-        When another task is syncing the book, wait at most ``wait`` seconds for it (its
-        pull is as fresh as ours would be), then serve what the store holds.
-        """
-        if book.id not in self.clients or self._fresh(book.id, max_age):
-            return
-        try:
-            with self.locks.hold(book.id, timeout=wait):
-                if not self._fresh(book.id, max_age):  # nobody pulled while we waited
-                    self._pull_locked(book, SyncReport(book.path), None)
-        except LockTimeout:
-            log.info("%s: still syncing; serving the stored state", book.path)
+    def refresh(self, books: list[Book], max_age: float, wait: float) -> None:
+        """Pull the stale ones of ``books`` in the background, waiting at most ``wait``
+        seconds in all for them; then the caller serves what the store holds. Accounts
+        found unreachable are not waited for at all."""
+        tickets = [
+            (book, self.runner.ask(book.id, Job.PULL))
+            for book in books
+            if book.id in self.clients and not self._fresh(book.id, max_age)
+        ]
+        deadline = time.monotonic() + wait
+        for book, ticket in tickets:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._not_worth_waiting(book):
+                continue
+            if not self.runner.wait(book.id, ticket, left):
+                log.info("%s: still syncing; serving the stored state", book.path)
 
     def _fresh(self, book_id: int, max_age: float) -> bool:
         last_pull = self.store.book_by_id(book_id).last_pull
@@ -283,14 +319,26 @@ class SyncEngine:
                     log.info("%s", report.summary())
                 except Exception:  # the loop must outlive any one bad run
                     log.exception("background sync of book %d failed", book_id)
-            self._stop.wait(interval)
+            self._wake.clear()
+            self._wake.wait(self._next_round(interval))
+
+    def _next_round(self, interval: float) -> float:
+        """Seconds until the next round: the interval, or sooner while writes wait."""
+        waits = [interval]
+        for book_id, client in list(self.clients.items()):
+            if self.outbox.count(book_id):
+                breaker = client.breaker.retry_in() if client.breaker else 0.0
+                waits.append(max(self.options.retry_pending, breaker))
+        return min(waits)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._loop is not None:
             self._loop.join(timeout=30)
             self._loop = None
 
     def close(self) -> None:
         self.stop()
+        self.runner.close()
         self.db.close()

@@ -49,7 +49,7 @@ class Env:
 def make_engine(
     data_dir: Path, url: str, policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
 ) -> SyncEngine:
-    engine = SyncEngine(data_dir, options=EngineOptions(policy=policy, write_push_wait=5))
+    engine = SyncEngine(data_dir, options=EngineOptions(policy=policy, request_wait=30))
     client = AurinkoClient(TOKEN, url, retry=FAST_RETRY, sleep=no_sleep, timeout=10)
     engine.attach("alice", "work", client)
     return engine

@@ -104,14 +104,14 @@ def _rows(env: Env):  # type: ignore[no-untyped-def]
 
 def test_freshness_pull_is_throttled(env: Env) -> None:
     env.remote.create(_person(1))
-    env.engine.pull_if_stale(env.book, max_age=3600)
+    env.engine.pull_if_stale(env.book, max_age=3600, wait=30)
     first = env.engine.store.book_by_id(env.book.id).last_pull
     assert first is not None and env.engine.store.count(env.book.id) == 1
     env.remote.create(_person(2))
-    env.engine.pull_if_stale(env.book, max_age=3600)  # too soon: no remote call
+    env.engine.pull_if_stale(env.book, max_age=3600, wait=30)  # too soon: no remote call
     assert env.engine.store.book_by_id(env.book.id).last_pull == first
     assert env.engine.store.count(env.book.id) == 1
-    env.engine.pull_if_stale(env.book, max_age=0)
+    env.engine.pull_if_stale(env.book, max_age=0, wait=30)
     assert env.engine.store.count(env.book.id) == 2
 
 

@@ -1,0 +1,103 @@
+"""Remote work that requests ask for, done off the request's thread.
+
+A CardDAV request never talks to Aurinko itself: it asks for a push or a pull of its book
+and waits for it a short while at most. Requests for the same book coalesce: one run per
+book at a time, and one more after it for whatever was asked meanwhile.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("bridge.sync")
+
+
+class Job(enum.Flag):
+    PUSH = enum.auto()
+    PULL = enum.auto()
+
+
+@dataclass
+class _Book:
+    wanted: Job = field(default_factory=lambda: Job(0))
+    since: float = 0.0  # when the oldest request in ``wanted`` was made
+    asked: int = 0  # tickets handed out
+    served: int = 0  # every ticket up to this one has had its run
+    thread: threading.Thread | None = None
+    started: float | None = None  # when the run under way began (monotonic)
+
+
+# run(book_id, jobs, since): does the work; ``since`` lets a pull skip itself when another
+# one finished after the request was made.
+Run = Callable[[int, Job, float], None]
+
+
+class BookRunner:
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._cond = threading.Condition()
+        self._books: dict[int, _Book] = {}
+        self._closed = False
+
+    def ask(self, book_id: int, job: Job) -> int:
+        """Ask for ``job`` on the book; the ticket is served by a run that starts after now."""
+        with self._cond:
+            state = self._books.setdefault(book_id, _Book())
+            if not state.wanted:
+                state.since = time.time()
+            state.wanted |= job
+            state.asked += 1
+            if state.thread is None and not self._closed:
+                state.thread = threading.Thread(
+                    target=self._drain, args=(book_id,), name=f"bridge-book-{book_id}", daemon=True
+                )
+                state.thread.start()
+            return state.asked
+
+    def wait(self, book_id: int, ticket: int, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the run serving ``ticket``; True if it ran."""
+        with self._cond:
+            state = self._books[book_id]
+            return self._cond.wait_for(lambda: state.served >= ticket, timeout)
+
+    def busy_for(self, book_id: int) -> float:
+        """Seconds the book's run under way has taken so far (0 when none is)."""
+        with self._cond:
+            state = self._books.get(book_id)
+            started = state.started if state is not None else None
+        return 0.0 if started is None else time.monotonic() - started
+
+    def _drain(self, book_id: int) -> None:
+        while True:
+            with self._cond:
+                state = self._books[book_id]
+                if not state.wanted or self._closed:
+                    state.thread = None
+                    return
+                job, since, covers = state.wanted, state.since, state.asked
+                state.wanted = Job(0)
+                state.started = time.monotonic()
+            try:
+                self._run(book_id, job, since)
+            except Exception:  # the next request asks again; this one must not kill the book
+                log.exception("background %s of book %d failed", job, book_id)
+            finally:
+                with self._cond:
+                    state.served = covers
+                    state.started = None
+                    self._cond.notify_all()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """No new runs; wait a little for the ones under way (a stuck call is left behind:
+        its op stays claimed and is reconciled at the next start)."""
+        with self._cond:
+            self._closed = True
+            threads = [s.thread for s in self._books.values() if s.thread is not None]
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
