@@ -96,15 +96,17 @@ def htpasswd(work: Path) -> Path:
     return path
 
 
-def bridge_config(work: Path, sandbox_url: str) -> Path:
+def bridge_config(
+    work: Path, sandbox_url: str, *, port: int | None = None, freshness: int = 3600
+) -> Path:
     token = work / "bench.token"
     token.write_text(TOKEN)
     token.chmod(0o600)
     config = work / "bridge.toml"
     config.write_text(
-        f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\ndata_dir = "bridge-data"\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {port or free_port()}\ndata_dir = "bridge-data"\n'
         f'htpasswd = "{htpasswd(work)}"\n\n'
-        "[sync]\ninterval = 3600\nfreshness = 3600\n\n"
+        f"[sync]\ninterval = {min(freshness * 6, 3600)}\nfreshness = {freshness}\n\n"
         f'[[accounts]]\nname = "contacts"\nuser = "{USER}"\nbase_url = "{sandbox_url}"\n'
         'token_file = "bench.token"\n',
         encoding="utf-8",

@@ -1,0 +1,19 @@
+"""Writers through a real ``serve`` under upstream faults, a SIGKILL of the bridge and an
+Aurinko outage: nothing lost, duplicated, resurrected or mismatched (a small run of
+``python -m benchmarks.chaos``, whose full run the issue's figures come from)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.chaos import ChaosOptions, run_chaos
+
+
+@pytest.mark.slow
+def test_writes_survive_faults_a_sigkill_and_an_outage(tmp_path: Path) -> None:
+    result = run_chaos(ChaosOptions(writers=3, writes=70, cards=8, outage=3.0), tmp_path)
+    assert result.clean, "\n".join([result.summary(), *result.details])
+    assert result.writes >= 3 * 70
+    assert result.worst_outage_latency < 30  # the client's own timeout is 60 s
