@@ -85,7 +85,10 @@ class BookRunner:
             try:
                 self._run(book_id, job, since)
             except Exception:  # the next request asks again; this one must not kill the book
-                log.exception("background %s of book %d failed", job, book_id)
+                if self._closed:  # the store closed under a run that outlived the shutdown
+                    log.info("background %s of book %d cut short by the shutdown", job, book_id)
+                else:
+                    log.exception("background %s of book %d failed", job, book_id)
             finally:
                 with self._cond:
                     state.served = covers
