@@ -126,7 +126,7 @@ class AurinkoClient:
 
     def create(self, contact: Mapping[str, Any]) -> models.WriteResult:
         body = self._json("POST", "contacts", json=dict(contact), idempotent=False)
-        return models.parse_write_result(body)
+        return self._whole(models.parse_write_result(body))
 
     def update(
         self, contact_id: str, fields: Mapping[str, Any], *, etag: str
@@ -135,7 +135,20 @@ class AurinkoClient:
         body = self._json(
             "PATCH", _contact_path(contact_id), json=dict(fields), headers={"If-Match": etag}
         )
-        return models.parse_write_result(body)
+        return self._whole(models.parse_write_result(body))
+
+    def _whole(self, result: models.WriteResult) -> models.WriteResult:
+        """The answer with the contact as Aurinko now holds it, read back when the answer
+        carried only its id (and etag). The write went through either way: if the read
+        fails, the answer stays incomplete and the caller keeps what it sent."""
+        if result.complete:
+            return result
+        try:
+            record = self.get(result.id)
+        except AurinkoError as exc:
+            log.warning("contact %s written; reading it back failed: %s", result.id, exc)
+            return result
+        return models.WriteResult(result.id, record.get("etag"), record)
 
     def delete(self, contact_id: str) -> None:
         self._send("DELETE", _contact_path(contact_id))

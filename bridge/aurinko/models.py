@@ -46,11 +46,14 @@ class DeletedPage:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The ``ContactOrId`` answer of POST and PATCH."""
+    """The ``ContactOrId`` answer of POST and PATCH. Its name says "or id": the contact may
+    be missing (``{id, etag}``, even ``{id}`` alone); then ``complete`` is False and
+    ``record`` holds only what the answer said."""
 
     id: str
-    etag: str
+    etag: str | None
     record: Contact
+    complete: bool = True
 
 
 # Older vendor documents spell two fields differently; the client reads both and
@@ -135,8 +138,10 @@ def parse_write_result(body: Mapping[str, Any]) -> WriteResult:
     record = normalize_contact(body.get("record") or {})
     contact_id = _optional_str(body, "id") or record.get("id")
     etag = _optional_str(body, "etag") or record.get("etag")
-    if not isinstance(contact_id, str) or not isinstance(etag, str):
-        raise ProtocolError("write answer without id and etag")
+    if not isinstance(contact_id, str):
+        raise ProtocolError("write answer without an id")
+    complete = bool(body.get("record")) and isinstance(etag, str)
     record.setdefault("id", contact_id)
-    record.setdefault("etag", etag)
-    return WriteResult(contact_id, etag, record)
+    if isinstance(etag, str):
+        record.setdefault("etag", etag)
+    return WriteResult(contact_id, etag if isinstance(etag, str) else None, record, complete)

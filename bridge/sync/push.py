@@ -84,7 +84,7 @@ class Pusher:
     def _create(self, book: Book, op: OutboxOp) -> None:
         assert op.local_json is not None
         result = self.client.create(_sendable(op.local_json))
-        self._finish(book, op, result.record)
+        self._finish(book, op, _answered(result, op.local_json))
 
     def _update(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
         assert op.local_json is not None
@@ -110,7 +110,7 @@ class Pusher:
             except NotFoundError:
                 self._deleted_upstream(book, op, report)
                 return
-            self._finish(book, op, result.record, sent=target)
+            self._finish(book, op, _answered(result, target), sent=target)
             return
         raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
 
@@ -183,6 +183,15 @@ def _served(book: Book, record: Contact, row: ContactRow) -> ContactRow:
     except MappingError as exc:
         log.warning("%s: cannot render %s as stored upstream (%s)", book.path, row.href, exc)
         return linked_to(row, record)
+
+
+def _answered(result: WriteResult, sent: Contact) -> Contact:
+    """What Aurinko holds after the write: its answer, or, when it answered with the id alone
+    and the contact could not be read back, what was sent (the next pull brings the rest;
+    a blank card or a second create would be worse)."""
+    if result.complete:
+        return result.record
+    return {**sent, **result.record}
 
 
 def _sendable(contact: Contact) -> Contact:
