@@ -109,9 +109,7 @@ class AurinkoClient:
         while True:
             page = parse(self._json("GET", path, params=params))
             yield page
-            if page.next_page_token is None:
-                if page.next_delta_token is None:
-                    raise ProtocolError(f"{path}: last page carries no nextDeltaToken")
+            if page.next_page_token is None:  # the run's last page: the caller checks its token
                 return
             if page.next_page_token in seen:
                 raise ProtocolError(f"{path}: page token repeats; the server is looping")

@@ -6,7 +6,16 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from ..aurinko import DeletedRecord, NotFoundError, TokenExpiredError
+from ..aurinko import (
+    AurinkoError,
+    BadRequestError,
+    DeletedPage,
+    DeletedRecord,
+    NotFoundError,
+    ProtocolError,
+    TokenExpiredError,
+    UpdatedPage,
+)
 from ..mapping import MappingError
 from ..store import Book, ContactRow
 from .cards import linked_to, remote_row
@@ -18,6 +27,9 @@ from .reports import SyncReport
 log = logging.getLogger("bridge.sync")
 
 Progress = Callable[[int], None]
+
+# Marks a record whose photo could not be fetched this run (never stored or sent).
+_PHOTO_PENDING = "__photo_pending"
 
 
 class Puller:
@@ -43,22 +55,30 @@ class Puller:
         except TokenExpiredError as exc:
             log.info("%s: delta token refused (%s); full resync", book.path, exc.code)
             self._full(self.store.book_by_id(book.id), report)
+        except (BadRequestError, ProtocolError) as exc:
+            # An answer we cannot follow would fail every later run the same way; a full
+            # resync (one per run) reconciles by remote id and starts a fresh token chain.
+            log.warning("%s: incremental sync not understood (%s); full resync", book.path, exc)
+            self._full(self.store.book_by_id(book.id), report)
 
     # -- incremental ----------------------------------------------------------------
 
     def _incremental(self, book: Book, report: SyncReport) -> None:
+        """A delta token is saved only from a run's last page (the one without a page
+        token), as the vendor's client does: one from an earlier page would let an
+        interrupted run skip the rest of its changes for good."""
         assert book.updated_token and book.deleted_token
         for page in self.client.iter_updated(book.updated_token):
-            records = self._with_photos(page.records)
+            records = self._with_photos(book, page.records)
             with self.store.db.transaction():
                 self._apply_records(book, records, report)
-                if page.next_delta_token:
-                    self.store.set_updated_token(book.id, page.next_delta_token)
+                if page.next_page_token is None:
+                    self.store.set_updated_token(book.id, _final_token(page, "updated"))
         for dpage in self.client.iter_deleted(book.deleted_token):
             with self.store.db.transaction():
                 self._apply_deletions(book, dpage.records, report)
-                if dpage.next_delta_token:
-                    self.store.set_deleted_token(book.id, dpage.next_delta_token)
+                if dpage.next_page_token is None:
+                    self.store.set_deleted_token(book.id, _final_token(dpage, "deleted"))
 
     # -- full resync ----------------------------------------------------------------
 
@@ -69,15 +89,18 @@ class Puller:
         start = self.client.start_sync()
         updated_token = deleted_token = None
         for page in self.client.iter_updated(start.updated_token):
-            records = self._with_photos(page.records)
+            records = self._with_photos(book, page.records)
             with self.store.db.transaction():
                 self._apply_records(book, records, report)
                 self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
-            updated_token = page.next_delta_token or updated_token
+            updated_token = page.next_delta_token if page.next_page_token is None else None
         deleted: list[DeletedRecord] = []
         for dpage in self.client.iter_deleted(start.deleted_token):
             deleted.extend(dpage.records)
-            deleted_token = dpage.next_delta_token or deleted_token
+            deleted_token = dpage.next_delta_token if dpage.next_page_token is None else None
+        if updated_token is None or deleted_token is None:  # the next run starts over
+            log.warning("%s: a sync run ended without its delta token", book.path)
+            updated_token = deleted_token = None
         with self.store.db.transaction():
             self._apply_deletions(book, deleted, report)
             for row in self.store.unseen_since(book.id, generation):
@@ -87,17 +110,29 @@ class Puller:
 
     # -- applying records -----------------------------------------------------------
 
-    def _with_photos(self, records: Iterable[Contact]) -> list[Contact]:
-        """Sync pages carry only ``hasPhoto``; fetch the image before any transaction."""
+    def _with_photos(self, book: Book, records: Iterable[Contact]) -> list[Contact]:
+        """Sync pages carry only ``hasPhoto``; fetch the image before any transaction, and
+        only for contacts that changed (a first sync that restarts must not fetch every
+        photo again). A photo that cannot be fetched leaves its contact to be fetched again
+        on the next run, served meanwhile with the photo it had."""
         out = []
         for record in records:
-            if record.get("hasPhoto") and not (record.get("photo") or {}).get("content"):
+            if self._needs_photo(book, record):
                 try:
                     record = self.client.get(str(record["id"]), with_photo=True)
                 except NotFoundError:
                     pass  # deleted since the page was cut; its deletion follows
+                except AurinkoError as exc:
+                    log.info("%s: photo of %s not fetched (%s)", book.path, record["id"], exc)
+                    record = {**record, _PHOTO_PENDING: True}
             out.append(record)
         return out
+
+    def _needs_photo(self, book: Book, record: Contact) -> bool:
+        if not record.get("hasPhoto") or (record.get("photo") or {}).get("content"):
+            return False
+        known = self.store.get_by_remote_id(book.id, str(record.get("id")))
+        return known is None or known.remote_etag != record.get("etag")
 
     def _apply_records(self, book: Book, records: list[Contact], report: SyncReport) -> None:
         for record in records:
@@ -113,6 +148,7 @@ class Puller:
             self.progress(len(records))
 
     def _apply_record(self, book: Book, record: Contact, report: SyncReport) -> None:
+        pending_photo = bool(record.pop(_PHOTO_PENDING, False))
         existing = self.store.get_by_remote_id(book.id, record["id"])
         if existing is None:
             existing = self._claim_lost_create(book, record)
@@ -127,6 +163,8 @@ class Puller:
             report.unchanged += 1
             return
         row = remote_row(book, record, existing)
+        if pending_photo:  # not the etag: the next run sees a change and fetches the photo
+            row = replace(row, remote_etag=None)
         changed = self.store.save(row)
         if existing is None:
             report.created += 1
@@ -178,3 +216,9 @@ class Puller:
             report.conflicts.append(where)
         self.store.delete(book.id, row.href)
         report.deleted += 1
+
+
+def _final_token(page: UpdatedPage | DeletedPage, chain: str) -> str:
+    if page.next_delta_token is None:
+        raise ProtocolError(f"sync/{chain}: the last page carries no nextDeltaToken")
+    return page.next_delta_token
