@@ -6,9 +6,16 @@ else from ``bridge``, so a misreading of the contract cannot hide on both sides.
 Choices the contract leaves open, as the sandbox makes them:
 
 - ``If-Match`` is compared with the contact's opaque etag after stripping one pair of
-  surrounding double quotes from each, so ``abc`` and ``"abc"`` both match; ``*`` and
-  ``W/"..."`` do not. A missing or stale ``If-Match`` on PATCH answers 412
-  ``precondition.failed``. PATCH checks the body (400) before the id (404) and the etag.
+  surrounding double quotes from each, so ``abc`` and ``"abc"`` both match; ``*`` does
+  not, nor does ``W/"..."`` unless weak etags are switched on. A missing or stale
+  ``If-Match`` on PATCH answers 412 ``precondition.failed``. PATCH checks the body (400,
+  the profile's rules included) before the id (404) and the etag.
+- A top-level ``null`` removes a field; a field left out is kept (see
+  docs/aurinko-contract-notes.md). A provider profile (``ProfileConfig``: ``generic``,
+  ``office365``, ``google``, see ``profiles.py``) says what a contact may hold, and
+  switches of any profile give weak etags, short write answers and strict bodies;
+  ``/_sandbox/profile`` (GET, PUT: replaces every setting, like ``/_sandbox/faults``)
+  changes them at run time. Seed contacts are stored as given, whatever the profile.
 - DELETE answers 200 with an empty body. ``withPhoto=true`` also works on POST and PATCH
   answers; ``bodyType``, ``nativeProperties`` and ``includeUpdateToken`` are accepted
   and have no effect. ``canonicalForm`` is given only to numbers written with ``+`` or
@@ -22,20 +29,23 @@ Choices the contract leaves open, as the sandbox makes them:
   ``httpx.WSGITransport``) the app raises ``ConnectionDropped`` (a ``ConnectionError``)
   out of the request instead, after committing the write when ``after_acting``.
 - ``/_sandbox/compact`` (POST), ``/_sandbox/faults`` (GET, PUT: replaces every setting,
-  absent keys take their defaults; JSON keys are ``FaultConfig``'s field names) and
-  ``/_sandbox/contacts`` (GET) take an account's bearer token and are never faulted.
-  Fault settings are global to the sandbox; compaction and dumps are per account.
+  absent keys take their defaults; JSON keys are ``FaultConfig``'s field names),
+  ``/_sandbox/profile`` (the same, with ``ProfileConfig``'s) and ``/_sandbox/contacts``
+  (GET) take an account's bearer token and are never faulted. Fault and profile settings
+  are global to the sandbox; compaction and dumps are per account.
 """
 
 from bridge.sandbox.app import SandboxApp
 from bridge.sandbox.config import FaultConfig, SandboxConfig
 from bridge.sandbox.errors import ConnectionDropped
+from bridge.sandbox.profiles import ProfileConfig
 from bridge.sandbox.seed import SeedError
 from bridge.sandbox.server import RunningSandbox, serve_in_thread
 
 __all__ = [
     "ConnectionDropped",
     "FaultConfig",
+    "ProfileConfig",
     "RunningSandbox",
     "SandboxApp",
     "SandboxConfig",

@@ -16,6 +16,7 @@ from bridge.sandbox.contacts import ContactService
 from bridge.sandbox.errors import ApiError, ConnectionDropped
 from bridge.sandbox.faults import FaultInjector
 from bridge.sandbox.handlers import ApiHandlers
+from bridge.sandbox.profiles import ProfileConfig, ProfileState
 from bridge.sandbox.records import render
 from bridge.sandbox.routing import Router
 from bridge.sandbox.seed import load_seed
@@ -32,9 +33,9 @@ StartResponse = Callable[..., Any]
 class SandboxApp:
     """A WSGI app serving the Aurinko Contacts API from SQLite. Thread-safe.
 
-    Test hooks: ``compact_history``, ``set_faults``/``faults``, ``set_clock`` and
-    ``dump``. Raises ``SeedError`` (a ``ValueError``) for a bad seed file and
-    ``ValueError`` for a bad configuration.
+    Test hooks: ``compact_history``, ``set_faults``/``faults``, ``set_profile``/``profile``,
+    ``set_clock`` and ``dump``. Raises ``SeedError`` (a ``ValueError``) for a bad seed file
+    and ``ValueError`` for a bad configuration.
     """
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -47,15 +48,18 @@ class SandboxApp:
                 token_hash(token): self._store.ensure_account(token) for token in config.tokens
             }
             self._faults = FaultInjector(config.faults)
-            self._contacts = ContactService(self._store, self.now)
+            self._profile = ProfileState(config.profile)
+            self._contacts = ContactService(self._store, self.now, self._profile)
             self._sync = SyncService(
                 self._store, TokenCodec(self._store.secret()), self.now,
-                config.page_size, config.token_ttl,
+                config.page_size, config.token_ttl, self._profile,
             )  # fmt: skip
             self._api = Router(
-                ApiHandlers(self._store, self._contacts, self._sync, self._faults).routes()
+                ApiHandlers(
+                    self._store, self._contacts, self._sync, self._faults, self._profile
+                ).routes()
             )
-            self._admin = Router(AdminHandlers(self._store, self._faults).routes())
+            self._admin = Router(AdminHandlers(self._store, self._faults, self._profile).routes())
             if seed is not None:
                 self._seed(seed)
         except BaseException:
@@ -97,6 +101,20 @@ class SandboxApp:
         self._faults.replace(config)
         return config
 
+    @property
+    def profile(self) -> ProfileConfig:
+        return self._profile.config
+
+    def set_profile(self, profile: ProfileConfig | None = None, /, **changes: Any) -> ProfileConfig:
+        """Replace the profile settings, or change some of them by keyword.
+
+        ``set_profile(ProfileConfig("google"))`` replaces; ``set_profile(weak_etags=True)``
+        keeps the rest. Takes effect on the next request.
+        """
+        config = replace(profile or self._profile.config, **changes)
+        self._profile.config = config
+        return config
+
     def compact_history(self, token: str | None = None) -> None:
         """Drop tombstones and raise the floor, for one account or (None) for all."""
         accounts = [self._account(token)] if token is not None else self._accounts.values()
@@ -106,7 +124,7 @@ class SandboxApp:
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""
         rows = self._store.live_after(self._account(token), "", None)
-        return [render(row, with_photo=True) for row in rows]
+        return [render(row, True, self._profile.config.weak_etags) for row in rows]
 
     def _account(self, token: str) -> int:
         account = self._accounts.get(token_hash(token))

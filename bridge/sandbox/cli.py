@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.profiles import PROFILES, WRITE_ANSWERS, ProfileConfig
 from bridge.sandbox.server import serve_in_thread
 
 _FAULTS = FaultConfig()
@@ -33,6 +34,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seed", metavar="FILE", help="JSON contacts loaded into the first account if empty")
     add("--page-size", type=int, default=50, metavar="N", help="records per sync page")
     add("--token-ttl", type=float, metavar="SECONDS", help="delta/page tokens expire after this")
+    group = parser.add_argument_group(
+        "provider profile and strictness (generic and off by default)"
+    )
+    group.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="generic",
+        help="the provider behind the accounts: what a contact may hold (default: generic)",
+    )
+    group.add_argument(
+        "--weak-etags", action="store_true", help='answer etags as W/"..." (If-Match takes both)'
+    )
+    group.add_argument(
+        "--write-answer",
+        choices=WRITE_ANSWERS,
+        default="record",
+        help="what POST/PATCH answer: {id, etag, record}, {id, etag} or {id} (default: record)",
+    )
+    group.add_argument(
+        "--strict-body",
+        action="store_true",
+        help="400 for unknown top-level keys and for a body that sets nothing ({})",
+    )
     group = parser.add_argument_group("fault injection (off by default)")
     add = group.add_argument
     add(
@@ -54,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_FAULTS.retry_after,
         metavar="SECONDS",
         help="Retry-After on injected 429/503 (default: 1)",
+    )
+    add(
+        "--no-retry-after",
+        action="store_true",
+        help="injected 429/503 carry no Retry-After header",
     )
     add(
         "--latency",
@@ -106,7 +135,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     faults = FaultConfig(
         error_rate=args.fault_rate,
         error_statuses=_statuses(args.fault_statuses),
-        retry_after=args.retry_after,
+        retry_after=None if args.no_retry_after else args.retry_after,
         latency=args.latency,
         drop_rate=args.drop_rate,
         drop_after_rate=args.drop_after_rate,
@@ -120,6 +149,12 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         token_ttl=args.token_ttl,
         seed_path=args.seed,
         faults=faults,
+        profile=ProfileConfig(
+            name=args.profile,
+            weak_etags=args.weak_etags,
+            write_answer=args.write_answer,
+            strict_body=args.strict_body,
+        ),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from bridge.sandbox.profiles import ProfileConfig
 
 
 def _check_rate(name: str, value: float) -> None:
@@ -52,7 +54,8 @@ class SandboxConfig:
     """Everything a ``SandboxApp`` needs to start.
 
     ``tokens`` are bearer tokens, one account each; the first one is the account that
-    ``seed_path`` fills. ``db_path`` may be ``":memory:"`` for tests.
+    ``seed_path`` fills. ``db_path`` may be ``":memory:"`` for tests. ``profile`` picks
+    the provider behind the account and the strictness switches (``ProfileConfig``).
     """
 
     db_path: str
@@ -61,6 +64,7 @@ class SandboxConfig:
     token_ttl: float | None = None
     seed_path: str | None = None
     faults: FaultConfig = FaultConfig()
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
 
     def __post_init__(self) -> None:
         if not self.tokens:

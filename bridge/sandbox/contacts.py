@@ -8,6 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from bridge.sandbox.errors import ApiError, contact_not_found
+from bridge.sandbox.etags import matches, new_etag
+from bridge.sandbox.profiles import ProfileState
 from bridge.sandbox.records import rfc3339
 from bridge.sandbox.store import ContactRow, Store
 from bridge.sandbox.validation import ContactInput
@@ -16,17 +18,6 @@ from bridge.sandbox.validation import ContactInput
 def _new_id() -> str:
     # Opaque and URL-safe, like provider ids; long enough never to collide.
     return "c" + secrets.token_urlsafe(18)
-
-
-def _new_etag() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def _unquote(etag: str) -> str:
-    """Strip one pair of surrounding double quotes: ``"abc"`` and ``abc`` compare equal."""
-    if len(etag) >= 2 and etag.startswith('"') and etag.endswith('"'):
-        return etag[1:-1]
-    return etag
 
 
 def _new_photo(photo: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +42,13 @@ def _merged(row: ContactRow, body: ContactInput) -> tuple[dict[str, Any], dict[s
 class ContactService:
     """The write side of ``/v1/contacts``; reads go straight to the store."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float], profile: ProfileState) -> None:
         self._store = store
         self._clock = clock
+        self._profile = profile
+
+    def _new_etag(self) -> str:
+        return new_etag(self._profile.config.rules.etag_style)
 
     def create(self, account: int, body: ContactInput) -> ContactRow:
         now = rfc3339(self._clock())
@@ -61,7 +56,7 @@ class ContactService:
         photo = _new_photo(body.photo) if body.photo is not None else None
         with self._store.transaction():
             seq = self._store.next_seq(account)
-            row = ContactRow(_new_id(), _new_etag(), now, now, seq, data, photo, None)
+            row = ContactRow(_new_id(), self._new_etag(), now, now, seq, data, photo, None)
             self._store.put(account, row)
         return row
 
@@ -74,11 +69,11 @@ class ContactService:
                 raise contact_not_found()
             if if_match is None:
                 raise ApiError(412, "precondition.failed", "If-Match header is required")
-            if _unquote(if_match.strip()) != _unquote(row.etag):
+            if not matches(if_match, row.etag, self._profile.config.weak_etags):
                 raise ApiError(412, "precondition.failed", "ETag does not match")
             data, photo = _merged(row, body)
             updated = replace(
-                row, etag=_new_etag(), modified=rfc3339(self._clock()),
+                row, etag=self._new_etag(), modified=rfc3339(self._clock()),
                 seq=self._store.next_seq(account), data=data, photo=photo,
             )  # fmt: skip
             self._store.update(account, updated)

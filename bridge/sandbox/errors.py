@@ -24,6 +24,11 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "badRequest", message)
 
 
+def invalid_field(path: str, problem: str) -> ApiError:
+    """400 naming the field: ``Invalid field 'phoneNumbers[2].type': ...``."""
+    return bad_request(f"Invalid field '{path}': {problem}")
+
+
 def token_not_valid(message: str) -> ApiError:
     # The vendor client recognises a bad token by this code (JAVA AurinkoSyncRunner).
     return ApiError(400, "token.notValid", message)

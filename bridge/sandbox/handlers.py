@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from bridge.sandbox.constraints import enforce
 from bridge.sandbox.contacts import ContactService
 from bridge.sandbox.errors import contact_not_found
+from bridge.sandbox.etags import answered
 from bridge.sandbox.faults import AWAIT_READY_DELAY, FaultInjector
+from bridge.sandbox.profiles import ProfileConfig, ProfileState
 from bridge.sandbox.records import render
 from bridge.sandbox.routing import Handler
 from bridge.sandbox.store import ContactRow, Store
@@ -16,15 +20,29 @@ from bridge.sandbox.validation import parse_contact
 from bridge.sandbox.wire import Request, Response
 
 
-def _contact_or_id(status: int, row: ContactRow, request: Request) -> Response:
-    record = render(row, with_photo=request.flag("withPhoto", False))
-    return Response.json(status, {"id": row.id, "etag": row.etag, "record": record})
+def _contact_or_id(
+    status: int, row: ContactRow, request: Request, profile: ProfileConfig
+) -> Response:
+    """``ContactOrId``, or as much of it as the ``write_answer`` switch lets through."""
+    answer: dict[str, Any] = {"id": row.id}
+    if profile.write_answer != "id":
+        answer["etag"] = answered(row.etag, profile.weak_etags)
+    if profile.write_answer == "record":
+        with_photo = request.flag("withPhoto", False)
+        answer["record"] = render(row, with_photo, profile.weak_etags)
+    return Response.json(status, answer)
 
 
 class ApiHandlers:
     def __init__(
-        self, store: Store, contacts: ContactService, sync: SyncService, faults: FaultInjector
+        self,
+        store: Store,
+        contacts: ContactService,
+        sync: SyncService,
+        faults: FaultInjector,
+        profile: ProfileState,
     ) -> None:
+        self._profile = profile
         self._store = store
         self._contacts = contacts
         self._sync = sync
@@ -67,20 +85,23 @@ class ApiHandlers:
         return Response.json(200, self._sync.list_page(account, request.param("pageToken")))
 
     def create_contact(self, request: Request, account: int, _: str) -> Response:
-        body = parse_contact(request.json())
-        return _contact_or_id(201, self._contacts.create(account, body), request)
+        profile = self._profile.config
+        body = enforce(profile, parse_contact(request.json()))
+        return _contact_or_id(201, self._contacts.create(account, body), request, profile)
 
     def get_contact(self, request: Request, account: int, contact_id: str) -> Response:
         row = self._store.get(account, contact_id)
         if row is None:
             raise contact_not_found()
-        return Response.json(200, render(row, with_photo=request.flag("withPhoto", False)))
+        weak = self._profile.config.weak_etags
+        return Response.json(200, render(row, request.flag("withPhoto", False), weak))
 
     def patch_contact(self, request: Request, account: int, contact_id: str) -> Response:
-        body = parse_contact(request.json())
+        profile = self._profile.config
+        body = enforce(profile, parse_contact(request.json()))
         if_match = request.headers.get("if-match")
         row = self._contacts.patch(account, contact_id, if_match, body)
-        return _contact_or_id(200, row, request)
+        return _contact_or_id(200, row, request, profile)
 
     def delete_contact(self, request: Request, account: int, contact_id: str) -> Response:
         self._contacts.delete(account, contact_id)

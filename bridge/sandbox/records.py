@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.sandbox.etags import answered
 from bridge.sandbox.store import ContactRow
 
 # An extension is not part of the dialable number.
@@ -39,11 +40,11 @@ def _phone(phone: dict[str, Any]) -> dict[str, Any]:
     return {**phone, "canonicalForm": canonical} if canonical else dict(phone)
 
 
-def render(row: ContactRow, with_photo: bool) -> dict[str, Any]:
-    """The ``Contact`` JSON for one live row."""
+def render(row: ContactRow, with_photo: bool, weak: bool = False) -> dict[str, Any]:
+    """The ``Contact`` JSON for one live row (``weak``: the etag as ``W/"..."``)."""
     record: dict[str, Any] = {
         "id": row.id,
-        "etag": row.etag,
+        "etag": answered(row.etag, weak),
         "createdTime": row.created,
         "lastModifiedTime": row.modified,
     }

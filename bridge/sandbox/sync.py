@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bridge.sandbox.errors import bad_request, token_expired, token_not_valid
+from bridge.sandbox.profiles import ProfileState
 from bridge.sandbox.records import render, render_deleted
 from bridge.sandbox.store import ContactRow, Store
 from bridge.sandbox.tokens import (
@@ -36,8 +37,10 @@ class SyncService:
         clock: Callable[[], float],
         page_size: int,
         token_ttl: float | None,
+        profile: ProfileState,
     ) -> None:
         self._store = store
+        self._profile = profile
         self._codec = codec
         self._clock = clock
         self._page_size = page_size
@@ -111,8 +114,9 @@ class SyncService:
     def _answer(self, position: PageToken, rows: list[ContactRow]) -> dict[str, Any]:
         more = len(rows) > self._page_size
         rows = rows[: self._page_size]
+        weak = self._profile.config.weak_etags
         if position.chain == "updated":
-            records = [render(row, with_photo=False) for row in rows]
+            records = [render(row, with_photo=False, weak=weak) for row in rows]
         else:
             records = [render_deleted(row) for row in rows]
         page: dict[str, Any] = {"length": len(records), "records": records}
@@ -141,9 +145,12 @@ class SyncService:
                 raise token_not_valid("Page token is invalid")
             after = token.after_id
         rows = self._store.live_after(account, after, self._page_size + 1)
+        weak = self._profile.config.weak_etags
         page: dict[str, Any] = {
             "length": min(len(rows), self._page_size),
-            "records": [render(row, with_photo=False) for row in rows[: self._page_size]],
+            "records": [
+                render(row, with_photo=False, weak=weak) for row in rows[: self._page_size]
+            ],
         }
         if len(rows) > self._page_size:
             last = rows[self._page_size - 1]

@@ -12,7 +12,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.sandbox.errors import ApiError, bad_request
+from bridge.sandbox.errors import ApiError, bad_request, invalid_field
 
 PHONE_TYPES = frozenset(
     {
@@ -34,6 +34,11 @@ _COMPANY_KEYS = ("name", "officeLocation", "department", "jobTitle", "yomiCompan
 _ADDRESS_KEYS = ("street", "streetLine2", "poBox", "city", "state", "postalCode", "country")
 _STRING_FIELDS = ("nickName", "fileAs", "birthday", "notes")
 _PHOTO_KEYS = ("id", "name", "mimeType", "content")
+# The writable top-level fields of the contract (``photo`` is kept apart in ContactInput).
+KNOWN_FIELDS = frozenset(
+    {"name", "company", "keywords", "emailAddresses", "phoneNumbers", "addresses", "urls",
+     "relations", "nativeProperties", *_STRING_FIELDS}
+)  # fmt: skip
 
 # Marks a top-level field that the body sets to null: PATCH removes it, POST omits it.
 REMOVE: Any = None
@@ -52,7 +57,7 @@ class ContactInput:
 
 
 def _fail(path: str, problem: str) -> ApiError:
-    return bad_request(f"Invalid field '{path}': {problem}")
+    return invalid_field(path, problem)
 
 
 def _expect_object(path: str, value: Any) -> dict[str, Any]:

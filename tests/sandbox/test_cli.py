@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.sandbox import ProfileConfig
 from bridge.sandbox.cli import add_arguments, build_config, run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,3 +134,40 @@ def test_a_busy_port_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixt
         args = _parse(["--db", str(tmp_path / "s.db"), "--token", "t", "--port", str(port)])
         assert run(args) == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_profile_options_build_the_documented_config() -> None:
+    config = build_config(_parse(["--db", "x.db", "--token", "a"]))
+    assert config.profile == ProfileConfig() and config.faults.retry_after == 1
+    args = _parse([
+        "--db", "x.db", "--token", "a", "--profile", "google", "--weak-etags",
+        "--write-answer", "id-etag", "--strict-body", "--no-retry-after",
+    ])  # fmt: skip
+    config = build_config(args)
+    assert config.profile == ProfileConfig(
+        "google", weak_etags=True, write_answer="id-etag", strict_body=True
+    )
+    assert config.faults.retry_after is None
+
+
+def test_a_profile_given_on_the_command_line_rules_the_running_sandbox(tmp_path: Path) -> None:
+    process, url = _start(
+        "--db", str(tmp_path / "s.db"), "--token", "t", "--profile", "office365",
+        "--weak-etags", "--write-answer", "id-etag",
+    )  # fmt: skip
+    try:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": "Bearer t"}, trust_env=False, timeout=10
+        ) as client:
+            refused = client.post("/contacts", json={"birthday": "--03-17"})
+            assert refused.status_code == 400 and "'birthday'" in refused.json()["message"]
+            created = client.post("/contacts", json={"birthday": "1984-03-17"})
+            assert created.status_code == 201 and set(created.json()) == {"id", "etag"}
+            assert re.fullmatch(r'W/"[^"]+"', created.json()["etag"])
+            root = url.removesuffix("/v1")
+            profile = client.get(f"{root}/_sandbox/profile").json()
+            assert profile["name"] == "office365" and profile["weak_etags"] is True
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert process.returncode == 0

@@ -1,0 +1,77 @@
+"""Applies a provider profile's rules to a validated body (``ContactInput``).
+
+What does not fit the provider answers 400 ``badRequest`` naming the field (the engine must
+learn to handle it); what the provider silently loses (unknown keys, email types, empty
+values) is dropped. Only the fields a body names are checked: PATCH replaces a top-level
+field whole, so the named fields are all that can break a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from bridge.sandbox.errors import bad_request, invalid_field
+from bridge.sandbox.profiles import ProfileConfig, ProviderRules
+from bridge.sandbox.validation import KNOWN_FIELDS, REMOVE, ContactInput
+
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _is_empty(value: Any) -> bool:
+    return isinstance(value, str | list | dict) and not value
+
+
+def _strict(body: ContactInput) -> None:
+    unknown = sorted(set(body.fields) - KNOWN_FIELDS)
+    if unknown:
+        raise invalid_field(unknown[0], "is not a field of the contact")
+    if not body.fields and not body.photo_given:
+        raise bad_request("Request body sets no field of the contact")
+
+
+def _check_list(rules: ProviderRules, key: str, items: list[dict[str, Any]]) -> list[Any]:
+    cap = rules.max_items.get(key)
+    if cap is not None and len(items) > cap:
+        raise invalid_field(key, f"the provider keeps at most {cap}, got {len(items)}")
+    slots = rules.slots.get(key)
+    if slots is not None:
+        used: Counter[str] = Counter()
+        for index, item in enumerate(items):
+            kind = item.get("type")
+            if not isinstance(kind, str) or kind not in slots:
+                keeps = ", ".join(slots)
+                raise invalid_field(f"{key}[{index}].type", f"the provider keeps only {keeps}")
+            used[kind] += 1
+            if used[kind] > slots[kind]:
+                raise invalid_field(
+                    f"{key}[{index}].type", f"the provider keeps at most {slots[kind]} {kind!r}"
+                )
+    if key in rules.untyped:
+        return [{k: v for k, v in item.items() if k != "type"} for item in items]
+    return items
+
+
+def _field(rules: ProviderRules, key: str, value: Any) -> Any:
+    if value is REMOVE or (rules.empty_is_absent and _is_empty(value)):
+        return REMOVE
+    if key == "birthday" and rules.birthday_needs_year and not _FULL_DATE.fullmatch(value):
+        raise invalid_field(key, "the provider needs a full date YYYY-MM-DD")
+    if isinstance(value, list) and key in KNOWN_FIELDS and key != "keywords":
+        return _check_list(rules, key, value)
+    return value
+
+
+def enforce(profile: ProfileConfig, body: ContactInput) -> ContactInput:
+    """``body`` as the profile's provider would take it; raises 400 for what cannot fit."""
+    if profile.strict_body:
+        _strict(body)
+    rules = profile.rules
+    fields = {
+        key: _field(rules, key, value)
+        for key, value in body.fields.items()
+        if rules.keep_unknown_keys or key in KNOWN_FIELDS
+    }
+    return replace(body, fields=fields)
