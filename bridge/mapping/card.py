@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .contentline import ContentLine, logical_lines, parse_line
+from .contentline import ContentLine, logical_lines, parse_line, uses_21_forms
 from .errors import MappingError
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -24,8 +24,9 @@ _CHARSET_PARAM = re.compile(rb";CHARSET=([A-Za-z0-9_.-]+)", re.IGNORECASE)
 class Card:
     """The properties between ``BEGIN:VCARD`` and its ``END:VCARD``, in order.
 
-    ``nested`` holds the indexes of lines inside an embedded card (vCard 2.1 ``AGENT``), which
-    belong to that card and are never mapped.
+    ``nested`` holds the indexes of the lines of a component inside the card (the agent's card
+    after a vCard 2.1 ``AGENT:``, any other closed ``BEGIN``/``END`` pair), its ``BEGIN`` and
+    ``END`` included: they belong to that component and are never mapped.
     """
 
     version: str
@@ -100,42 +101,77 @@ def _decode_bytes(raw: bytes) -> str:
 
 
 def read_card(text: str, limits: Limits = DEFAULT_LIMITS) -> Card:
-    """Parse exactly one vCard from decoded text."""
+    """Parse exactly one vCard from decoded text.
+
+    ``BEGIN``/``END`` may carry a group (RFC 2426 section 4: ``home.BEGIN:VCARD``). Nested
+    components must be closed in order: a card that leaves one open cannot be parsed by
+    clients (ical.js refuses the whole card), so it is refused here with the reason.
+    """
     lines = iter(logical_lines(text))
     begin = next(lines, None)
     if begin is None:
         raise MappingError("not a vCard: the input is empty")
     lineno, first = begin
-    if first.strip().upper() != "BEGIN:VCARD":
+    if not _BEGIN_VCARD.fullmatch(first.strip()):
         raise MappingError(f"not a vCard: expected BEGIN:VCARD, found {first[:40]!r}", line=lineno)
     body: list[ContentLine] = []
     nested: set[int] = set()
-    depth = 1
+    open_components = [("VCARD", lineno)]  # (name, line of its BEGIN), innermost last
     for number, raw in lines:
         if len(body) >= limits.max_properties:
             raise MappingError(
                 f"vCard has more than {limits.max_properties:,} properties", line=number
             )
         line = parse_line(raw, number)
-        before, depth = depth, depth + _depth_change(line)
-        if depth == 0:
-            _expect_nothing_after(lines)
-            return Card(_version(body, nested), tuple(body), frozenset(nested))
-        if max(before, depth) > 1:  # the embedded card's lines, its BEGIN and END included
+        inside = len(open_components) > 1
+        if line.key in _COMPONENT_KEYS:
+            _enter_or_leave(line, open_components, body)
+            if not open_components:
+                _expect_nothing_after(lines)
+                return Card(_version(body, nested), tuple(body), frozenset(nested))
+        if inside or len(open_components) > 1:  # a nested component's lines, BEGIN/END too
             nested.add(len(body))
         body.append(line)
     raise MappingError(f"vCard is truncated: no END:VCARD for the BEGIN:VCARD on line {lineno}")
 
 
-def _depth_change(line: ContentLine) -> int:
-    if line.value.strip().upper() != "VCARD":
-        return 0
-    return {"BEGIN": 1, "END": -1}.get(line.key, 0)
+_BEGIN_VCARD = re.compile(r"(?:[A-Za-z0-9_-]+\.)?BEGIN:VCARD", re.IGNORECASE)
+_COMPONENT_KEYS = frozenset({"BEGIN", "END"})
+
+
+def _enter_or_leave(
+    line: ContentLine, open_components: list[tuple[str, int]], body: list[ContentLine]
+) -> None:
+    """Push a ``BEGIN``, pop its ``END``; refuse what would leave the card unparseable."""
+    name = line.value.strip().upper()
+    if line.key == "BEGIN":
+        if name == "VCARD" and not _embeds_agent(body):
+            raise MappingError(
+                "a second BEGIN:VCARD before the card's END:VCARD (is an END:VCARD missing?)",
+                line=line.lineno,
+            )
+        open_components.append((name, line.lineno))
+        return
+    # Messages name no other line number: importers shift ``line`` to the file's numbering.
+    inner, began = open_components[-1]
+    if name == inner:
+        open_components.pop()
+        return
+    if len(open_components) == 1:
+        raise MappingError(f"END:{name} without a BEGIN:{name}", line=line.lineno)
+    if name == "VCARD":
+        raise MappingError(f"BEGIN:{inner} is never closed (END:VCARD comes first)", line=began)
+    raise MappingError(f"END:{name} does not close the open BEGIN:{inner}", line=line.lineno)
+
+
+def _embeds_agent(body: list[ContentLine]) -> bool:
+    """vCard 2.1 embeds the agent's card right after an empty ``AGENT:`` line."""
+    return bool(body) and body[-1].key == "AGENT" and not body[-1].value.strip()
 
 
 def _expect_nothing_after(lines: Iterator[tuple[int, str]]) -> None:
     for number, raw in lines:
-        if raw.strip().upper() == "BEGIN:VCARD":
+        if _BEGIN_VCARD.fullmatch(raw.strip()):
             raise MappingError("expected one vCard, found several", line=number)
         if raw.strip():
             raise MappingError(f"unexpected text after END:VCARD: {raw[:40]!r}", line=number)
@@ -151,4 +187,7 @@ def _version(body: list[ContentLine], nested: set[int]) -> str:
                     line=line.lineno,
                 )
             return version
-    return "3.0"  # real servers accept cards without VERSION; 3.0 is the common reading
+    # Real servers accept cards without VERSION. One written with 2.1's own forms (bare
+    # parameters, quoted-printable) is 2.1, so that it is converted when served; else 3.0.
+    top = (line for index, line in enumerate(body) if index not in nested)
+    return "2.1" if any(uses_21_forms(line) for line in top) else "3.0"

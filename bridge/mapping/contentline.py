@@ -98,6 +98,17 @@ class ContentLine:
         return replace(self, raw=None, **changes)  # type: ignore[arg-type]
 
 
+def uses_21_forms(line: ContentLine) -> bool:
+    """Whether a line is written in vCard 2.1's own syntax, which 3.0 and 4.0 parsers refuse
+    (ical.js): a parameter without a name (``TEL;WORK``) or a quoted-printable value."""
+    for param in line.params:
+        if param.name is None:
+            return True
+        if param.key == "ENCODING" and any(v.upper() == "QUOTED-PRINTABLE" for v in param.values):
+            return True
+    return False
+
+
 def _bare_param_name(value: str) -> str:
     return "ENCODING" if value.upper() in _ENCODING_TOKENS else "TYPE"
 

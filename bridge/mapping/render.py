@@ -13,8 +13,10 @@ lines with every line the table owns brought up to date, rule by rule:
    X-ABRELATEDNAMES, TYPE values, ``TYPE=PREF`` vs ``PREF=1``).
 4. A value with no line is written new next to its kind (or at the end); a line whose value is
    gone remotely is removed with the rest of its group.
-5. Lines the table does not own are written back as they came (2.1 shadows lose only their
-   2.1-only encodings: bare parameters, quoted-printable, CHARSET).
+5. Lines the table does not own are written back as they came. Lines in 2.1 syntax (every line
+   of a 2.1 shadow, and any 3.0/4.0 line with a bare parameter or quoted-printable) lose their
+   2.1-only encodings: bare parameters, quoted-printable, CHARSET, indented base64, embedded
+   AGENT cards.
 
 Every rewrite is decoded again before it is used; if it would not read back as the contact's
 value, the value is written fresh instead. The lines of one rule keep the contact's order.
@@ -30,7 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .card import Card, decode_input, read_card
-from .contentline import ContentLine, Param, decoded_value, escape_text, join_card
+from .contentline import (
+    ContentLine,
+    Param,
+    decoded_value,
+    escape_text,
+    join_card,
+    uses_21_forms,
+)
 from .errors import MappingError
 from .identity import derive_uid
 from .limits import Limits
@@ -67,7 +76,7 @@ def to_vcard(
         raise MappingError(
             "cannot choose a UID: no uid given, the shadow card has none and the contact no id"
         )
-    plan = Plan(card, version)
+    plan = Plan(card, version, fresh=shadow is None)
     by_rule = units_by_rule(decode_units(card, _TRUSTED))
     unknown = _unknown_fields(contact, normal)
     for rule in RULES:
@@ -104,10 +113,12 @@ class Entry:
 class Plan:
     """Edits to the shadow's lines: replacements, insertions before/after a line, a tail."""
 
-    def __init__(self, card: Card, version: str) -> None:
+    def __init__(self, card: Card, version: str, *, fresh: bool = False) -> None:
         self.card = card
         self.version = version
         self.same_version = card.version == version
+        # The client's own card in the served version: what it does without stays absent.
+        self.as_sent = self.same_version and not fresh
         self.ctx = Context(version, _TRUSTED)
         self.replaced: dict[int, list[ContentLine]] = {}
         self.before: defaultdict[int, list[ContentLine]] = defaultdict(list)
@@ -120,6 +131,8 @@ class Plan:
     def merge(self, rule: Rule, desired: list[Any], units: list[Unit]) -> None:
         if not desired and not units:  # most rules: nothing to write, no line to keep or drop
             return
+        if desired == [None] and not units and self.as_sent and rule.kept_absent:
+            return  # an empty 3.0 N:;;;; the client's own 3.0 card does without
         entries = _match(rule, desired, units)
         used = {id(entry.unit) for entry in entries if entry.unit is not None}
         # A scalar line that is there but empty (Apple's "N:;;;;") stays when nothing replaces it.
@@ -237,8 +250,8 @@ class Plan:
         uid_line = ContentLine("UID", escape_text(uid))
         if not uids:
             header.append(uid_line.text())
-        elif card_uid(self.card) != uid:
-            self.replaced[uids[0]] = [uid_line]
+        elif card_uid(self.card) != uid or self.card.lines[uids[0]].group:
+            self.replaced[uids[0]] = [uid_line]  # vobject cannot serialize a grouped UID
         self._delete(*uids[1:])
         rev = render_rev(modified, self.version) if isinstance(modified, str) else None
         if rev is not None:
@@ -259,15 +272,57 @@ class Plan:
 
     def body(self) -> list[str]:
         out: list[ContentLine] = []
+        agents = self._embedded_agents()
+        inlined = {i for block in agents.values() for i in block}
         for index, line in enumerate(self.card.lines):
+            if index in inlined:
+                continue
+            if index in agents:
+                line = self._inline_agent(line, agents[index])
             out.extend(self.before.get(index, ()))
             out.extend(self.replaced.get(index, (self._kept(line),)))
             out.extend(self.after.get(index, ()))
         out.extend(self.tail)
         return [line.text() for line in out]
 
+    def _embedded_agents(self) -> dict[int, list[int]]:
+        """vCard 2.1 ``AGENT:`` lines followed by the agent's card: {AGENT line: its card}."""
+        if self.card.version != "2.1" or not self.card.nested:
+            return {}
+        agents: dict[int, list[int]] = {}
+        for index, line in enumerate(self.card.lines):
+            if (
+                line.key == "AGENT"
+                and index + 1 in self.card.nested
+                and index not in self.card.nested
+            ):
+                block, depth = [], 0
+                for inner in range(index + 1, len(self.card.lines)):
+                    block.append(inner)
+                    key = self.card.lines[inner].key
+                    depth += {"BEGIN": 1, "END": -1}.get(key, 0)
+                    if depth == 0:
+                        break
+                agents[index] = block
+        return agents
+
+    def _inline_agent(self, agent: ContentLine, block: list[int]) -> ContentLine:
+        """3.0 has no embedded cards: the agent's card becomes the AGENT value, as text
+        (RFC 2426 3.5.4), in the served version's syntax."""
+        lines = []
+        for index in block:
+            line = self.card.lines[index]
+            if line.key == "VERSION":
+                line = ContentLine("VERSION", self.version)
+            lines.append(upgrade_21(line, self.version).text())
+        return ContentLine(agent.name, escape_text("\n".join(lines) + "\n"), agent.params)
+
     def _kept(self, line: ContentLine) -> ContentLine:
-        return upgrade_21(line, self.version) if self.card.version == "2.1" else line
+        # A 3.0 or 4.0 card may still use 2.1's syntax (Evolution's bare TYPE values), which
+        # strict parsers refuse: such lines are converted too, other lines stay byte for byte.
+        if self.card.version == "2.1" or uses_21_forms(line):
+            return upgrade_21(line, self.version)
+        return line
 
 
 def _match(rule: Rule, desired: list[Any], units: list[Unit]) -> list[Entry]:
@@ -309,15 +364,21 @@ def _same_version_params(base: ContentLine, fresh: ContentLine, rule: Rule) -> t
         key = param.effective_key
         return key in rule.owned and not (typed and key == "TYPE")
 
-    kept = [param for param in base.params if not computed(param)]
+    kept = [_named(param) for param in base.params if not computed(param)]
     added = [param for param in fresh.params if not (typed and param.effective_key == "TYPE")]
     return (*kept, *added)
+
+
+def _named(param: Param) -> Param:
+    """A 2.1 bare parameter (``WORK``) with the name it stands for (``TYPE=WORK``)."""
+    return param if param.name is not None else Param(param.effective_key, param.values)
 
 
 def _carried_params(base: ContentLine, rule: Rule, version: str) -> list[Param]:
     """The client's parameters of ``base`` in ``version``'s spelling: TYPE values the rule does
     not own, ``TYPE=PREF`` (3.0) <-> ``PREF=1`` (4.0), everything the rule does not compute."""
     vocabulary = rule.types.vocabulary if rule.types is not None else frozenset()
+    carried = rule.types.carried if rule.types is not None else frozenset()
     tokens: list[str] = []
     pref: str | None = None
     out: list[Param] = []
@@ -329,6 +390,8 @@ def _carried_params(base: ContentLine, rule: Rule, version: str) -> list[Param]:
             for token in _split_tokens(param.values):
                 if token.upper() == "PREF":
                     pref = pref or "1"
+                elif token.upper() in carried:  # the client's, in this version's case
+                    tokens.append(token.lower() if version == "4.0" else token.upper())
                 elif token.upper() not in vocabulary:
                     tokens.append(token)
         elif key == "PREF":
@@ -355,7 +418,10 @@ def _merge_types(params: list[Param]) -> tuple[Param, ...]:
         if param.effective_key != "TYPE":
             out.append(param)
         elif tokens:
-            out.append(Param("TYPE", tuple(dict.fromkeys(tokens))))
+            unique: dict[str, str] = {}  # TYPE values are case-insensitive: the first spelling
+            for token in tokens:
+                unique.setdefault(token.upper(), token)
+            out.append(Param("TYPE", tuple(unique.values())))
             tokens = []
     return tuple(out)
 
@@ -371,6 +437,8 @@ def upgrade_21(line: ContentLine, version: str) -> ContentLine:
     value = line.value
     if "QUOTED-PRINTABLE" in encodings:
         value = decoded_value(line).replace("\n", "\\n")
+    elif encodings & _BASE64:  # 2.1 base64 is indented on its lines; 3.0 has no spaces in it
+        value = "".join(value.split())
     params: list[Param] = []
     for param in line.params:
         key = param.effective_key

@@ -100,6 +100,9 @@ class Rule(ABC):
     repeated: bool = False
     types: TypeTable | None = None
     extra_owned: frozenset[str] = frozenset()
+    # An empty line of this rule is written only into a card the mapping makes or converts;
+    # a client's card of the served version that has none keeps having none.
+    kept_absent: bool = False
 
     @cached_property  # fixed once the rule is built; read for every parameter of a rewrite
     def owned(self) -> frozenset[str]:
@@ -197,6 +200,7 @@ class StructuredRule(Rule):
         self.field = field
         self.keys = keys
         self.always_in = always_in
+        self.kept_absent = bool(always_in)
         self.trim = trim
 
     def decode(self, line: ContentLine, label: str | None, ctx: Context) -> Found:

@@ -47,7 +47,7 @@ PHONE_TYPES = TypeTable(
             "companyMain",
             "X-COMPANY_MAIN",
             "x-company_main",
-            ["X-COMPANY_MAIN", "X-COMPANY-MAIN", "COMPANY-MAIN"],
+            ["X-COMPANY_MAIN", "X-COMPANY-MAIN", "COMPANY-MAIN", "COMPANY"],  # Outlook X-MS-TEL
         ),
         form(
             "assistant",
@@ -59,12 +59,18 @@ PHONE_TYPES = TypeTable(
         form("callback", "X-CALLBACK", "x-callback", ["X-CALLBACK", "CALLBACK"]),
         form("radio", "X-RADIO", "x-radio", ["X-RADIO", "RADIO"]),
         form("telex", "X-TELEX", "x-telex", ["X-TELEX", "TELEX", "TLX"]),
-        form("tty", "X-TTY", "textphone", ["TEXTPHONE", "X-TTY", "TTY", "TTY-TDD", "X-TTY-TDD"]),
+        form(
+            "tty",
+            "X-TTY",
+            "textphone",
+            ["TEXTPHONE", "X-TTY", "TTY", "TTY-TDD", "X-TTY-TDD", "TTYTDD"],
+        ),
         form("work", "WORK,VOICE", "work,voice", ["WORK"], ["_$!<Work>!$_"]),
         form("home", "HOME,VOICE", "home,voice", ["HOME"], ["_$!<Home>!$_"]),
         form("other", "OTHER,VOICE", "voice", ["OTHER"], ["_$!<Other>!$_"]),
     ),
     ignored=frozenset({"PREF", "VOICE"}),
+    carried=frozenset({"VOICE"}),
     default="other",  # untyped or unknown (CAR, ISDN, MSG, VIDEO...): Outlook / DavMail rule
 )
 
@@ -76,6 +82,7 @@ EMAIL_TYPES = TypeTable(
         form("other", "INTERNET,OTHER", "other", ["OTHER"], ["_$!<Other>!$_"]),
     ),
     ignored=frozenset({"PREF", "INTERNET", "X400"}),
+    carried=frozenset({"X400"}),  # INTERNET is not: the 3.0 spelling writes it, 4.0 has none
     untyped=(Spelling(("INTERNET",)), Spelling()),
     free_labels=True,
 )
@@ -87,6 +94,7 @@ ADDRESS_TYPES = TypeTable(
         form("other", "OTHER", "other", ["OTHER"], ["_$!<Other>!$_"]),
     ),
     ignored=frozenset({"PREF", "DOM", "INTL", "POSTAL", "PARCEL"}),
+    carried=frozenset({"DOM", "INTL", "POSTAL", "PARCEL"}),
 )
 
 URL_TYPES = TypeTable(

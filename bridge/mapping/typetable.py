@@ -67,6 +67,9 @@ class TypeTable:
     ``default``: the type of a line nothing matches (``other`` for phones), else ``None``.
     ``free_labels``: an unknown label is itself the type (emails: the type is a free string).
     ``free_tokens``: in 4.0 an unknown lower-case TYPE value is the type (RELATED).
+    ``carried``: ignored TYPE values that still say something (ADR's ``PARCEL``, a phone's
+    ``VOICE``): kept when a line is rewritten in another version, not dropped with the rest of
+    the table's vocabulary.
     """
 
     forms: tuple[TypeForm, ...]
@@ -75,6 +78,7 @@ class TypeTable:
     default: str | None = None
     free_labels: bool = False
     free_tokens: bool = False
+    carried: frozenset[str] = frozenset()
     _by_label: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_value: dict[str, TypeForm] = field(init=False, repr=False, compare=False)
     # Derived once from ``forms``: every line read and every rewrite consults them.

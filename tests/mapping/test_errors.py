@@ -96,3 +96,27 @@ def test_errors_are_value_errors_with_line_numbers() -> None:
 def test_bad_contacts(contact: object, kwargs: dict, message: str) -> None:
     with pytest.raises(MappingError, match=message):
         to_vcard(contact, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ["BEGIN:VEVENT", "SUMMARY:x"],
+            r"line 4: BEGIN:VEVENT is never closed \(END:VCARD comes first\)",
+        ),
+        (["BEGIN:VEVENT", "END:VTODO"], r"line 5: END:VTODO does not close the open BEGIN:VEVENT"),
+        (["END:VEVENT"], r"line 4: END:VEVENT without a BEGIN:VEVENT"),
+        (
+            ["BEGIN:VCARD", "FN:B", "END:VCARD"],
+            r"line 4: a second BEGIN:VCARD before the card's END:VCARD \(is an END:VCARD missing",
+        ),
+        (["no colon here"], r"line 4: not a vCard property \(no ':'\)"),
+    ],
+)
+def test_components_clients_cannot_parse_are_refused(lines: list[str], message: str) -> None:
+    text = "\r\n".join(["BEGIN:VCARD", "VERSION:3.0", "FN:A", *lines, "END:VCARD"]) + "\r\n"
+    with pytest.raises(MappingError, match=message):
+        from_vcard(text)
+    with pytest.raises(MappingError, match="a second BEGIN:VCARD"):  # the first END is missing
+        from_vcard("BEGIN:VCARD\r\nFN:A\r\n" + CARD)

@@ -300,3 +300,21 @@ def test_native_properties() -> None:
         "X-AURINKO-NATIVE:{}",
     )
     assert contact["nativeProperties"] == {"a": {"x": [1, True, None]}, "b": 0}
+
+
+def test_card_without_version_in_2_1_forms_is_read_as_2_1() -> None:
+    for line in ("TEL;CELL:1", "NOTE;ENCODING=QUOTED-PRINTABLE:a=3Db"):
+        assert from_vcard(f"BEGIN:VCARD\r\nFN:A\r\n{line}\r\nEND:VCARD\r\n").version == "2.1"
+
+
+def test_grouped_begin_and_end_are_accepted() -> None:
+    parsed = from_vcard("home.BEGIN:VCARD\r\nhome.VERSION:4.0\r\nhome.FN:A\r\nhome.END:VCARD\r\n")
+    assert parsed.version == "4.0" and parsed.contact == {"name": {"displayName": "A"}}
+
+
+def test_a_closed_nested_component_is_kept_but_not_mapped() -> None:
+    parsed = from_vcard(
+        card("FN:A", "BEGIN:X-EXTRA", "UID:inner", "TEL:1", "END:X-EXTRA", "UID:outer")
+    )
+    assert parsed.uid == "outer" and "phoneNumbers" not in parsed.contact
+    assert "BEGIN:X-EXTRA\r\nUID:inner\r\n" in to_vcard(parsed.contact, "3.0", parsed.shadow)

@@ -291,3 +291,109 @@ def test_values_are_escaped_and_folded() -> None:
     assert "NOTE:a\\;b\\,c\\\\d\\ne" in out
     assert "CATEGORIES:x\\,y,z" in out
     assert from_vcard(out).contact["keywords"] == ["x,y", "z"]
+
+
+def test_2_1_types_are_all_kept_in_3_0() -> None:
+    shadow = card(
+        "FN:Karin",
+        "ADR;WORK;PARCEL;POSTAL;DOM:;;Industrigatan 4;Göteborg;;411 04;Sverige",
+        "ADR;HOME;INTL;PREF:;;Rue du Lac 3;Genève;;1207;Suisse",
+        "EMAIL;INTERNET;X400:k@example.se",
+        "TEL;PAGER;VOICE:1",
+        "X-MS-TEL;VOICE;COMPANY:2",
+        "X-MS-TEL;TTYTDD:3",
+        version="2.1",
+    )
+    parsed = from_vcard(shadow)
+    assert [p["type"] for p in parsed.contact["phoneNumbers"]] == ["pager", "companyMain", "tty"]
+    lines = body(to_vcard(parsed.contact, "3.0", parsed.shadow, uid="u"))
+    assert "ADR;TYPE=WORK,PARCEL,POSTAL,DOM:;;Industrigatan 4;Göteborg;;411 04;Sverige" in lines
+    assert "ADR;TYPE=HOME,INTL,PREF:;;Rue du Lac 3;Genève;;1207;Suisse" in lines
+    assert "EMAIL;TYPE=INTERNET,X400:k@example.se" in lines
+    assert "TEL;TYPE=PAGER,VOICE:1" in lines
+    lines4 = body(to_vcard(parsed.contact, "4.0", parsed.shadow, uid="u"))
+    assert "ADR;TYPE=work,parcel,postal,dom:;;Industrigatan 4;Göteborg;;411 04;Sverige" in lines4
+
+
+def test_versionless_card_in_2_1_forms_is_served_as_strict_3_0() -> None:
+    shadow = (
+        "BEGIN:VCARD\r\nN:Virtanen;Aino\r\nTEL;HOME;VOICE:1\r\n"
+        "NOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:Sy=C3=B6=\r\n lounas\r\nUID:u\r\nEND:VCARD\r\n"
+    )
+    parsed = from_vcard(shadow)
+    assert parsed.version == "2.1"
+    out = to_vcard(parsed.contact, "3.0", parsed.shadow)
+    assert body(out) == [
+        "VERSION:3.0",
+        "N:Virtanen;Aino;;;",
+        "TEL;TYPE=HOME,VOICE:1",
+        "NOTE:Syö lounas",
+        "UID:u",
+        "FN:Aino Virtanen",
+    ]
+
+
+def test_2_1_syntax_in_a_3_0_card_is_named_and_the_rest_kept() -> None:
+    shadow = card(
+        "FN:M",
+        "TEL;WORK;VOICE:1",
+        "X-IM;HOME:m@im.example",
+        "X-NOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:a=C3=A9",
+        "ADR;type=HOME:;;x;;;;",
+        "UID:u",
+    )
+    parsed = from_vcard(shadow)
+    lines = body(to_vcard(parsed.contact, "3.0", parsed.shadow))
+    assert lines[2:6] == [
+        "TEL;TYPE=WORK,VOICE:1",
+        "X-IM;TYPE=HOME:m@im.example",
+        "X-NOTE:aé",
+        "ADR;type=HOME:;;x;;;;",
+    ]
+    changed = copy.deepcopy(parsed.contact)
+    changed["phoneNumbers"][0]["number"] = "2"  # a rewritten line is named too
+    assert "TEL;TYPE=WORK;TYPE=VOICE:2" in body(to_vcard(changed, "3.0", parsed.shadow))
+
+
+def test_3_0_card_without_n_is_served_without_n() -> None:
+    shadow = card("FN:Support", "EMAIL;TYPE=work:s@example.com", "UID:u")
+    parsed = from_vcard(shadow)
+    assert to_vcard(parsed.contact, "3.0", parsed.shadow) == shadow
+    # a card the bridge makes or converts still has 3.0's mandatory N
+    assert "N:;;;;" in body(to_vcard(parsed.contact, "3.0", uid="u"))
+    from4 = from_vcard(card("FN:Support", "UID:u", version="4.0"))
+    assert "N:;;;;" in body(to_vcard(from4.contact, "3.0", from4.shadow))
+
+
+def test_grouped_begin_is_served_with_an_ungrouped_identity() -> None:
+    shadow = "a.BEGIN:VCARD\r\na.VERSION:3.0\r\na.FN:Frank\r\na.UID:u\r\na.END:VCARD\r\n"
+    parsed = from_vcard(shadow)
+    assert parsed.uid == "u" and parsed.contact == {"name": {"displayName": "Frank"}}
+    out = to_vcard(parsed.contact, "3.0", parsed.shadow)
+    assert out == "BEGIN:VCARD\r\nVERSION:3.0\r\na.FN:Frank\r\nUID:u\r\nEND:VCARD\r\n"
+
+
+def test_2_1_agent_card_becomes_the_agent_text_and_base64_loses_its_indent() -> None:
+    shadow = card(
+        "FN:Boss",
+        "AGENT:",
+        "BEGIN:VCARD",
+        "VERSION:2.1",
+        "FN:Gal Friday",
+        "TEL;WORK:1",
+        "END:VCARD",
+        "LOGO;TYPE=GIF;ENCODING=BASE64:",
+        "    R0lGODlh",
+        "    AQABAA==",
+        "",
+        "UID:u",
+        version="2.1",
+    )
+    parsed = from_vcard(shadow)
+    lines = body(to_vcard(parsed.contact, "3.0", parsed.shadow))
+    assert lines[2:] == [
+        "AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Gal Friday\\nTEL\\;TYPE=WORK:1\\nEND:VCARD\\n",
+        "LOGO;TYPE=GIF;ENCODING=b:R0lGODlhAQABAA==",
+        "UID:u",
+        "N:;;;;",
+    ]
