@@ -120,11 +120,21 @@ class BookCollection(BaseCollection):
         load may run after Radicale has left the request's context); ``card`` is a row that
         may hold the stored text, or an href."""
         href = card if isinstance(card, str) else card.href
-        if version and version != self.book.vcard_version:
+        stored = self._stored_text(card)
+        if stored is None:
+            return ""
+        text, own_version = stored
+        # Each card is stored in the version its writer used: only a request for the other
+        # one is converted (a render from the stored contact, never a parse of the text).
+        if version and version != own_version:
             return self.bridge.engine.render(self.book, href, version) or ""
-        if not isinstance(card, str) and card.vcard is not None:
-            return card.vcard
-        return self.store.vcard(self.book.id, href) or ""
+        return text
+
+    def _stored_text(self, card: StoredItem | ListedCard | str) -> tuple[str, str] | None:
+        """The stored text and its version, from ``card`` when it was read with them."""
+        if not isinstance(card, str) and card.vcard is not None and card.version is not None:
+            return card.vcard, card.version
+        return self.store.vcard(self.book.id, card if isinstance(card, str) else card.href)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         wanted = list(dict.fromkeys(hrefs))
@@ -160,6 +170,8 @@ class BookCollection(BaseCollection):
         except (MappingError, UidConflictError) as exc:
             ctx.error = str(exc)
             raise ValueError(str(exc)) from None
+        # The stored card is what the client sent (folding and line ends aside) whenever the
+        # mapping kept it as is: the reply's ETag then spares the client a download.
         ctx.stored_differs = _normalized(row.vcard) != _normalized(sent.decode("utf-8", "replace"))
         stored = self.get(href)
         assert stored is not None
@@ -192,6 +204,7 @@ class BookCollection(BaseCollection):
 
 
 def _normalized(text: str) -> str:
-    """Unfolded lines without trailing blanks: folding and line ends are not content."""
+    """The card's content lines, unfolded: folding, line ends and empty lines are not
+    content (a blank at the end of a value is: a card that lost one is not as sent)."""
     unfolded = text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
-    return "\n".join(line.rstrip() for line in unfolded.split("\n") if line.strip())
+    return "\n".join(line for line in unfolded.split("\n") if line)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import radicale.item as radicale_item
+import radicale.utils
 from radicale import pathutils
 from radicale.storage import BaseCollection, BaseStorage
 
@@ -17,6 +18,20 @@ from .collections import BookCollection, _Container
 from .rwlock import RWLock
 
 Discovered = BaseCollection | radicale_item.Item
+
+
+def _serves_vcard4() -> bool:
+    return True
+
+
+def advertise_vcard4() -> None:
+    """List vCard 4.0 beside 3.0 in ``CR:supported-address-data`` (RFC 6352 6.2.2).
+
+    Radicale 3.9 lists 4.0 only when vobject >= 1.0 could parse and write it, and asks
+    ``utils.vobject_supports_vcard4`` for nothing else (``app/propfind.py``). This storage
+    never has vobject write a card: its own mapping stores 4.0 cards as written and renders
+    either version on request, so it serves 4.0 whatever vobject's version is."""
+    radicale.utils.vobject_supports_vcard4 = _serves_vcard4
 
 
 class Storage(BaseStorage):
@@ -33,6 +48,7 @@ class Storage(BaseStorage):
             ) from None
         self.bridge = runtime.bridge_for(key)
         self._lock = RWLock()
+        advertise_vcard4()
 
     def discover(
         self,

@@ -38,10 +38,14 @@ CARDDAV = "urn:ietf:params:xml:ns:carddav"
 _VERSION_PARAM = re.compile(r"version\s*=\s*\"?([0-9.]+)", re.IGNORECASE)
 _FN_LINE = re.compile(rb"^([A-Za-z0-9-]+\.)?FN[;:]", re.IGNORECASE | re.MULTILINE)
 _END = re.compile(rb"^END:VCARD", re.IGNORECASE | re.MULTILINE)
-_BEGIN = re.compile(rb"^BEGIN:VCARD", re.IGNORECASE | re.MULTILINE)
 _FOLD = re.compile(rb"\r?\n[ \t]")
-_UID_LINE = re.compile(rb"^(?:[A-Za-z0-9-]+\.)?UID[;:].*$", re.IGNORECASE | re.MULTILINE)
-_VERSION_LINE = re.compile(rb"^VERSION:.*$", re.IGNORECASE | re.MULTILINE)
+# The stand-in's lines, found with or without a group (RFC 2426 allows one even on BEGIN and
+# END) and shown to Radicale without it: its vobject refuses a grouped UID.
+_GROUP = rb"^(?:[A-Za-z0-9-]+\.)?"
+_CARD_BEGIN = re.compile(_GROUP + rb"BEGIN:VCARD", re.IGNORECASE | re.MULTILINE)
+_CARD_END = re.compile(_GROUP + rb"END:VCARD", re.IGNORECASE | re.MULTILINE)
+_UID_LINE = re.compile(_GROUP + rb"(UID[;:].*)$", re.IGNORECASE | re.MULTILINE)
+_VERSION_LINE = re.compile(_GROUP + rb"(VERSION:.*)$", re.IGNORECASE | re.MULTILINE)
 STAND_IN_LIMIT = 1024 * 1024  # larger bodies go whole, so Radicale's size limit applies
 
 _REASON_STATUSES = ("400", "403", "409", "412", "413")
@@ -87,7 +91,7 @@ def for_radicale(body: bytes) -> bytes:
 
 def _stand_in(body: bytes) -> bytes | None:
     unfolded = _FOLD.sub(b"", body)
-    if len(_BEGIN.findall(unfolded)) != 1 or len(_END.findall(unfolded)) != 1:
+    if len(_CARD_BEGIN.findall(unfolded)) != 1 or len(_CARD_END.findall(unfolded)) != 1:
         return None
     uid, version = _UID_LINE.findall(unfolded), _VERSION_LINE.findall(unfolded)
     if len(uid) != 1 or len(version) != 1:

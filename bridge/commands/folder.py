@@ -46,7 +46,11 @@ def _book(args: argparse.Namespace) -> Iterator[tuple[Config, SyncEngine, Book]]
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, metavar="DIR", help="the folder (created if missing)")
     _add_common(parser)
-    parser.add_argument("--version", choices=("3.0", "4.0"), help="vCard version of the files")
+    parser.add_argument(
+        "--version",
+        choices=("3.0", "4.0"),
+        help="vCard version of the files (default: each card in its own)",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -96,7 +100,11 @@ def run_import(args: argparse.Namespace) -> int:
 def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, metavar="DIR", help="the folder to keep in sync")
     _add_common(parser)
-    parser.add_argument("--version", choices=("3.0", "4.0"), help="vCard version of the files")
+    parser.add_argument(
+        "--version",
+        choices=("3.0", "4.0"),
+        help="vCard version of the files (default: each card in its own)",
+    )
     parser.add_argument(
         "--allow-mass-delete",
         action="store_true",

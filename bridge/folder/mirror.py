@@ -53,17 +53,17 @@ class FolderMirror:
         self.engine = engine
         self.book = book
         self.folder = folder
-        self.version = version or book.vcard_version
+        self.version = version  # None: each card in its own version, as it is stored
         self.state = FolderState(engine.db, folder, book.id)
         self.on_local_edit = on_local_edit
 
     def _text(self, item: StoredItem) -> str:
-        if self.version == self.book.vcard_version:
+        if self.version is None or self.version == item.version:
             return item.vcard
         return self.engine.render(self.book, item.href, self.version) or item.vcard
 
     def write(self, item: StoredItem, report: ExportReport, *, restore: bool = False) -> None:
-        """Bring the file of ``item`` to the book's version. ``restore``: the file was
+        """Bring the file of ``item`` to what the book holds. ``restore``: the file was
         deleted here and is to come back (the mass-deletion guard)."""
         record = self.state.by_href(item.href)
         name = record.filename if record else filename_for(item.href)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from .database import Database
 from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps
 
-_ITEM_COLUMNS = "href, uid, etag, vcard, last_modified"
+_ITEM_COLUMNS = "href, uid, etag, vcard, last_modified, version"
 _META_COLUMNS = "href, uid, etag, last_modified"  # all in the contacts_listing index
 
 
@@ -253,7 +253,7 @@ class ContactStore:
         answered in constant memory. The consumer must stay on the calling thread. A card's
         text and length cost a read of the card: only what is asked for is read."""
         length = "length(CAST(vcard AS BLOB))" if with_length else "0"
-        text = "vcard" if with_text else "NULL"
+        text = "vcard, version" if with_text else "NULL, NULL"
         columns = f"href, etag, last_modified, {length}, {text}"
         with self.db.snapshot() as conn:
             if hrefs is None:
@@ -275,14 +275,17 @@ class ContactStore:
                 }
                 yield from ((href, found.get(href)) for href in chunk)
 
-    def vcard(self, book_id: int, href: str) -> str | None:
-
+    def vcard(self, book_id: int, href: str) -> tuple[str, str] | None:
+        """A card's served text and the vCard version it is in."""
         row = (
             self.db.connection()
-            .execute("SELECT vcard FROM contacts WHERE book_id = ? AND href = ?", (book_id, href))
+            .execute(
+                "SELECT vcard, version FROM contacts WHERE book_id = ? AND href = ?",
+                (book_id, href),
+            )
             .fetchone()
         )
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def get_items(self, book_id: int, hrefs: Iterable[str]) -> dict[str, StoredItem]:
 
@@ -316,13 +319,13 @@ class ContactStore:
             ).fetchone()
             conn.execute(
                 "INSERT INTO contacts (book_id, href, uid, remote_id, remote_etag, remote_json,"
-                " contact_json, etag, vcard, shadow, last_modified)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " contact_json, etag, vcard, shadow, last_modified, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (book_id, href) DO UPDATE SET uid = excluded.uid,"
                 " remote_id = excluded.remote_id, remote_etag = excluded.remote_etag,"
                 " remote_json = excluded.remote_json, contact_json = excluded.contact_json,"
                 " etag = excluded.etag, vcard = excluded.vcard, shadow = excluded.shadow,"
-                " last_modified = excluded.last_modified",
+                " last_modified = excluded.last_modified, version = excluded.version",
                 (
                     row.book_id,
                     row.href,
@@ -335,6 +338,7 @@ class ContactStore:
                     row.vcard,
                     row.shadow,
                     row.last_modified,
+                    row.version,
                 ),
             )
             changed = old is None or old["etag"] != row.etag

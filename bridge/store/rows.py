@@ -74,6 +74,7 @@ class ListedCard:
     last_modified: float
     length: int  # of the UTF-8 card (0 unless asked for)
     vcard: str | None
+    version: str | None  # the vCard version of ``vcard``, read with it
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class StoredItem:
     etag: str
     vcard: str
     last_modified: float
+    version: str  # the vCard version ``vcard`` is in: its writer's, or the account's
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class ContactRow:
     remote_etag: str | None = None
     remote_json: Json | None = None  # last state seen upstream: the three-way merge base
     shadow: str | None = None  # the client's original card, for lossless rendering
+    version: str = "3.0"  # the vCard version ``vcard`` is in (3.0 or 4.0)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ContactRow:
@@ -117,6 +120,7 @@ class ContactRow:
             remote_etag=row["remote_etag"],
             remote_json=loads(row["remote_json"]),
             shadow=row["shadow"],
+            version=row["version"],
         )
 
 

@@ -110,6 +110,17 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX contacts_listing ON contacts (book_id, href, uid, etag, last_modified);
     """,
+    # 4: a card is stored and served in the vCard version its writer used (issue 12), so
+    # each row says which version its served text is in; only a read of that text needs
+    # it, so the listing index stays as it is. Until now every card was rendered in its
+    # book's version: existing rows are labelled with the version their stored text is in
+    # (right after BEGIN:VCARD, where the renderer puts it), so that text and its etag,
+    # which clients hold, stay valid; a card takes its writer's version at its next write.
+    """
+    ALTER TABLE contacts ADD COLUMN version TEXT NOT NULL DEFAULT '3.0';
+    UPDATE contacts SET version = '4.0'
+        WHERE instr(substr(vcard, 1, 40), char(10) || 'VERSION:4.0') > 0;
+    """,
 ]
 
 

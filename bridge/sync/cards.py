@@ -5,15 +5,21 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..mapping import MappingError, derive_uid, to_vcard
+from ..mapping import SERVED_VERSIONS, MappingError, ParsedCard, derive_uid, to_vcard
 from ..store import Book, ContactRow
 from .fields import Contact
 from .identity import etag_of, href_for_uid
 
 
-def render(book: Book, contact: Contact, shadow: str | None, uid: str) -> tuple[str, str]:
+def served_version(written: str) -> str:
+    """The version a card written in ``written`` is stored and served in: its own, so that a
+    client reads back what it wrote; 2.1 and version-less cards (read as 3.0) become 3.0."""
+    return written if written in SERVED_VERSIONS else "3.0"
+
+
+def render(version: str, contact: Contact, shadow: str | None, uid: str) -> tuple[str, str]:
     """The served card and its etag. Raises MappingError for an unrenderable contact."""
-    vcard = to_vcard(contact, book.vcard_version, shadow=shadow, uid=uid)
+    vcard = to_vcard(contact, version, shadow=shadow, uid=uid)
     return vcard, etag_of(vcard)
 
 
@@ -24,7 +30,9 @@ def _last_modified(existing: ContactRow | None, etag: str) -> float:
 
 
 def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> ContactRow:
-    """The row for a contact as Aurinko holds it; names and shadow of ``existing`` kept."""
+    """The row for a contact as Aurinko holds it; names, shadow and vCard version of
+    ``existing`` kept (a remote change is merged into the card as its writer wrote it);
+    a contact born in Aurinko gets the account's version."""
     remote_id = str(record["id"])
     uid = existing.uid if existing else derive_uid(record)
     if uid is None:
@@ -32,7 +40,8 @@ def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> Cont
 
     href = existing.href if existing else href_for_uid(uid)
     shadow = existing.shadow if existing else None
-    vcard, etag = render(book, record, shadow, uid)
+    version = existing.version if existing else book.vcard_version
+    vcard, etag = render(version, record, shadow, uid)
     return ContactRow(
         book_id=book.id,
         href=href,
@@ -45,26 +54,34 @@ def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> Cont
         remote_etag=record.get("etag"),
         remote_json=record,
         shadow=shadow,
+        version=version,
     )
 
 
 def local_row(
-    book: Book, href: str, uid: str, contact: Contact, shadow: str, existing: ContactRow | None
+    book: Book,
+    href: str,
+    uid: str,
+    card: ParsedCard,
+    existing: ContactRow | None,
 ) -> ContactRow:
-    """The row for a card a client just wrote; remote link and merge base kept."""
-    vcard, etag = render(book, contact, shadow, uid)
+    """The row for a card a client just wrote, in the version it was written in (whatever
+    the book's); remote link and merge base kept."""
+    version = served_version(card.version)
+    vcard, etag = render(version, card.contact, card.shadow, uid)
     return ContactRow(
         book_id=book.id,
         href=href,
         uid=uid,
-        contact=contact,
+        contact=card.contact,
         etag=etag,
         vcard=vcard,
         last_modified=_last_modified(existing, etag),
         remote_id=existing.remote_id if existing else None,
         remote_etag=existing.remote_etag if existing else None,
         remote_json=existing.remote_json if existing else None,
-        shadow=shadow,
+        shadow=card.shadow,
+        version=version,
     )
 
 

@@ -101,11 +101,12 @@ class SyncEngine:
         self.store.delete_book(book.id)
 
     def render(self, book: Book, href: str, version: str) -> str | None:
-        """The card at ``href`` in another vCard version (the stored text is the book's)."""
+        """The card at ``href`` in ``version``: the stored text when it is the card's own
+        version, else converted (each card is stored in the version it was written in)."""
         row = self.store.get(book.id, href)
         if row is None:
             return None
-        if version == book.vcard_version:
+        if version == row.version:
             return row.vcard
         return to_vcard(row.contact, version, shadow=row.shadow, uid=row.uid)
 
@@ -133,7 +134,7 @@ class SyncEngine:
         with self.db.transaction():
             existing = self.store.get(book.id, href)
             self._check_uid(book, href, uid, existing)
-            row = local_row(book, href, uid, parsed.contact, parsed.shadow, existing)
+            row = local_row(book, href, uid, parsed, existing)
             self.store.save(row)
             if book.kind == "aurinko":
                 self._enqueue_write(book, row, existing)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,12 @@ def write_token(tmp_path: Path) -> Path:
     return token_file
 
 
-@pytest.fixture
-def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def running_server(
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, vcard_version: str = "3.0"
+) -> Iterator[Server]:
+    """The bridge's CardDAV server over ``live_sandbox``: alice's account book ``work``
+    (served by default in ``vcard_version``), users alice and bob."""
     htpasswd = tmp_path / "users.htpasswd"
     set_password(htpasswd, "alice", "alice-pw", rounds=1000)
     set_password(htpasswd, "bob", "bob-pw", rounds=1000)
@@ -57,6 +62,7 @@ def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterat
         base_url=live_sandbox,
         token_file=write_token(tmp_path),
         display_name="Work contacts",
+        vcard_version=vcard_version,
     )
     config = Config(
         data_dir=tmp_path / "bridge",
@@ -78,6 +84,12 @@ def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterat
         bob.close()
     remote.close()
     engine.close()
+
+
+@pytest.fixture
+def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterator[Server]:
+    with running_server(sandbox_app, live_sandbox, tmp_path) as running:
+        yield running
 
 
 def propfind(client: httpx.Client, url: str, depth: str, props: str) -> ET.Element:
@@ -103,3 +115,21 @@ def card(uid: str, fn: str | None, *extra: str, version: str = "3.0") -> str:
     lines += [f"FN:{fn}"] if fn else []
     lines += [*extra, "END:VCARD"]
     return "\r\n".join(lines) + "\r\n"
+
+
+def mkcol_book(client: httpx.Client, url: str, name: str = "Local") -> None:
+    """A local address book at ``url`` (extended MKCOL, RFC 5689)."""
+    body = (
+        '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">'
+        "<D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype>"
+        f"<D:displayname>{name}</D:displayname></D:prop></D:set></D:mkcol>"
+    )
+    response = client.request("MKCOL", url, content=body)
+    assert response.status_code == 201, response.text
+
+
+def unfolded(text: str) -> list[str]:
+    """A card's content lines: what stays when folding, line ends and empty lines (which
+    hold no property) are set aside."""
+    text = text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
+    return [line for line in text.split("\n") if line]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOKEN
-from tests.plugin.conftest import Server, card
+from tests.plugin.conftest import Server, card, unfolded
+from tests.sync.test_versions import ADA_4, BOB_3
 
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vcards"
 VDIRSYNCER = shutil.which("vdirsyncer") or str(Path(sys.executable).parent / "vdirsyncer")
 
 
@@ -46,7 +48,8 @@ password = "alice-pw"
     return config
 
 
-def _vdirsyncer(config: Path, *args: str) -> None:
+def _vdirsyncer(config: Path, *args: str) -> str:
+    """Runs vdirsyncer and returns what it printed (its log of every transfer)."""
     result = subprocess.run(
         [VDIRSYNCER, "-c", str(config), *args],
         capture_output=True,
@@ -57,6 +60,13 @@ def _vdirsyncer(config: Path, *args: str) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "error" not in result.stderr.lower(), result.stderr
+    return result.stdout + result.stderr
+
+
+def _transfers(output: str) -> list[str]:
+    """The lines where vdirsyncer says it uploads, updates or deletes an item, either way."""
+    moves = ("Copying (uploading)", "Copying (updating)", "Deleting item", "conflict resolution")
+    return [line for line in output.splitlines() if any(m in line for m in moves)]
 
 
 def _local(tmp_path: Path) -> dict[str, str]:
@@ -112,5 +122,32 @@ def test_vdirsyncer_round_trip_both_ways(server: Server, tmp_path: Path) -> None
 
     # A second sync with no changes is a no-op on both sides.
     before = (_local(tmp_path), _remote_names(server))
-    _vdirsyncer(config, "sync")
+    assert _transfers(_vdirsyncer(config, "sync")) == []
     assert (_local(tmp_path), _remote_names(server)) == before
+
+
+@pytest.mark.slow
+def test_vdirsyncer_uploads_4_0_cards_once(server: Server, tmp_path: Path) -> None:
+    """vCard 4.0 cards (and a 3.0 one) written in the folder go up once and are served as
+    written, under the ETag of the PUT answer: the next sync moves nothing either way
+    (it used to download them again as 3.0 and overwrite the files)."""
+    config = _config(tmp_path, server)
+    _vdirsyncer(config, "discover")
+    folder = tmp_path / "contacts"
+    cards = {
+        "ada.vcf": ADA_4,
+        "bob.vcf": BOB_3,
+        "tb115.vcf": (FIXTURES / "thunderbird" / "tb115.vcf").read_text("utf-8"),
+        "davx5.vcf": (FIXTURES / "davx5" / "davx5-4.0.vcf").read_text("utf-8"),
+    }
+    for name, text in cards.items():
+        (folder / name).write_bytes(text.encode("utf-8"))
+    uploaded = _transfers(_vdirsyncer(config, "sync"))
+    assert len(uploaded) == 4 and all("Copying (uploading)" in line for line in uploaded)
+    before = {p.name: p.read_bytes() for p in folder.glob("*.vcf")}
+    assert _transfers(_vdirsyncer(config, "sync")) == []
+    assert {p.name: p.read_bytes() for p in folder.glob("*.vcf")} == before
+    assert len(server.sandbox.dump(TOKEN)) == 4
+    for item in server.engine.store.list_items(server.book.id):
+        sent = next(t for t in cards.values() if f"UID:{item.uid}" in t)
+        assert unfolded(item.vcard) == unfolded(sent)

@@ -19,6 +19,7 @@ from bridge.store import (
     Outbox,
     SchemaTooNewError,
 )
+from bridge.store.schema import MIGRATIONS
 
 
 def _row(book_id: int, href: str, etag: str = '"1"') -> ContactRow:
@@ -149,3 +150,37 @@ def test_connections_are_reused_across_short_lived_threads(store: ContactStore) 
         thread.join()
     assert store.count(book.id) == 60
     assert store.db.opened - before <= 2  # not one connection per thread
+
+
+def test_existing_cards_are_labelled_with_the_version_of_their_stored_text(
+    tmp_path: Path,
+) -> None:
+    """Migration 4: rows written before cards kept their own version say which version
+    their served text (and the etag clients hold) is in; nothing is re-rendered."""
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:3]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO books (owner, name, kind, vcard_version) VALUES ('a', 'b', 'local', '4.0')"
+        )
+        for href, version in (("three.vcf", "3.0"), ("four.vcf", "4.0")):
+            text = f"BEGIN:VCARD\r\nVERSION:{version}\r\nUID:{href}\r\nFN:X\r\nEND:VCARD\r\n"
+            conn.execute(
+                "INSERT INTO contacts (book_id, href, uid, contact_json, etag, vcard,"
+                " last_modified) VALUES (1, ?, ?, '{}', '\"e\"', ?, 1.0)",
+                (href, href, text),
+            )
+    store = ContactStore(Database(path))
+    assert {i.href: i.version for i in store.list_items(1)} == {
+        "four.vcf": "4.0",
+        "three.vcf": "3.0",
+    }
+    row = store.get(1, "four.vcf")
+    assert row is not None and row.version == "4.0" and "VERSION:4.0" in row.vcard
+    assert store.vcard(1, "three.vcf") == (
+        row.vcard.replace("4.0", "3.0").replace("four", "three"),
+        "3.0",
+    )
+    store.db.close()
