@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .commands import folder, serve, sync
+from .commands import folder, serve, status, sync
 from .sandbox import cli as sandbox_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[AddArguments, Runner, str]] = {
         folder.add_watch_arguments,
         folder.run_watch,
         "keep a vCard folder and a book in sync both ways until stopped",
+    ),
+    "status": (
+        status.add_arguments,
+        status.run,
+        "show each book's sync state, waiting and parked writes and kept conflicts",
     ),
     "sandbox": (
         sandbox_cli.add_arguments,

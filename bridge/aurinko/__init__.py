@@ -5,6 +5,7 @@ from .client import DEFAULT_BASE_URL, AurinkoClient
 from .errors import (
     AurinkoError,
     BadRequestError,
+    ForbiddenError,
     NotFoundError,
     PreconditionFailedError,
     ProtocolError,
@@ -35,6 +36,7 @@ __all__ = [
     "Contact",
     "DeletedPage",
     "DeletedRecord",
+    "ForbiddenError",
     "NotFoundError",
     "PreconditionFailedError",
     "ProtocolError",

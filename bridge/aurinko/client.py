@@ -179,6 +179,9 @@ class AurinkoClient:
         try:
             response = self._send_with_retries(method, path, idempotent=idempotent, **kwargs)
         except (UnavailableError, RateLimitedError) as exc:
+            if method in _WRITES and exc.status == 500:
+                self.breaker.succeeded()  # it answered: about this write, not the service
+                raise
             hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
             pause = self.breaker.failed(str(exc), hint)
             log.warning("Aurinko unreachable; calls of this account paused %.0f s", pause)

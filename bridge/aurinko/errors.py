@@ -29,6 +29,10 @@ class UnauthorizedError(AurinkoError):
     """401: the account token is missing, dead or cannot be refreshed. Needs the user."""
 
 
+class ForbiddenError(AurinkoError):
+    """403: the token is valid but lacks a permission (``Contacts.ReadWrite`` for writes)."""
+
+
 class NotFoundError(AurinkoError):
     """404: the contact is gone (or not visible to this account). Never retried."""
 

@@ -9,6 +9,7 @@ import httpx
 from .errors import (
     AurinkoError,
     BadRequestError,
+    ForbiddenError,
     NotFoundError,
     PreconditionFailedError,
     RateLimitedError,
@@ -23,7 +24,7 @@ _BAD_TOKEN_MARKERS = ("token.notValid", "Page token is invalid")
 
 _BY_STATUS: dict[int, type[AurinkoError]] = {
     401: UnauthorizedError,
-    403: UnauthorizedError,
+    403: ForbiddenError,
     404: NotFoundError,
     410: TokenExpiredError,
     412: PreconditionFailedError,

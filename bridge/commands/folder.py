@@ -88,6 +88,10 @@ def run_import(args: argparse.Namespace) -> int:
                 progress.close()
             for line in report.invalid:
                 print(f"  invalid: {line}", flush=True)
+            for line in report.parked:
+                print(f"  refused by Aurinko: {line}", flush=True)
+            if report.parked:
+                print("  (aurinko-bridge status lists them; --retry or --drop them)")
             print(f"{args.path} -> {book.path}: {report.summary()}", flush=True)
             return 1 if report.invalid and not (report.created or report.updated) else 0
     except _ERRORS as exc:

@@ -47,6 +47,8 @@ def _sync_all(engine: SyncEngine, books: list[Book]) -> int:
         print(report.summary(), flush=True)
         for line in report.skipped:
             print(f"  skipped {line}", flush=True)
+        if report.skipped:
+            print("  (aurinko-bridge status lists parked writes; --retry or --drop them)")
         for where in report.conflicts:
             print(f"  conflict: the losing version is kept at {where}", flush=True)
         if report.error:

@@ -24,6 +24,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     invalid: list[str] = field(default_factory=list)  # "file:line: reason"
+    parked: list[str] = field(default_factory=list)  # stored, but refused by Aurinko
 
     def summary(self) -> str:
         return (
@@ -71,6 +72,7 @@ def import_path(
                 progress(1)
     if book.kind == "aurinko":
         report_push = engine.push(book)
+        report.parked = report_push.skipped
         if report_push.error:
             log.warning("import stored; push to Aurinko deferred: %s", report_push.error)
     return report

@@ -101,12 +101,22 @@ class Outbox:
         )
         return [OutboxOp.from_row(r) for r in rows]
 
-    def next(self, book_id: int, href: str | None = None) -> OutboxOp | None:
-        """The oldest pending op of the book, or of one contact (order matters per contact)."""
+    def next(
+        self, book_id: int, href: str | None = None, due: float | None = None
+    ) -> OutboxOp | None:
+        """The oldest pending op due by ``due`` (default: now), of the book or of one
+        contact. Order matters per contact: an op waits behind an earlier one of its
+        contact, due or not; ops of other contacts do not wait behind it."""
+        due = time.time() if due is None else due
+        is_due = (
+            "book_id = ? AND failed = 0 AND not_before <= ? AND NOT EXISTS (SELECT 1 FROM"
+            " outbox AS e WHERE e.book_id = outbox.book_id AND e.href = outbox.href"
+            " AND e.failed = 0 AND e.id < outbox.id)"
+        )
         if href is None:
-            ops = self._select("book_id = ? AND failed = 0", book_id, limit=1)
+            ops = self._select(is_due, book_id, due, limit=1)
         else:
-            ops = self._select("book_id = ? AND href = ? AND failed = 0", book_id, href, limit=1)
+            ops = self._select(f"{is_due} AND href = ?", book_id, due, href, limit=1)
         return ops[0] if ops else None
 
     def pending(self, book_id: int) -> list[OutboxOp]:
@@ -126,14 +136,17 @@ class Outbox:
         )
         return int(row[0])
 
-    def claim_next(self, book_id: int, href: str | None = None) -> OutboxOp | None:
-        """Take the oldest pending op (of the book, or of one contact) for pushing.
+    def claim_next(
+        self, book_id: int, href: str | None = None, due: float | None = None
+    ) -> OutboxOp | None:
+        """Take the oldest pending op due by ``due`` (of the book, or of one contact) for
+        pushing; an op put off during a push run comes due after its start.
 
         Choosing and claiming are one transaction: a write arriving between them would fold
         into an op whose older content is already on its way, and be lost.
         """
         with self.db.transaction():
-            op = self.next(book_id, href)
+            op = self.next(book_id, href, due)
             if op is None:
                 return None
             self.db.connection().execute(
@@ -157,14 +170,21 @@ class Outbox:
                 (book_id,),
             )
 
-    def clear_uncertain(self, book_id: int) -> None:
-        """After a pull found no trace of them, uncertain creates are safe to send again."""
+    def clear_uncertain(self, book_id: int, park_after: int) -> list[OutboxOp]:
+        """After a pull found no trace of them, uncertain creates are safe to send again;
+        those tried ``park_after`` times already are parked instead (returned): none of
+        those tries reached Aurinko, and the next would fail as they did."""
+        uncertain = "book_id = ? AND uncertain = 1 AND op = 'create' AND failed = 0"
         with self.db.transaction() as conn:
+            parked = self._select(f"{uncertain} AND attempts >= ?", book_id, park_after)
             conn.execute(
-                "UPDATE outbox SET uncertain = 0 WHERE book_id = ? AND uncertain = 1"
-                " AND op = 'create'",
-                (book_id,),
+                "UPDATE outbox SET failed = 1, uncertain = 0,"
+                " last_error = 'gave up after ' || attempts || ' attempts: ' || last_error"
+                f" WHERE {uncertain} AND attempts >= ?",
+                (book_id, park_after),
             )
+            conn.execute(f"UPDATE outbox SET uncertain = 0 WHERE {uncertain}", (book_id,))
+        return parked
 
     def done(self, op: OutboxOp, remote_id: str | None, remote_etag: str | None) -> None:
         """Drop ``op`` and rebase later writes of the same contact, up to and including its
@@ -188,19 +208,34 @@ class Outbox:
                 (remote_id, remote_etag, dumps(op.local_json), remote_id, *key, bound),
             )
 
-    def mark_uncertain(self, op_id: int, error: str) -> None:
+    def mark_uncertain(self, op_id: int, error: str, delay: float = 0.0) -> None:
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET uncertain = 1, claimed = 0, last_error = ? WHERE id = ?",
-                (error, op_id),
+                "UPDATE outbox SET uncertain = 1, claimed = 0, last_error = ?, not_before = ?"
+                " WHERE id = ?",
+                (error, time.time() + delay, op_id),
             )
 
-    def defer(self, op_id: int, error: str) -> None:
-        """The remote is unavailable: keep the op, in place, for the next push."""
+    def defer(self, op_id: int, error: str, delay: float = 0.0) -> None:
+        """Not now: keep the op, in place, and try it again in ``delay`` seconds."""
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET claimed = 0, last_error = ? WHERE id = ?", (error, op_id)
+                "UPDATE outbox SET claimed = 0, last_error = ?, not_before = ? WHERE id = ?",
+                (error, time.time() + delay, op_id),
             )
+
+    def retry(self, op_id: int) -> bool:
+        """A parked op goes back into the queue, as new; False if there is no such op."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET failed = 0, attempts = 0, not_before = 0 WHERE id = ?",
+                (op_id,),
+            )
+            return cursor.rowcount > 0
+
+    def get(self, op_id: int) -> OutboxOp | None:
+        ops = self._select("id = ?", op_id)
+        return ops[0] if ops else None
 
     def fail(self, op_id: int, error: str) -> None:
         """The remote refused the write for good: park it where a user can see it."""

@@ -140,6 +140,7 @@ class OutboxOp:
     # looked for upstream before it is sent again
     attempts: int
     last_error: str | None = None
+    failed: bool = False  # refused for good: parked until a user retries or drops it
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> OutboxOp:
@@ -155,6 +156,7 @@ class OutboxOp:
             uncertain=bool(row["uncertain"]),
             attempts=row["attempts"],
             last_error=row["last_error"],
+            failed=bool(row["failed"]),
         )
 
 

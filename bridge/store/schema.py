@@ -121,6 +121,11 @@ MIGRATIONS: list[str] = [
     UPDATE contacts SET version = '4.0'
         WHERE instr(substr(vcard, 1, 40), char(10) || 'VERSION:4.0') > 0;
     """,
+    # 5: each pending write retries on its own schedule (issue 13): one that Aurinko keeps
+    # failing waits its own backoff instead of holding back every write behind it.
+    """
+    ALTER TABLE outbox ADD COLUMN not_before REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..aurinko import AurinkoClient
+from ..aurinko import AurinkoClient, RetryPolicy
 from ..store import ContactStore, Outbox
 from .conflicts import ConflictKeeper
 from .merge import ConflictPolicy
@@ -17,3 +17,4 @@ class SyncContext:
     client: AurinkoClient  # the book's Aurinko account
     keeper: ConflictKeeper
     policy: ConflictPolicy
+    retry: RetryPolicy  # how a write Aurinko fails waits and when it is parked

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..aurinko import AurinkoClient, AurinkoError
+from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import from_vcard, to_vcard
 from ..store import Book, ContactRow, ContactStore, Database, Outbox
 from .cards import local_row
@@ -40,6 +40,9 @@ class UidConflictError(ValueError):
         self.href = href
 
 
+OUTBOX_RETRY = RetryPolicy(max_attempts=8, base_delay=10.0, max_delay=3600.0)
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
@@ -50,6 +53,9 @@ class EngineOptions:
     # Outbox left after a failed push is tried again this often at the least (or when the
     # account's breaker lets calls out again, if later).
     retry_pending: float = 5.0
+    # One write that Aurinko keeps failing (a 500 for that contact) waits on its own,
+    # doubling from base_delay, and is parked after max_attempts; the others go on.
+    retry: RetryPolicy = OUTBOX_RETRY
 
 
 class SyncEngine:
@@ -226,7 +232,8 @@ class SyncEngine:
             self._pull_locked(book, report, None)
             if report.error is not None:
                 return
-            self.outbox.clear_uncertain(book.id)
+            for op in self.outbox.clear_uncertain(book.id, self.options.retry.max_attempts):
+                report.skipped.append(f"{op.op} {op.href}: {op.last_error} (outbox #{op.id})")
         self._pusher(book).push(self.store.book_by_id(book.id), report, href)
 
     def pull(self, book: Book, *, progress: Progress | None = None) -> SyncReport:
@@ -266,7 +273,9 @@ class SyncEngine:
         client = self.clients.get(book.id)
         if client is None:
             raise ValueError(f"{book.path} is not backed by an Aurinko account")
-        return SyncContext(self.store, self.outbox, client, self.keeper, self.options.policy)
+        return SyncContext(
+            self.store, self.outbox, client, self.keeper, self.options.policy, self.options.retry
+        )
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from dataclasses import replace
 
 from ..aurinko import (
     AurinkoError,
     BadRequestError,
+    Breaker,
+    ForbiddenError,
     NotFoundError,
     PreconditionFailedError,
     ProtocolError,
+    RateLimitedError,
+    UnauthorizedError,
     UnavailableError,
     WriteResult,
 )
@@ -25,6 +30,8 @@ from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
 
+_CLOSED = Breaker()  # stands for "no breaker": never open
+
 # A contact edited upstream again and again between our GET and PATCH: give up for now
 # and try on the next push rather than spin.
 MAX_MERGE_ROUNDS = 3
@@ -33,19 +40,31 @@ MAX_MERGE_ROUNDS = 3
 class Outcome(enum.Enum):
     DONE = "done"  # the op reached Aurinko (or no longer needs to)
     SKIPPED = "skipped"  # refused for good; parked as failed, the rest goes on
-    STOP = "stop"  # Aurinko unreachable: keep this op and everything after it
+    DEFERRED = "deferred"  # failed on its own: it waits its backoff, the rest goes on
+    STOP = "stop"  # Aurinko unreachable, or the account refused: keep everything for later
+
+
+# A failure with one of these statuses (or none: no answer at all) says the service or the
+# account cannot take writes now, whichever write it is; a 500 may be about this one write.
+_SERVICE_DOWN = frozenset({None, 408, 429, 502, 503, 504})
+_TOKEN_REFUSED = "Aurinko refused the account's token ({}); renew the token, then writes resume"
+_NO_WRITE_PERMISSION = (
+    "the account's token lacks the Contacts.ReadWrite permission (Aurinko answered 403);"
+    " link the account again granting write access; writes wait until then"
+)
 
 
 class Pusher:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
         self.store, self.outbox, self.client = ctx.store, ctx.outbox, ctx.client
-        self.keeper, self.policy = ctx.keeper, ctx.policy
+        self.keeper, self.policy, self.retry = ctx.keeper, ctx.policy, ctx.retry
 
     def push(self, book: Book, report: SyncReport, href: str | None = None) -> None:
         """Push until the outbox (or ``href``'s part of it) is empty or Aurinko stops
         answering. Caller holds the book's lock."""
-        while (op := self.outbox.claim_next(book.id, href)) is not None:
+        started = time.time()  # what fails now is tried again in a later run, not this one
+        while (op := self.outbox.claim_next(book.id, href, due=started)) is not None:
             outcome = self._push_one(book, op, report)
             if outcome is Outcome.STOP:
                 break
@@ -61,23 +80,54 @@ class Pusher:
                 self._update(book, op, report)
             else:
                 self._delete(op)
-        except UnavailableError as exc:
-            if exc.may_have_applied:
-                self.outbox.mark_uncertain(op.id, str(exc))
-            else:
-                self.outbox.defer(op.id, str(exc))
-            report.error = str(exc)
-            return Outcome.STOP
+        except (UnavailableError, RateLimitedError) as exc:
+            return self._not_now(book, op, exc, report)
         except (BadRequestError, ProtocolError, MappingError) as exc:
-            log.warning("%s: Aurinko refused %s of %s: %s", book.path, op.op, op.href, exc)
-            self.outbox.fail(op.id, str(exc))
-            report.skipped.append(f"{op.op} {op.href}: {exc}")
+            self._park(book, op, str(exc), report)
             return Outcome.SKIPPED
-        except AurinkoError as exc:  # unauthorized, rate limited: wait for the next run
+        except (UnauthorizedError, ForbiddenError) as exc:
+            self.outbox.defer(op.id, str(exc))
+            forbidden = isinstance(exc, ForbiddenError)
+            report.error = _NO_WRITE_PERMISSION if forbidden else _TOKEN_REFUSED.format(exc)
+            return Outcome.STOP
+        except AurinkoError as exc:
             self.outbox.defer(op.id, str(exc))
             report.error = str(exc)
             return Outcome.STOP
         return Outcome.DONE
+
+    def _not_now(
+        self, book: Book, op: OutboxOp, exc: UnavailableError | RateLimitedError, report: SyncReport
+    ) -> Outcome:
+        """Aurinko failed this write without refusing it. When the service is down, every
+        write waits for it; when only this one fails, it waits its own backoff (and is
+        parked past the attempt cap) while the others go on."""
+        down = exc.status in _SERVICE_DOWN or (self.client.breaker or _CLOSED).is_open
+        attempts = op.attempts + 1  # this one included
+        applied = isinstance(exc, UnavailableError) and exc.may_have_applied
+        if not down and not applied and attempts >= self.retry.max_attempts:
+            self._park(book, op, f"gave up after {attempts} attempts: {exc}", report)
+            return Outcome.SKIPPED
+        hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        delay = hint if hint is not None else (0.0 if down else self.retry.delay(attempts))
+        if applied:
+            self.outbox.mark_uncertain(op.id, str(exc), delay)
+        else:
+            self.outbox.defer(op.id, str(exc), delay)
+        if down:
+            report.error = str(exc)
+            return Outcome.STOP
+        log.warning(
+            "%s: %s of %s failed; again in %.0f s: %s", book.path, op.op, op.href, delay, exc
+        )
+        return Outcome.DEFERRED
+
+    def _park(self, book: Book, op: OutboxOp, reason: str, report: SyncReport) -> None:
+        """Refused for good: the card keeps the user's version, the refusal is recorded for
+        ``aurinko-bridge status``, and the rest goes on."""
+        log.warning("%s: Aurinko refused %s of %s: %s", book.path, op.op, op.href, reason)
+        self.outbox.fail(op.id, reason)
+        report.skipped.append(f"{op.op} {op.href}: {reason} (outbox #{op.id})")
 
     # -- the three operations ---------------------------------------------------------
 

@@ -16,6 +16,8 @@ from bridge.sync import ConflictPolicy, EngineOptions, SyncEngine
 from tests.conftest import TOKEN
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)
+# A write that fails on its own is due again at once (tests sync in quick rounds).
+OUTBOX_NOW = RetryPolicy(max_attempts=40, base_delay=0.0, max_delay=0.0)
 
 
 def no_sleep(seconds: float) -> None:
@@ -49,7 +51,8 @@ class Env:
 def make_engine(
     data_dir: Path, url: str, policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
 ) -> SyncEngine:
-    engine = SyncEngine(data_dir, options=EngineOptions(policy=policy, request_wait=30))
+    options = EngineOptions(policy=policy, request_wait=30, retry=OUTBOX_NOW)
+    engine = SyncEngine(data_dir, options=options)
     client = AurinkoClient(TOKEN, url, retry=FAST_RETRY, sleep=no_sleep, timeout=10)
     engine.attach("alice", "work", client)
     return engine
