@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import SandboxApp
+from bridge.sandbox import ProfileConfig, SandboxApp
 from tests.conftest import TOKEN, write_bridge_config
 from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard
 
@@ -31,7 +31,9 @@ def _settle(env: Env, rounds: int = 40) -> None:
 
 
 @pytest.mark.sandbox(page_size=4)
-def test_every_fault_kind_at_a_high_rate_converges(env: Env) -> None:
+@pytest.mark.parametrize("profile", ["generic", "office365", "google"])
+def test_every_fault_kind_at_a_high_rate_converges(env: Env, profile: str) -> None:
+    env.sandbox.set_profile(ProfileConfig(profile, weak_etags=profile == "google"))
     remote_ids = [env.remote.create({"name": {"displayName": f"R{i}"}}).id for i in range(12)]
     env.engine.sync(env.book)
     env.sandbox.set_faults(
