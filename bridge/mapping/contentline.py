@@ -2,20 +2,28 @@
 
 vobject's parse-and-serialize round trip changes real cards (it drops the image of a 4.0
 ``PHOTO:data:`` URI, keeps one value of ``NICKNAME:a,b,c``, rewrites escapes), so the mapping
-reads and writes content lines itself: a parsed line remembers its original text (``raw``), and a
-line the mapping does not touch is written back exactly as it came, only refolded.
+never has vobject build or serialize a card: a parsed line remembers its original text
+(``raw``), and a line the mapping does not touch is written back exactly as it came, only
+refolded.
 
 The layer knows syntax, not meaning: unfolding (including vCard 2.1 quoted-printable soft line
 breaks), group prefixes, parameters with quoting, value escaping per version, and folding at 75
-octets without splitting a UTF-8 sequence.
+octets without splitting a UTF-8 sequence. Escaping a TEXT value is vobject's own
+(``backslashEscape``, ``serializeFields``). The rest is this module's own code, because each
+vobject function for it loses or corrupts data on an input the mapping must read or write (one
+of them a real Android card); MAPPING.md ("Where the mapping does not use vobject, and why")
+lists each one with that input, and tests/mapping/test_vobject_layer.py shows it.
 """
 
 from __future__ import annotations
 
 import quopri
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+
+from vobject.base import backslashEscape
+from vobject.vcard import serializeFields
 
 from .errors import MappingError
 
@@ -285,10 +293,16 @@ _ESCAPES = {"\\": "\\", "n": "\n", "N": "\n", ",": ",", ";": ";", ":": ":"}
 _ESCAPE = re.compile(r"\\([" + re.escape("".join(_ESCAPES)) + "])")  # a known escape
 
 
-def escape_text(text: str, *, structured: bool = True) -> str:
-    """Escape a TEXT value: backslash, line break, comma and (by default) semicolon."""
-    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
-    return text.replace(";", "\\;") if structured else text
+# vobject's own escaping (untyped, hence the annotations): backslash, comma, semicolon and line
+# break (``\r\n``, ``\r`` and ``\n`` alike) are escaped, as in RFC 2426 / 6350 structured values.
+_backslash_escape: Callable[[str], str] = backslashEscape
+_serialize_fields: Callable[[list[str]], str] = serializeFields
+
+
+def escape_text(text: str) -> str:
+    """Escape a TEXT value: backslash, line break, comma and semicolon (vobject's
+    ``backslashEscape``)."""
+    return _backslash_escape(text)
 
 
 def unescape_text(text: str, version: str) -> str:
@@ -337,8 +351,10 @@ def text_list(value: str, version: str, separator: str = ",") -> list[str]:
     return [unescape_text(part, version) for part in split_escaped(value, separator)]
 
 
-def join_escaped(parts: Sequence[str], separator: str = ";") -> str:
-    return separator.join(escape_text(part) for part in parts)
+def join_escaped(parts: Sequence[str]) -> str:
+    """A structured value (``N``, ``ORG``, ``ADR``): each part escaped, ``;`` between them
+    (vobject's ``serializeFields``)."""
+    return _serialize_fields(list(parts))
 
 
 # Parameter values cannot hold DQUOTE or line breaks; RFC 6868 caret encoding carries them.
