@@ -35,6 +35,8 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 CARDDAV = "urn:ietf:params:xml:ns:carddav"
+# iOS: "iOS/17.2 (21C62) dataaccessd/1.0"; macOS: "macOS/14.2 (23C64) AddressBookCore/2664".
+_APPLE_AGENT = re.compile(r"dataaccessd/|AddressBookCore/|AddressBook/", re.IGNORECASE)
 _VERSION_PARAM = re.compile(r"version\s*=\s*\"?([0-9.]+)", re.IGNORECASE)
 _FN_LINE = re.compile(rb"^([A-Za-z0-9-]+\.)?FN[;:]", re.IGNORECASE | re.MULTILINE)
 _END = re.compile(rb"^END:VCARD", re.IGNORECASE | re.MULTILINE)
@@ -59,6 +61,13 @@ def accepted_version(accept: str) -> str | None:
             if match and match.group(1) in ("3.0", "4.0"):
                 return match.group(1)
     return None
+
+
+def agent_version(environ: Environ) -> str | None:
+    """The version a client reads without saying so: Apple's Contacts (iOS, iPadOS, macOS)
+    read vCard 3.0 only and never ask, so a card another client wrote in 4.0 reaches them
+    converted."""
+    return "3.0" if _APPLE_AGENT.search(environ.get("HTTP_USER_AGENT", "")) else None
 
 
 def report_version(body: bytes) -> str | None:
@@ -194,7 +203,7 @@ class BridgeMiddleware:
                 ctx.raw_body = body
                 radicale_body = for_radicale(body)
             elif method == "REPORT":
-                ctx.vcard_version = report_version(body)
+                ctx.vcard_version = report_version(body) or agent_version(environ)
                 ctx.listing = listing.sync_listing(body, ctx.vcard_version)
             else:
                 ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
@@ -203,7 +212,8 @@ class BridgeMiddleware:
             environ["wsgi.input"] = io.BytesIO(radicale_body)
             environ["CONTENT_LENGTH"] = str(len(radicale_body))
         elif method in ("GET", "HEAD"):
-            ctx.vcard_version = accepted_version(environ.get("HTTP_ACCEPT", ""))
+            accept = environ.get("HTTP_ACCEPT", "")
+            ctx.vcard_version = accepted_version(accept) or agent_version(environ)
         with request_scope(ctx):
             return self._respond(environ, start_response, ctx, method)
 
