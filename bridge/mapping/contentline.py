@@ -373,7 +373,8 @@ def decoded_value(line: ContentLine) -> str:
     charset = line.first_param("CHARSET") or "utf-8"
     octets = quopri.decodestring(line.value.encode("utf-8"))
     try:
-        return octets.decode(charset).replace("\r\n", "\n")
+        # A lone CR (=0D) is a line break too: left raw, it would split the served line.
+        return octets.decode(charset).replace("\r\n", "\n").replace("\r", "\n")
     except LookupError:
         raise MappingError(f"unknown CHARSET {charset!r}", line=line.lineno) from None
     except UnicodeDecodeError:

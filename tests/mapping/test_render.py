@@ -397,3 +397,14 @@ def test_2_1_agent_card_becomes_the_agent_text_and_base64_loses_its_indent() -> 
         "UID:u",
         "N:;;;;",
     ]
+
+
+def test_a_lone_quoted_printable_cr_does_not_split_the_served_line() -> None:
+    card = (
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:qp-cr\r\nN:Doe;Jane\r\nFN:Jane Doe\r\n"
+        "X-FOO;ENCODING=QUOTED-PRINTABLE:a=0Db\r\nEND:VCARD\r\n"
+    )
+    parsed = from_vcard(card)
+    served = to_vcard(parsed.contact, "3.0", shadow=parsed.shadow)
+    assert "\r" not in served.replace("\r\n", "")
+    assert "X-FOO:a\\nb\r\n" in served
