@@ -25,7 +25,7 @@ from typing import Any
 from radicale import httputils
 from radicale.auth import AuthContext
 
-from bridge.mapping.limits import DEFAULT_LIMITS
+from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
 
 from . import listing
 from .context import RequestContext, request_scope
@@ -96,6 +96,19 @@ def for_radicale(body: bytes) -> bytes:
     if _FN_LINE.search(body):
         return body
     return _END.sub(b"FN:-\r\nEND:VCARD", body, count=1)
+
+
+def refusal(body: bytes) -> str | None:
+    """Why a PUT body with several BEGIN:VCARD lines is not one card, in the mapping's words
+    (Radicale's vobject would refuse it with a bare "Bad Request"); None for a body the
+    mapping reads, such as a 2.1 card with an embedded AGENT card."""
+    if len(_CARD_BEGIN.findall(_FOLD.sub(b"", body))) < 2:
+        return None
+    try:
+        from_vcard(body)
+    except MappingError as exc:
+        return str(exc)
+    return None
 
 
 def _stand_in(body: bytes) -> bytes | None:
@@ -202,6 +215,9 @@ class BridgeMiddleware:
             if method == "PUT":
                 ctx.raw_body = body
                 radicale_body = for_radicale(body)
+                refused = refusal(body) if radicale_body is body else None
+                if refused is not None:
+                    return _plain(start_response, "400 Bad Request", refused)
             elif method == "REPORT":
                 ctx.vcard_version = report_version(body) or agent_version(environ)
                 ctx.listing = listing.sync_listing(body, ctx.vcard_version)

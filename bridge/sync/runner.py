@@ -22,8 +22,14 @@ class Job(enum.Flag):
     PULL = enum.auto()
 
 
+# A book's worker waits this long for more work before its thread ends (a burst of
+# requests reuses one thread: starting one per request costs a GIL handoff each time).
+IDLE = 60.0
+
+
 @dataclass
 class _Book:
+    wake: threading.Condition  # on the runner's one lock: the worker and waiters meet here
     wanted: Job = field(default_factory=lambda: Job(0))
     since: float = 0.0  # when the oldest request in ``wanted`` was made
     asked: int = 0  # tickets handed out
@@ -40,42 +46,51 @@ Run = Callable[[int, Job, float], None]
 class BookRunner:
     def __init__(self, run: Run) -> None:
         self._run = run
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._books: dict[int, _Book] = {}
         self._closed = False
 
+    def _book(self, book_id: int) -> _Book:
+        state = self._books.get(book_id)
+        if state is None:
+            state = self._books[book_id] = _Book(threading.Condition(self._lock))
+        return state
+
     def ask(self, book_id: int, job: Job) -> int:
         """Ask for ``job`` on the book; the ticket is served by a run that starts after now."""
-        with self._cond:
-            state = self._books.setdefault(book_id, _Book())
+        with self._lock:
+            state = self._book(book_id)
             if not state.wanted:
                 state.since = time.time()
             state.wanted |= job
             state.asked += 1
             if state.thread is None and not self._closed:
                 state.thread = threading.Thread(
-                    target=self._drain, args=(book_id,), name=f"bridge-book-{book_id}", daemon=True
+                    target=self._work, args=(book_id,), name=f"bridge-book-{book_id}", daemon=True
                 )
                 state.thread.start()
+            state.wake.notify_all()
             return state.asked
 
     def wait(self, book_id: int, ticket: int, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for the run serving ``ticket``; True if it ran."""
-        with self._cond:
-            state = self._books[book_id]
-            return self._cond.wait_for(lambda: state.served >= ticket, timeout)
+        with self._lock:
+            state = self._book(book_id)
+            return state.wake.wait_for(lambda: state.served >= ticket, timeout)
 
     def busy_for(self, book_id: int) -> float:
         """Seconds the book's run under way has taken so far (0 when none is)."""
-        with self._cond:
+        with self._lock:
             state = self._books.get(book_id)
             started = state.started if state is not None else None
         return 0.0 if started is None else time.monotonic() - started
 
-    def _drain(self, book_id: int) -> None:
+    def _work(self, book_id: int) -> None:
+        with self._lock:
+            state = self._books[book_id]
         while True:
-            with self._cond:
-                state = self._books[book_id]
+            with self._lock:
+                state.wake.wait_for(lambda: bool(state.wanted) or self._closed, IDLE)
                 if not state.wanted or self._closed:
                     state.thread = None
                     return
@@ -90,17 +105,19 @@ class BookRunner:
                 else:
                     log.exception("background %s of book %d failed", job, book_id)
             finally:
-                with self._cond:
+                with self._lock:
                     state.served = covers
                     state.started = None
-                    self._cond.notify_all()
+                    state.wake.notify_all()
 
     def close(self, timeout: float = 5.0) -> None:
         """No new runs; wait a little for the ones under way (a stuck call is left behind:
         its op stays claimed and is reconciled at the next start)."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             threads = [s.thread for s in self._books.values() if s.thread is not None]
+            for state in self._books.values():
+                state.wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))

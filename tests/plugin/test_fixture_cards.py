@@ -24,6 +24,7 @@ from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
 from tests.conftest import OTHER_TOKEN, TOKEN
 from tests.plugin.conftest import Server, mkcol_book, running_server, unfolded
 from tests.plugin.test_card_versions import served_everywhere
+from tests.sync.conftest import comparable
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "vcards"
 INPUTS = sorted(p for p in ROOT.rglob("*.vcf") if ".served-" not in p.name)
@@ -166,10 +167,24 @@ def _check(
         parses(converted, other)
     except vobject.base.VObjectError as exc:
         problems[f"served as {other}"] = (str(exc), None)
+    if path.startswith("/alice/work/"):
+        reaches_aurinko(server, path, from_vcard(body).contact)
     if own in ("3.0", "4.0") and not as_sent:  # 2.1 and version-less cards are converted
         diff = "\n".join(_diff(sent, served))
         problems["served as sent"] = (diff, known_difference(unfolded(sent), unfolded(served)))
     settle(source, problems)
+
+
+def reaches_aurinko(server: Server, path: str, contact: dict) -> None:
+    """The card's mapped fields are what Aurinko (the sandbox) now holds, none lost."""
+    engine, book = server.engine, server.book
+    engine.push(book)  # the PUT waited for its push a short while at most: finish it here
+    row = engine.store.get(book.id, path.rsplit("/", 1)[1])
+    assert row is not None and row.remote_id is not None, engine.outbox.failed(book.id)
+    (stored,) = [c for c in server.sandbox.dump(TOKEN) if c["id"] == row.remote_id]
+    if isinstance(stored.get("photo"), dict):  # the server names the photo it stored
+        stored["photo"] = {k: v for k, v in stored["photo"].items() if k != "id"}
+    assert comparable(stored) == comparable(contact)
 
 
 def _diff(sent: str, served: str) -> list[str]:
