@@ -3,11 +3,8 @@ Aurinko account, over CardDAV and through sync, export, import and watch (real p
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +14,10 @@ import pytest
 
 from bridge.sandbox import SandboxApp
 from radicale_plugin.users import set_password
+from tests.cli.serving import BRIDGE, serving
 from tests.conftest import OTHER_TOKEN, TOKEN
 from tests.folder.conftest import eventually
 
-BRIDGE = [sys.executable, "-m", "bridge"]
 USERS = {"alice": TOKEN, "bob": OTHER_TOKEN}
 WATCH_ALICE = ["--account", "alice/contacts", "--interval", "0.5"]
 
@@ -134,29 +131,14 @@ def test_watch_pushes_into_the_watching_users_account(setup: Setup) -> None:
 
 
 @pytest.fixture
-def serving(setup: Setup) -> Iterator[str]:
-    process = subprocess.Popen(
-        [*BRIDGE, "serve", "--config", str(setup.config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    assert process.stdout is not None
-    banner = process.stdout.readline()
-    found = re.search(r"CardDAV server at (http://127\.0\.0\.1:\d+/)", banner)
-    try:
-        assert found, banner + (process.stderr.read() if process.stderr else "")
-        yield found.group(1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    assert "Traceback" not in err
+def served(setup: Setup) -> Iterator[str]:
+    with serving(setup.config) as url:
+        yield url
 
 
-def test_carddav_serves_and_writes_each_users_own_account(setup: Setup, serving: str) -> None:
+def test_carddav_serves_and_writes_each_users_own_account(setup: Setup, served: str) -> None:
     for user in USERS:
-        with httpx.Client(base_url=serving, auth=(user, f"{user}-pw"), timeout=30) as client:
+        with httpx.Client(base_url=served, auth=(user, f"{user}-pw"), timeout=30) as client:
             listing = client.request(
                 "REPORT",
                 f"/{user}/contacts/",

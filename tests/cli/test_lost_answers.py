@@ -7,11 +7,8 @@ answering while the client writes."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,10 +16,11 @@ import pytest
 
 from bridge.sandbox import SandboxApp
 from radicale_plugin.users import set_password
+from tests.cli.serving import BRIDGE, serving, start_serve
 from tests.conftest import TOKEN, write_bridge_config
 
-BRIDGE = [sys.executable, "-m", "bridge"]
 BOOK = "/alice/work/"
+ALICE = ("alice", "alice-pw")
 
 
 def card(fn: str, *extra: str) -> str:
@@ -30,20 +28,6 @@ def card(fn: str, *extra: str) -> str:
         "\r\n".join(["BEGIN:VCARD", "VERSION:3.0", "UID:lost", f"FN:{fn}", *extra, "END:VCARD"])
         + "\r\n"
     )
-
-
-def serve(config: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [*BRIDGE, "serve", "--config", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    assert process.stdout is not None
-    found = re.search(r"(http://127\.0\.0\.1:\d+/)", process.stdout.readline())
-    assert found, process.stderr.read() if process.stderr else ""
-    return process, found.group(1)
 
 
 @pytest.mark.parametrize("then", ["update", "delete"])
@@ -54,9 +38,9 @@ def test_writes_behind_a_lost_create_survive_a_sigkill(
     config = write_bridge_config(tmp_path, live_sandbox)
     text = config.read_text().replace("[server]\n", '[server]\nhtpasswd = "users.htpasswd"\n')
     config.write_text(text)
-    process, url = serve(config)
+    process, url = start_serve(config)
     try:
-        with httpx.Client(base_url=url, auth=("alice", "alice-pw"), timeout=30) as client:
+        with httpx.Client(base_url=url, auth=ALICE, timeout=30) as client:
             assert client.request("PROPFIND", BOOK, headers={"Depth": "1"}).status_code == 207
             sandbox_app.set_faults(drop_after_rate=1.0)  # acted upon, never answered
             assert client.put(BOOK + "lost.vcf", content=card("First")).status_code == 201
@@ -83,17 +67,11 @@ def test_writes_behind_a_lost_create_survive_a_sigkill(
     else:  # deleted, and not brought back by the pull that found the lost create
         assert upstream == []
 
-    process, url = serve(config)
-    try:
-        with httpx.Client(base_url=url, auth=("alice", "alice-pw"), timeout=30) as client:
-            listing = client.request("PROPFIND", BOOK, headers={"Depth": "1"})
-            cards = re.findall(r"/alice/work/([^<]+\.vcf)<", listing.text)
-            if then == "update":
-                assert cards == ["lost.vcf"]
-                assert "FN:Second" in client.get(BOOK + "lost.vcf").text
-            else:
-                assert cards == []
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-    assert "Traceback" not in err
+    with serving(config) as url, httpx.Client(base_url=url, auth=ALICE, timeout=30) as client:
+        listing = client.request("PROPFIND", BOOK, headers={"Depth": "1"})
+        cards = re.findall(r"/alice/work/([^<]+\.vcf)<", listing.text)
+        if then == "update":
+            assert cards == ["lost.vcf"]
+            assert "FN:Second" in client.get(BOOK + "lost.vcf").text
+        else:
+            assert cards == []

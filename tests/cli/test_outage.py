@@ -8,12 +8,7 @@ answer)."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +19,10 @@ import pytest
 
 from bridge.sandbox import SandboxApp
 from radicale_plugin.users import set_password
+from tests.cli.serving import serving
 from tests.conftest import TOKEN
 from tests.folder.conftest import eventually
 
-BRIDGE = [sys.executable, "-m", "bridge"]
 REQUEST_WAIT = 1.0
 CLIENT_TIMEOUT = 8.0  # the bridge used to hold requests 6-30 s while Aurinko was away
 
@@ -136,23 +131,11 @@ def served(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterat
         encoding="utf-8",
     )
     config.chmod(0o600)
-    process = subprocess.Popen(
-        [*BRIDGE, "serve", "--config", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    assert process.stdout is not None
-    found = re.search(r"(http://127\.0\.0\.1:\d+/)", process.stdout.readline())
     try:
-        assert found, process.stderr.read() if process.stderr else ""
-        yield Served(found.group(1), proxy, sandbox_app)
+        with serving(config) as url:
+            yield Served(url, proxy, sandbox_app)
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
         proxy.close()
-    assert "Traceback" not in err
 
 
 def card(uid: str) -> str:
