@@ -92,19 +92,23 @@ class AurinkoClient:
             log.info("contacts sync not ready yet; polling again in %.1f s", wait)
             self._sleep(wait)
 
-    def iter_updated(self, delta_token: str) -> Iterator[models.UpdatedPage]:
-        """Pages of ``sync/updated`` from ``delta_token``; the last carries the next one."""
-        return self._pages("contacts/sync/updated", delta_token, models.parse_updated_page)
+    def iter_updated(
+        self, delta_token: str | None, *, page_token: str | None = None
+    ) -> Iterator[models.UpdatedPage]:
+        """Pages of ``sync/updated`` from ``delta_token`` (or, resuming a run, from the page
+        ``page_token``); the last carries the next delta token."""
+        params = {"pageToken": page_token} if page_token else {"deltaToken": delta_token or ""}
+        return self._pages("contacts/sync/updated", params, models.parse_updated_page)
 
     def iter_deleted(self, delta_token: str) -> Iterator[models.DeletedPage]:
         """Pages of ``sync/deleted`` from ``delta_token``; the last carries the next one."""
-        return self._pages("contacts/sync/deleted", delta_token, models.parse_deleted_page)
+        params = {"deltaToken": delta_token}
+        return self._pages("contacts/sync/deleted", params, models.parse_deleted_page)
 
     def _pages(
-        self, path: str, delta_token: str, parse: Callable[[Mapping[str, Any]], PageT]
+        self, path: str, params: dict[str, str], parse: Callable[[Mapping[str, Any]], PageT]
     ) -> Iterator[PageT]:
         # Follow-up pages send only pageToken, as the vendor's own client does.
-        params = {"deltaToken": delta_token}
         seen: set[str] = set()
         while True:
             page = parse(self._json("GET", path, params=params))

@@ -172,7 +172,17 @@ class ContactStore:
 
     def finish_resync(self, book_id: int) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE books SET resync_running = 0 WHERE id = ?", (book_id,))
+            conn.execute(
+                "UPDATE books SET resync_running = 0, resync_resume = NULL WHERE id = ?",
+                (book_id,),
+            )
+
+    def set_resync_resume(self, book_id: int, resume: Json | None) -> None:
+        """Where an interrupted full listing picks up (saved with the page it follows)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE books SET resync_resume = ? WHERE id = ?", (dumps(resume), book_id)
+            )
 
     # -- contacts -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ class Book:
     resync_running: bool
     change_floor: int
     last_pull: float | None
+    resync_resume: Json | None = None  # {"page": token, "deleted": token} of a listing
 
     @property
     def path(self) -> str:
@@ -52,6 +53,7 @@ class Book:
             resync_running=bool(row["resync_running"]),
             change_floor=row["change_floor"],
             last_pull=row["last_pull"],
+            resync_resume=loads(row["resync_resume"]),
         )
 
 

@@ -126,6 +126,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN not_before REAL NOT NULL DEFAULT 0;
     """,
+    # 6: a full listing interrupted (a rate limit, a crash) resumes from its last applied
+    # page instead of page 1: the page token to ask for next, and the deleted chain's start.
+    """
+    ALTER TABLE books ADD COLUMN resync_resume TEXT;
+    """,
 ]
 
 

@@ -18,6 +18,7 @@ from ..aurinko import (
 )
 from ..mapping import MappingError
 from ..store import Book, ContactRow
+from ..store.rows import Json
 from .cards import linked_to, remote_row
 from .context import SyncContext
 from .fields import Contact, without_photo_content
@@ -86,16 +87,17 @@ class Puller:
         """List everything again and reconcile by remote id: no duplicates, deletions kept."""
         report.full_resync = True
         generation = self.store.begin_resync(book.id)
-        start = self.client.start_sync()
-        updated_token = deleted_token = None
-        for page in self.client.iter_updated(start.updated_token):
-            records = self._with_photos(book, page.records)
-            with self.store.db.transaction():
-                self._apply_records(book, records, report)
-                self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
-            updated_token = page.next_delta_token if page.next_page_token is None else None
+        resume = self.store.book_by_id(book.id).resync_resume
+        try:
+            updated_token, deleted_start = self._list_all(book, generation, resume, report)
+        except TokenExpiredError:
+            if resume is None:
+                raise
+            log.info("%s: the listing's page token expired; listing from the start", book.path)
+            updated_token, deleted_start = self._list_all(book, generation, None, report)
+        deleted_token = None
         deleted: list[DeletedRecord] = []
-        for dpage in self.client.iter_deleted(start.deleted_token):
+        for dpage in self.client.iter_deleted(deleted_start):
             deleted.extend(dpage.records)
             deleted_token = dpage.next_delta_token if dpage.next_page_token is None else None
         if updated_token is None or deleted_token is None:  # the next run starts over
@@ -107,6 +109,32 @@ class Puller:
                 self._remote_deleted(book, row, report)
             self.store.set_tokens(book.id, updated_token, deleted_token)
             self.store.finish_resync(book.id)
+
+    def _list_all(
+        self, book: Book, generation: int, resume: Json | None, report: SyncReport
+    ) -> tuple[str | None, str]:
+        """Every contact, page by page, each page applied with the point to resume from, so
+        an interrupted listing (a rate limit, a crash) goes on from there, not page 1.
+        Returns the next delta token (None if the last page had none) and the start of the
+        deleted chain."""
+        if resume is not None:
+            deleted_start = str(resume["deleted"])
+            pages = self.client.iter_updated(None, page_token=str(resume["page"]))
+        else:
+            start = self.client.start_sync()
+            deleted_start = start.deleted_token
+            pages = self.client.iter_updated(start.updated_token)
+        updated_token = None
+        for page in pages:
+            records = self._with_photos(book, page.records)
+            with self.store.db.transaction():
+                self._apply_records(book, records, report)
+                self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
+                after = page.next_page_token
+                point = {"page": after, "deleted": deleted_start} if after else None
+                self.store.set_resync_resume(book.id, point)
+            updated_token = page.next_delta_token if page.next_page_token is None else None
+        return updated_token, deleted_start
 
     # -- applying records -----------------------------------------------------------
 

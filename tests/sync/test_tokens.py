@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from bridge.aurinko import AurinkoClient
+from bridge.aurinko import AurinkoClient, RetryPolicy
 from bridge.sync import SyncEngine
 from tests.sync.conftest import FAST_RETRY, no_sleep
 
@@ -158,4 +158,43 @@ def test_photos_are_fetched_only_for_changed_contacts_and_a_failure_waits(
     assert fake.photo_gets() - before == 1, fetched
     row = engine.store.get_by_remote_id(book_id, "c5")
     assert row is not None and "PHOTO" in row.vcard
+    engine.close()
+
+
+def test_an_interrupted_first_sync_resumes_from_its_last_page(tmp_path: Path) -> None:
+    """1,000 contacts, 200 with photos, in 10 pages; the service rate-limits page 4 and
+    page 8 once each for longer than a run is willing to wait. Every run goes on from the
+    page it stopped at: no page is listed twice, no photo fetched twice."""
+    fake = FakeAurinko()
+    everyone = [person(n, photo=n % 5 == 0) for n in range(1000)]
+    tokens = ["u0-1", *(f"p{i}" for i in range(1, 10))]
+    for i, token in enumerate(tokens):
+        chunk = everyone[i * 100 : (i + 1) * 100]
+        last = i == len(tokens) - 1
+        fake.pages[("updated", token)] = page(
+            chunk, next_page=None if last else tokens[i + 1], delta="u1" if last else None
+        )
+    limited = {"p4": 1, "p8": 1}
+
+    def rate_limited(token: str, body: dict) -> Answer:
+        def answer(request: httpx.Request) -> httpx.Response:
+            if limited[token]:
+                limited[token] -= 1
+                return httpx.Response(429, json={"code": "rateLimited", "message": "slow down"})
+            return httpx.Response(200, json=body)
+
+        return answer
+
+    for token in limited:
+        fake.pages[("updated", token)] = rate_limited(token, fake.pages[("updated", token)])  # type: ignore[arg-type]
+    engine, book_id = engine_for(tmp_path, fake)
+    engine.clients[book_id]._retry = RetryPolicy(max_attempts=1)  # a run gives up at once
+    reports = [engine.pull(engine.store.book_by_id(book_id)) for _ in range(3)]
+    assert [r.error is None for r in reports] == [False, False, True]
+    assert engine.store.count(book_id) == 1000
+    assert fake.starts == 1  # one listing, resumed twice
+    listed = [token for path, token in fake.log if path.endswith("/updated")]
+    assert listed == [*tokens[:5], "p4", "p5", "p6", "p7", "p8", "p8", "p9"]
+    assert fake.photo_gets() == 200
+    assert engine.store.book_by_id(book_id).updated_token == "u1"
     engine.close()
