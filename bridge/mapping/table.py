@@ -18,7 +18,6 @@ from .rules import (
     EmailCodec,
     ItemRule,
     KeywordsRule,
-    NativeRule,
     PhoneCodec,
     PhotoMetaRule,
     PhotoRule,
@@ -158,7 +157,6 @@ RULES: tuple[Rule, ...] = (
     TextRule("NOTE", ("notes",)),
     PhotoRule(),
     PhotoMetaRule(),
-    NativeRule(),
 )
 
 RULE_BY_PROPERTY = {name: rule for rule in RULES for name in rule.names}

@@ -97,16 +97,6 @@ photo = st.one_of(
     ),
     _obj({"mimeType": media_type, "id": any_text, "name": any_text}, required=("id",)),
 )
-json_value = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | any_text,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-    max_leaves=6,
-)
-
 contact = _obj(
     {
         "id": st.text(string.ascii_letters + string.digits, min_size=1, max_size=20),
@@ -124,7 +114,6 @@ contact = _obj(
         "phoneNumbers": phones,
         "addresses": addresses,
         "urls": urls,
-        "nativeProperties": st.dictionaries(text, json_value, max_size=3),
         "photo": photo,
     },
     required=("id",),

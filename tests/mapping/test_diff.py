@@ -12,7 +12,6 @@ OLD = {
     "name": {"displayName": "Ann Lee", "givenName": "Ann", "familyName": "Lee"},
     "notes": "line one\r\nline two",
     "phoneNumbers": [{"number": "1", "type": "work", "canonicalForm": "+1"}, {"number": "2"}],
-    "nativeProperties": {"flag": True},
 }
 
 
@@ -26,7 +25,6 @@ def test_equivalent_spellings_are_not_changes() -> None:
         "name": {"givenName": "Ann", "familyName": "Lee"},  # displayName derived the same
         "notes": "line one\nline two",  # vCard text has \n line breaks
         "phoneNumbers": [{"number": "1", "type": "work"}, {"number": "2", "type": "other"}],
-        "nativeProperties": {"flag": True},
         "keywords": [],
         "company": {},
     }
@@ -34,13 +32,12 @@ def test_equivalent_spellings_are_not_changes() -> None:
 
 
 def test_changed_and_removed_fields() -> None:
-    new = {**OLD, "notes": None, "nickName": "Annie", "nativeProperties": {"flag": 1}}
+    new = {**OLD, "notes": None, "nickName": "Annie"}
     del new["phoneNumbers"]
     assert diff(OLD, new) == {
         "nickName": "Annie",
         "notes": None,
         "phoneNumbers": None,
-        "nativeProperties": {"flag": 1},  # JSON tells 1 from true
     }
 
 
@@ -56,3 +53,10 @@ def test_a_round_trip_through_a_client_patches_only_what_the_client_changed() ->
     edited = served.replace("NOTE:line one\\nline two", "NOTE:new note")
     assert diff(OLD, from_vcard(edited).contact) == {"notes": "new note"}
     assert diff(OLD, from_vcard(served).contact) == {}
+
+
+def test_native_properties_are_never_sent() -> None:
+    """Aurinko answers them only when asked for by name: a record without them does not
+    mean they were removed, and a PATCH must not clear them."""
+    assert diff({**OLD, "nativeProperties": {"flag": True}}, OLD) == {}
+    assert diff(OLD, {**OLD, "nativeProperties": {"flag": 1}}) == {}
