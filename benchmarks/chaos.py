@@ -42,6 +42,7 @@ class ChaosOptions:
     outage: float = 8.0  # seconds Aurinko is gone
     settle: float = 180.0  # at most this long for the bridge to catch up afterwards
     seed: int = 7
+    profile: str = "generic"  # the sandbox's provider profile (and weak etags for google)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Chaos:
     def run(self) -> Result:
         self.sandbox.start()
         self._faults(self.options.fault_rate)
+        self._profile()
         self.bridge.start()
         try:
             writers = [
@@ -147,6 +149,7 @@ class Chaos:
         time.sleep(self.options.outage)
         self.sandbox.start()
         self._faults(self.options.fault_rate)
+        self._profile()
         self.aurinko_down.clear()
 
     def _wait_progress(self, count: int) -> None:
@@ -164,6 +167,13 @@ class Chaos:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         httpx.put(
             f"{self.sandbox_url}/_sandbox/faults", json=settings, headers=headers
+        ).raise_for_status()
+
+    def _profile(self) -> None:
+        settings = {"name": self.options.profile, "weak_etags": self.options.profile == "google"}
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        httpx.put(
+            f"{self.sandbox_url}/_sandbox/profile", json=settings, headers=headers
         ).raise_for_status()
 
     # -- one writer -----------------------------------------------------------------------
@@ -289,6 +299,9 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=ChaosOptions.fault_rate)
     parser.add_argument("--outage", type=float, default=ChaosOptions.outage)
     parser.add_argument("--seed", type=int, default=ChaosOptions.seed)
+    parser.add_argument(
+        "--profile", choices=("generic", "office365", "google"), default=ChaosOptions.profile
+    )
     parser.add_argument("--keep", type=Path, help="run in this folder and keep the logs")
     args = parser.parse_args()
     options = ChaosOptions(
@@ -297,6 +310,7 @@ def main() -> None:
         fault_rate=args.fault_rate,
         outage=args.outage,
         seed=args.seed,
+        profile=args.profile,
     )
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
