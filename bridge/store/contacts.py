@@ -329,13 +329,14 @@ class ContactStore:
             ).fetchone()
             conn.execute(
                 "INSERT INTO contacts (book_id, href, uid, remote_id, remote_etag, remote_json,"
-                " contact_json, etag, vcard, shadow, last_modified, version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " contact_json, etag, vcard, shadow, last_modified, version, held_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (book_id, href) DO UPDATE SET uid = excluded.uid,"
                 " remote_id = excluded.remote_id, remote_etag = excluded.remote_etag,"
                 " remote_json = excluded.remote_json, contact_json = excluded.contact_json,"
                 " etag = excluded.etag, vcard = excluded.vcard, shadow = excluded.shadow,"
-                " last_modified = excluded.last_modified, version = excluded.version",
+                " last_modified = excluded.last_modified, version = excluded.version,"
+                " held_json = excluded.held_json",
                 (
                     row.book_id,
                     row.href,
@@ -349,6 +350,7 @@ class ContactStore:
                     row.shadow,
                     row.last_modified,
                     row.version,
+                    dumps(row.held or None),
                 ),
             )
             changed = old is None or old["etag"] != row.etag

@@ -107,6 +107,7 @@ class ContactRow:
     remote_json: Json | None = None  # last state seen upstream: the three-way merge base
     shadow: str | None = None  # the client's original card, for lossless rendering
     version: str = "3.0"  # the vCard version ``vcard`` is in (3.0 or 4.0)
+    held: Json | None = None  # fields Aurinko refused, as the card has them (not sent)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ContactRow:
@@ -123,6 +124,7 @@ class ContactRow:
             remote_json=loads(row["remote_json"]),
             shadow=row["shadow"],
             version=row["version"],
+            held=loads(row["held_json"]),
         )
 
 

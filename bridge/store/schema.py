@@ -131,6 +131,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE books ADD COLUMN resync_resume TEXT;
     """,
+    # 7: fields of a card that Aurinko refused (a provider limit: a fourth email for Office
+    # 365): the rest of the contact went up; these stay in the card, are merged back into it
+    # when a remote change is rendered, and are not sent again until the user changes them.
+    """
+    ALTER TABLE contacts ADD COLUMN held_json TEXT;
+    """,
 ]
 
 

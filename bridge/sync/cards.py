@@ -41,7 +41,8 @@ def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> Cont
     href = existing.href if existing else href_for_uid(uid)
     shadow = existing.shadow if existing else None
     version = existing.version if existing else book.vcard_version
-    vcard, etag = render(version, record, shadow, uid)
+    held = existing.held if existing else None
+    vcard, etag = render(version, {**record, **(held or {})}, shadow, uid)
     return ContactRow(
         book_id=book.id,
         href=href,
@@ -55,6 +56,7 @@ def remote_row(book: Book, record: Contact, existing: ContactRow | None) -> Cont
         remote_json=record,
         shadow=shadow,
         version=version,
+        held=held,
     )
 
 
@@ -82,6 +84,7 @@ def local_row(
         remote_json=existing.remote_json if existing else None,
         shadow=card.shadow,
         version=version,
+        held=existing.held if existing else None,
     )
 
 

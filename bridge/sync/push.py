@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from ..aurinko import (
     AurinkoError,
@@ -31,6 +34,11 @@ from .reports import SyncReport
 log = logging.getLogger("bridge.sync")
 
 _CLOSED = Breaker()  # stands for "no breaker": never open
+
+# A 400 naming the field it refuses ("Invalid field 'emailAddresses': ..."): the rest of
+# the contact can still go up. A write giving up more fields than this is refused whole.
+_REFUSED_FIELD = re.compile(r"(?:field|property)\s+'([A-Za-z]+)")
+MAX_HELD_FIELDS = 3
 
 # A contact edited upstream again and again between our GET and PATCH: give up for now
 # and try on the next push rather than spin.
@@ -75,7 +83,7 @@ class Pusher:
     def _push_one(self, book: Book, op: OutboxOp, report: SyncReport) -> Outcome:
         try:
             if op.op == "create":
-                self._create(book, op)
+                self._create(book, op, report)
             elif op.op == "update":
                 self._update(book, op, report)
             else:
@@ -131,27 +139,71 @@ class Pusher:
 
     # -- the three operations ---------------------------------------------------------
 
-    def _create(self, book: Book, op: OutboxOp) -> None:
+    def _create(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
         assert op.local_json is not None
-        result = self.client.create(_sendable(op.local_json))
-        self._finish(book, op, _answered(result, op.local_json))
+        payload = _sendable(op.local_json)
+        result, held = self._holding_refused(
+            op, payload, op.local_json, self.client.create, report, keep_one=True
+        )
+        assert result is not None  # keep_one: a create never ends up sending nothing
+        self._finish(book, op, _answered(result, op.local_json), held=held, sent_keys=set(payload))
+
+    def _holding_refused(
+        self,
+        op: OutboxOp,
+        payload: Contact,
+        local: Contact,
+        send: Callable[[Contact], WriteResult],
+        report: SyncReport,
+        keep_one: bool = False,
+    ) -> tuple[WriteResult | None, Contact]:
+        """Send ``payload``; when Aurinko refuses one named field (a provider limit, such as
+        a fourth email for Office 365), send the rest without it. The refused fields are
+        returned as the card has them (``local``), to stay in the card; None when nothing
+        was left to send (``keep_one``: a write refused in its last field is refused whole)."""
+        held: Contact = {}
+        while True:
+            try:
+                return send(payload), held
+            except BadRequestError as exc:
+                field = _refused_field(exc, payload)
+                last = keep_one and len(payload) == 1
+                if field is None or last or len(held) >= MAX_HELD_FIELDS:
+                    raise
+                del payload[field]
+                held[field] = local.get(field)
+                report.skipped.append(
+                    f"{op.op} {op.href}: Aurinko refused {field} ({exc}); the rest was sent,"
+                    " the card keeps it"
+                )
+                if not payload:
+                    return None, held
 
     def _update(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
         assert op.local_json is not None
         if op.remote_id is None:  # its create never reached Aurinko: send it whole
             self.outbox.replace(op.id, "create", op.local_json)
-            self._create(book, replace(op, op="create"))
+            self._create(book, replace(op, op="create"), report)
             return
         base, etag = op.base_json or {}, op.base_etag or ""
         target = op.local_json
+        row = self.store.get(book.id, op.href)
+        before = (row.held if row else None) or {}
+        remote_id = op.remote_id
         for _ in range(MAX_MERGE_ROUNDS):
-            fields = diff(base, target)
+            # A field Aurinko refused before is not sent again until the user changes it.
+            fields = {
+                k: v
+                for k, v in diff(base, target).items()
+                if not (k in before and target.get(k) == before[k])
+            }
             if not fields:  # nothing left to say: the remote already holds it
                 record = base if base.get("id") else self.client.get(op.remote_id)
                 self._finish(book, op, record)
                 return
+            send = partial(self.client.update, remote_id, etag=etag)
             try:
-                result: WriteResult = self.client.update(op.remote_id, fields, etag=etag)
+                result, held = self._holding_refused(op, fields, target, send, report)
             except PreconditionFailedError:
                 current = self.client.get(op.remote_id, with_photo=True)
                 target = self._merge(book, op, base, target, current, report)
@@ -160,7 +212,12 @@ class Pusher:
             except NotFoundError:
                 self._deleted_upstream(book, op, report)
                 return
-            self._finish(book, op, _answered(result, target), sent=target)
+            if result is None:  # only refused fields changed: Aurinko holds the rest already
+                record = base if base.get("id") else self.client.get(op.remote_id)
+                self._finish(book, op, record, held=held, sent_keys=set())
+                return
+            answered = _answered(result, target)
+            self._finish(book, op, answered, sent=target, held=held, sent_keys=set(fields))
             return
         raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
 
@@ -197,7 +254,7 @@ class Pusher:
         row = self.store.get(book.id, op.href)
         if self.policy is ConflictPolicy.LOCAL_WINS and op.local_json is not None:
             self.outbox.replace(op.id, "create", op.local_json)
-            self._create(book, replace(op, op="create"))
+            self._create(book, replace(op, op="create"), report)
             return
         where = self.keeper.keep(
             book, op.href, "deleted-remotely", [], op.local_json, row.vcard if row else None
@@ -208,10 +265,17 @@ class Pusher:
         report.deleted += 1
 
     def _finish(
-        self, book: Book, op: OutboxOp, record: Contact, sent: Contact | None = None
+        self,
+        book: Book,
+        op: OutboxOp,
+        record: Contact,
+        sent: Contact | None = None,
+        held: Contact | None = None,
+        sent_keys: set[str] | None = None,
     ) -> None:
         """Store what Aurinko now holds; later pending edits of the contact stay served.
-        ``sent`` is the full contact the write asked for (the op's own, unless merged)."""
+        ``sent`` is the full contact the write asked for (the op's own, unless merged);
+        ``held`` the fields it refused, and ``sent_keys`` those it took (no longer held)."""
         record = _with_sent_photo(record, sent if sent is not None else op.local_json)
 
         with self.store.db.transaction():
@@ -219,6 +283,8 @@ class Pusher:
             row = self.store.get(book.id, op.href)
             if row is None:
                 return  # deleted locally meanwhile; that delete is queued after this op
+            still = {k: v for k, v in (row.held or {}).items() if k not in (sent_keys or ())}
+            row = replace(row, held={**still, **(held or {})} or None)
             if self.outbox.pending_for(book.id, op.href) or not diff(row.contact, record):
                 # Later edits stay served; or Aurinko holds exactly what is served already,
                 # and rendering the same card again would only cost time.
@@ -233,6 +299,12 @@ def _served(book: Book, record: Contact, row: ContactRow) -> ContactRow:
     except MappingError as exc:
         log.warning("%s: cannot render %s as stored upstream (%s)", book.path, row.href, exc)
         return linked_to(row, record)
+
+
+def _refused_field(exc: BadRequestError, payload: Contact) -> str | None:
+    found = _REFUSED_FIELD.search(str(exc))
+    field = found.group(1) if found else None
+    return field if field in payload and field != "name" and payload[field] is not None else None
 
 
 def _answered(result: WriteResult, sent: Contact) -> Contact:
