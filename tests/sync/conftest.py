@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.aurinko import AurinkoClient, RetryPolicy
-from bridge.sandbox import SandboxApp
+from bridge.sandbox import ProfileConfig, SandboxApp
 from bridge.store import Book
 from bridge.sync import ConflictPolicy, EngineOptions, SyncEngine
 from tests.conftest import TOKEN
@@ -63,10 +63,25 @@ def policy() -> ConflictPolicy:
     return ConflictPolicy.REMOTE_WINS
 
 
+# The providers the sandbox can play (google's etags in their weak form, too): the engine's
+# convergence tests run against each (``@pytest.mark.parametrize("profile", PROFILES)``).
+PROFILES = ["generic", "office365", "google"]
+
+
+@pytest.fixture
+def profile() -> str:
+    return "generic"
+
+
 @pytest.fixture
 def env(
-    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, policy: ConflictPolicy
+    sandbox_app: SandboxApp,
+    live_sandbox: str,
+    tmp_path: Path,
+    policy: ConflictPolicy,
+    profile: str,
 ) -> Iterator[Env]:
+    sandbox_app.set_profile(ProfileConfig(profile, weak_etags=profile == "google"))
     data_dir = tmp_path / "bridge"
     engine = make_engine(data_dir, live_sandbox, policy)
     book = engine.book("alice", "work")

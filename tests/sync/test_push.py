@@ -9,7 +9,7 @@ import pytest
 from bridge.mapping import MappingError
 from bridge.sync import ConflictPolicy, UidConflictError
 from tests.conftest import TOKEN
-from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard
+from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
 
 
 def _remote(env: Env, href: str) -> dict:
@@ -120,6 +120,7 @@ def _remote_edit(env: Env, fields: dict) -> None:
     env.remote.update(row.remote_id, fields, etag=current["etag"])
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_412_merges_changes_to_different_fields(env: Env) -> None:
     env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
     _queue_local_edit(env, vcard("uid-a", "Ann", "NICKNAME:Local"))
@@ -133,6 +134,7 @@ def test_412_merges_changes_to_different_fields(env: Env) -> None:
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_412_same_field_remote_wins_and_local_version_is_kept(env: Env) -> None:
     env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
     _queue_local_edit(env, vcard("uid-a", "Ann", "NICKNAME:Local"))
@@ -157,6 +159,7 @@ def test_412_same_field_local_wins_when_configured(env: Env) -> None:
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_local_edit_of_a_remotely_deleted_contact_is_kept(env: Env) -> None:
     env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
     _queue_local_edit(env, vcard("uid-a", "Ann", "NICKNAME:Local"))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import ProfileConfig, SandboxApp
+from bridge.sandbox import SandboxApp
 from tests.conftest import TOKEN, write_bridge_config
-from tests.sync.conftest import Env, assert_store_matches_sandbox, vcard
+from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
 
 
 def _names(sandbox: SandboxApp) -> list[str]:
@@ -31,9 +31,8 @@ def _settle(env: Env, rounds: int = 40) -> None:
 
 
 @pytest.mark.sandbox(page_size=4)
-@pytest.mark.parametrize("profile", ["generic", "office365", "google"])
-def test_every_fault_kind_at_a_high_rate_converges(env: Env, profile: str) -> None:
-    env.sandbox.set_profile(ProfileConfig(profile, weak_etags=profile == "google"))
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_fault_kind_at_a_high_rate_converges(env: Env) -> None:
     remote_ids = [env.remote.create({"name": {"displayName": f"R{i}"}}).id for i in range(12)]
     env.engine.sync(env.book)
     env.sandbox.set_faults(
@@ -64,6 +63,7 @@ def test_every_fault_kind_at_a_high_rate_converges(env: Env, profile: str) -> No
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_lost_create_reply_does_not_duplicate(env: Env) -> None:
     env.sandbox.set_faults(drop_after_rate=1.0)
     env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
@@ -111,6 +111,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 @pytest.mark.sandbox(
     page_size=5, seed_contacts=[{"name": {"displayName": f"S{i}"}} for i in range(300)]
 )
+@pytest.mark.parametrize("profile", PROFILES)
 def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(latency=0.01)
     config = write_bridge_config(tmp_path, env.url, data_dir=str(env.data_dir))
@@ -125,6 +126,7 @@ def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
     for i in range(120):
