@@ -63,3 +63,22 @@ def test_a_refused_field_stays_in_the_card_and_the_rest_goes_up(
         assert row is not None and not row.held
     finally:
         engine.close()
+
+
+@pytest.mark.sandbox(profile=ProfileConfig("office365"))
+def test_a_year_less_birthday_office_365_refuses_stays_in_the_card(
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path
+) -> None:
+    engine = make_engine(tmp_path / "bridge", live_sandbox)
+    book = engine.book("alice", "work")
+    assert book is not None
+    try:
+        engine.put(book, "bo.vcf", vcard("uid-bo", "Bo", "BDAY:--0414", "NOTE:hi"), push=False)
+        report = engine.sync(book)
+        assert report.error is None and any("refused birthday" in s for s in report.skipped)
+        (stored,) = sandbox_app.dump(TOKEN)
+        assert stored["notes"] == "hi" and not stored.get("birthday")
+        row = engine.store.get(book.id, "bo.vcf")
+        assert row is not None and "BDAY:--0414" in row.vcard
+    finally:
+        engine.close()
