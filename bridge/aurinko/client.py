@@ -74,6 +74,11 @@ class AurinkoClient:
     def close(self) -> None:
         self._http.close()
 
+    def paused_for(self) -> float:
+        """Seconds until this account's calls go out again after it was found unreachable
+        (0: they go out now, or there is no breaker)."""
+        return self.breaker.retry_in() if self.breaker is not None else 0.0
+
     # -- sync ---------------------------------------------------------------------
 
     def start_sync(self) -> models.SyncStart:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from .database import Database
-from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps
+from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps, loads
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified, version"
 _META_COLUMNS = "href, uid, etag, last_modified"  # all in the contacts_listing index
@@ -317,6 +317,18 @@ class ContactStore:
             .fetchone()
         )
         return int(row[0])
+
+    def held(self, book_id: int, href: str) -> Json:
+        """The fields Aurinko refused of the contact at ``href`` (see ``ContactRow.held``),
+        without reading the rest of the row: an update's push asks on every write."""
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT held_json FROM contacts WHERE book_id = ? AND href = ?", (book_id, href)
+            )
+            .fetchone()
+        )
+        return (loads(row[0]) if row else None) or {}
 
     def save(self, row: ContactRow) -> bool:
         """Insert or replace the contact at ``row.href``; log a change when its card changed.

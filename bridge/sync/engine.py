@@ -196,7 +196,7 @@ class SyncEngine:
     def unreachable(self, book: Book) -> bool:
         """Whether the book's account was found unreachable and is being backed off."""
         client = self.clients.get(book.id)
-        return client is not None and client.breaker is not None and client.breaker.is_open
+        return client is not None and client.paused_for() > 0
 
     def _not_worth_waiting(self, book: Book) -> bool:
         """Aurinko is backed off, or the book's run under way has already outlasted what
@@ -210,8 +210,7 @@ class SyncEngine:
         with self.locks.hold(book.id):
             if Job.PUSH in job:
                 self._push_locked(book, report)
-            last_pull = self.store.book_by_id(book_id).last_pull
-            if Job.PULL in job and (last_pull is None or last_pull < since):
+            if Job.PULL in job and self._pulled_before(book_id, since):
                 self._pull_locked(book, report, None)  # no pull ended since it was asked for
         if report.error:
             self._wake.set()  # the background loop retries when the account allows
@@ -303,6 +302,10 @@ class SyncEngine:
             if not self.runner.wait(book.id, ticket, left):
                 log.info("%s: still syncing; serving the stored state", book.path)
 
+    def _pulled_before(self, book_id: int, since: float) -> bool:
+        last_pull = self.store.book_by_id(book_id).last_pull
+        return last_pull is None or last_pull < since
+
     def _fresh(self, book_id: int, max_age: float) -> bool:
         last_pull = self.store.book_by_id(book_id).last_pull
         return last_pull is not None and time.time() - last_pull < max_age
@@ -337,8 +340,7 @@ class SyncEngine:
         waits = [interval]
         for book_id, client in list(self.clients.items()):
             if self.outbox.count(book_id):
-                breaker = client.breaker.retry_in() if client.breaker else 0.0
-                waits.append(max(self.options.retry_pending, breaker))
+                waits.append(max(self.options.retry_pending, client.paused_for()))
         return min(waits)
 
     def stop(self) -> None:

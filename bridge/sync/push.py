@@ -13,7 +13,6 @@ from functools import partial
 from ..aurinko import (
     AurinkoError,
     BadRequestError,
-    Breaker,
     ForbiddenError,
     NotFoundError,
     PreconditionFailedError,
@@ -32,8 +31,6 @@ from .merge import ConflictPolicy, merge3
 from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
-
-_CLOSED = Breaker()  # stands for "no breaker": never open
 
 # A 400 naming the field it refuses ("Invalid field 'emailAddresses': ..."): the rest of
 # the contact can still go up. A write giving up more fields than this is refused whole.
@@ -110,7 +107,7 @@ class Pusher:
         """Aurinko failed this write without refusing it. When the service is down, every
         write waits for it; when only this one fails, it waits its own backoff (and is
         parked past the attempt cap) while the others go on."""
-        down = exc.status in _SERVICE_DOWN or (self.client.breaker or _CLOSED).is_open
+        down = exc.status in _SERVICE_DOWN or self.client.paused_for() > 0
         attempts = op.attempts + 1  # this one included
         applied = isinstance(exc, UnavailableError) and exc.may_have_applied
         if not down and not applied and attempts >= self.retry.max_attempts:
@@ -187,8 +184,7 @@ class Pusher:
             return
         base, etag = op.base_json or {}, op.base_etag or ""
         target = op.local_json
-        row = self.store.get(book.id, op.href)
-        before = (row.held if row else None) or {}
+        before = self.store.held(book.id, op.href)
         remote_id = op.remote_id
         for _ in range(MAX_MERGE_ROUNDS):
             # A field Aurinko refused before is not sent again until the user changes it.
@@ -198,8 +194,7 @@ class Pusher:
                 if not (k in before and target.get(k) == before[k])
             }
             if not fields:  # nothing left to say: the remote already holds it
-                record = base if base.get("id") else self.client.get(op.remote_id)
-                self._finish(book, op, record)
+                self._finish(book, op, self._as_held(base, remote_id))
                 return
             send = partial(self.client.update, remote_id, etag=etag)
             try:
@@ -213,13 +208,17 @@ class Pusher:
                 self._deleted_upstream(book, op, report)
                 return
             if result is None:  # only refused fields changed: Aurinko holds the rest already
-                record = base if base.get("id") else self.client.get(op.remote_id)
-                self._finish(book, op, record, held=held, sent_keys=set())
+                self._finish(book, op, self._as_held(base, remote_id), held=held, sent_keys=set())
                 return
             answered = _answered(result, target)
             self._finish(book, op, answered, sent=target, held=held, sent_keys=set(fields))
             return
         raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
+
+    def _as_held(self, base: Contact, remote_id: str) -> Contact:
+        """The contact as Aurinko holds it when a write had nothing to send: the merge
+        base if it is a whole record, else read back."""
+        return base if base.get("id") else self.client.get(remote_id)
 
     def _delete(self, op: OutboxOp) -> None:
         if op.remote_id is not None:
