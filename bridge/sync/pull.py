@@ -29,9 +29,6 @@ log = logging.getLogger("bridge.sync")
 
 Progress = Callable[[int], None]
 
-# Marks a record whose photo could not be fetched this run (never stored or sent).
-_PHOTO_PENDING = "__photo_pending"
-
 
 class Puller:
     """Loads remote changes into one book.
@@ -70,9 +67,9 @@ class Puller:
         interrupted run skip the rest of its changes for good."""
         assert book.updated_token and book.deleted_token
         for page in self.client.iter_updated(book.updated_token):
-            records = self._with_photos(book, page.records)
+            records, unfetched = self._with_photos(book, page.records)
             with self.store.db.transaction():
-                self._apply_records(book, records, report)
+                self._apply_records(book, records, report, unfetched)
                 if page.next_page_token is None:
                     self.store.set_updated_token(book.id, _final_token(page, "updated"))
         for dpage in self.client.iter_deleted(book.deleted_token):
@@ -126,9 +123,9 @@ class Puller:
             pages = self.client.iter_updated(start.updated_token)
         updated_token = None
         for page in pages:
-            records = self._with_photos(book, page.records)
+            records, unfetched = self._with_photos(book, page.records)
             with self.store.db.transaction():
-                self._apply_records(book, records, report)
+                self._apply_records(book, records, report, unfetched)
                 self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
                 after = page.next_page_token
                 point = {"page": after, "deleted": deleted_start} if after else None
@@ -138,12 +135,16 @@ class Puller:
 
     # -- applying records -----------------------------------------------------------
 
-    def _with_photos(self, book: Book, records: Iterable[Contact]) -> list[Contact]:
+    def _with_photos(
+        self, book: Book, records: Iterable[Contact]
+    ) -> tuple[list[Contact], set[str]]:
         """Sync pages carry only ``hasPhoto``; fetch the image before any transaction, and
         only for contacts that changed (a first sync that restarts must not fetch every
         photo again). A photo that cannot be fetched leaves its contact to be fetched again
-        on the next run, served meanwhile with the photo it had."""
-        out = []
+        on the next run, served meanwhile with the photo it had: returned with the ids of
+        those contacts."""
+        out: list[Contact] = []
+        unfetched: set[str] = set()
         for record in records:
             if self._needs_photo(book, record):
                 try:
@@ -152,9 +153,9 @@ class Puller:
                     pass  # deleted since the page was cut; its deletion follows
                 except AurinkoError as exc:
                     log.info("%s: photo of %s not fetched (%s)", book.path, record["id"], exc)
-                    record = {**record, _PHOTO_PENDING: True}
+                    unfetched.add(str(record["id"]))
             out.append(record)
-        return out
+        return out, unfetched
 
     def _needs_photo(self, book: Book, record: Contact) -> bool:
         if not record.get("hasPhoto") or (record.get("photo") or {}).get("content"):
@@ -162,21 +163,28 @@ class Puller:
         known = self.store.get_by_remote_id(book.id, str(record.get("id")))
         return known is None or known.remote_etag != record.get("etag")
 
-    def _apply_records(self, book: Book, records: list[Contact], report: SyncReport) -> None:
+    def _apply_records(
+        self,
+        book: Book,
+        records: list[Contact],
+        report: SyncReport,
+        unfetched: set[str],
+    ) -> None:
         for record in records:
             if not isinstance(record.get("id"), str):
                 report.skipped.append("a record without an id")
                 continue
             try:
-                self._apply_record(book, record, report)
+                self._apply_record(book, record, report, record["id"] in unfetched)
             except MappingError as exc:
                 log.warning("%s: skipping remote contact %s: %s", book.path, record["id"], exc)
                 report.skipped.append(f"{record['id']}: {exc}")
         if self.progress:
             self.progress(len(records))
 
-    def _apply_record(self, book: Book, record: Contact, report: SyncReport) -> None:
-        pending_photo = bool(record.pop(_PHOTO_PENDING, False))
+    def _apply_record(
+        self, book: Book, record: Contact, report: SyncReport, photo_unfetched: bool
+    ) -> None:
         existing = self.store.get_by_remote_id(book.id, record["id"])
         if existing is None:
             existing = self._claim_lost_create(book, record)
@@ -191,7 +199,7 @@ class Puller:
             report.unchanged += 1
             return
         row = remote_row(book, record, existing)
-        if pending_photo:  # not the etag: the next run sees a change and fetches the photo
+        if photo_unfetched:  # not the etag: the next run sees a change and fetches the photo
             row = replace(row, remote_etag=None)
         changed = self.store.save(row)
         if existing is None:
