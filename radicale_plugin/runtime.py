@@ -24,8 +24,8 @@ log = logging.getLogger("radicale")
 class Bridge:
     engine: SyncEngine
     config: Config
-    # (user, books) -> the last freshness look at them
-    _looked: dict[tuple[str, tuple[int, ...]], float] = field(default_factory=dict)
+    # (user, book path parts) -> the last freshness look at them
+    _looked: dict[tuple[str, ...], float] = field(default_factory=dict)
     _looked_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def book(self, user: str, name: str) -> Book | None:
@@ -51,27 +51,28 @@ class Bridge:
 
         A book's own read waits for its pull at most ``request_wait`` seconds; a listing of
         the user's books only starts their pulls; a local book never waits. Radicale takes
-        the read lock twice per request: within a second of the last look, the store is
-        not even asked whether a book is stale.
+        the read lock twice per request: within a second of the last look at the same
+        books, the store is not even asked which they are or whether they are stale.
         """
-        books, wait = self._shown(user, path)
-        look = (user, tuple(book.id for book in books))
+        parts = [p for p in (path or "").split("/") if p][:2]
+        # A book's path, or every book of the user (listed, or plain Radicale: no path).
+        look = (user, *parts) if len(parts) == 2 else (user, "*" if path is None else "")
         now = time.monotonic()
         with self._looked_lock:
             if now - self._looked.get(look, -1e9) < min(self.config.freshness, 1.0):
                 return
             self._looked[look] = now
+        books, wait = self._shown(user, parts, all_wait=path is None)
         self.engine.refresh(books, self.config.freshness, self.config.request_wait if wait else 0)
 
-    def _shown(self, user: str, path: str | None) -> tuple[list[Book], bool]:
-        """The Aurinko books a read of ``path`` serves, and whether it serves their cards
-        (then it waits for their pulls a little); without a path (plain Radicale) all."""
-        parts = [p for p in (path or "").split("/") if p]
-        if path is not None and len(parts) >= 2:
+    def _shown(self, user: str, parts: list[str], *, all_wait: bool) -> tuple[list[Book], bool]:
+        """The Aurinko books a read of ``/parts/`` serves, and whether it serves their cards
+        (then it waits for their pulls a little): one book, or all the user's (without a
+        path, in plain Radicale, waiting for them too)."""
+        if len(parts) == 2:
             book = self.book(parts[0], parts[1]) if parts[0] == user else None
             return ([book] if book is not None and book.kind == "aurinko" else []), True
-        aurinko = [b for b in self.books(user) if b.kind == "aurinko"]
-        return aurinko, path is None
+        return [b for b in self.books(user) if b.kind == "aurinko"], all_wait
 
 
 _bridges: dict[str, Bridge] = {}
