@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint install clean bench
+.PHONY: serve test lint install clean bench browser
 
 
 $(STAMP): pyproject.toml
@@ -24,7 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+browser:
+	.ci/ensure-chromium
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(STAMP)

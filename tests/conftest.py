@@ -10,6 +10,8 @@ import pytest
 
 from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
 
+pytest_plugins = ["tests.browser"]
+
 TOKEN = "test-token-alpha-0123456789"
 OTHER_TOKEN = "test-token-beta-9876543210"
 

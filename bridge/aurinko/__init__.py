@@ -15,6 +15,7 @@ from .errors import (
     UnavailableError,
 )
 from .models import (
+    AccountInfo,
     Contact,
     DeletedPage,
     DeletedRecord,
@@ -28,6 +29,7 @@ from .retry import NO_RETRY, RetryPolicy
 __all__ = [
     "DEFAULT_BASE_URL",
     "NO_RETRY",
+    "AccountInfo",
     "AurinkoClient",
     "AurinkoError",
     "BadRequestError",

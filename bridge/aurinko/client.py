@@ -79,6 +79,13 @@ class AurinkoClient:
         (0: they go out now, or there is no breaker)."""
         return self.breaker.retry_in() if self.breaker is not None else 0.0
 
+    # -- account --------------------------------------------------------------------
+
+    def account(self) -> models.AccountInfo:
+        """The account behind the token (``GET /v1/account``): a cheap check that the token
+        still works. Raises UnauthorizedError when it does not."""
+        return models.parse_account(self._json("GET", "account"))
+
     # -- sync ---------------------------------------------------------------------
 
     def start_sync(self) -> models.SyncStart:

@@ -56,6 +56,19 @@ class WriteResult:
     complete: bool = True
 
 
+@dataclass(frozen=True)
+class AccountInfo:
+    """``GET /v1/account`` (``ApiAccountOutDto``): who the token belongs to and whether
+    Aurinko can still reach the provider with it (``token_status`` ``active``, ``invalid``
+    or ``dead``; None when the answer does not say)."""
+
+    id: int | None
+    service_type: str | None
+    email: str | None
+    name: str | None
+    token_status: str | None
+
+
 # Older vendor documents spell two fields differently; the client reads both and
 # always writes the spec names (see the contract's decisions table).
 _COMPANY_ALIASES = {"companyName": "name", "yomiName": "yomiCompanyName"}
@@ -145,3 +158,14 @@ def parse_write_result(body: Mapping[str, Any]) -> WriteResult:
     if isinstance(etag, str):
         record.setdefault("etag", etag)
     return WriteResult(contact_id, etag if isinstance(etag, str) else None, record, complete)
+
+
+def parse_account(body: Mapping[str, Any]) -> AccountInfo:
+    raw_id = body.get("id")
+    return AccountInfo(
+        id=raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None,
+        service_type=_optional_str(body, "serviceType"),
+        email=_optional_str(body, "email"),
+        name=_optional_str(body, "name"),
+        token_status=_optional_str(body, "tokenStatus"),
+    )
