@@ -33,6 +33,21 @@ Choices the contract leaves open, as the sandbox makes them:
   ``/_sandbox/profile`` (the same, with ``ProfileConfig``'s) and ``/_sandbox/contacts``
   (GET) take an account's bearer token and are never faulted. Fault and profile settings
   are global to the sandbox; compaction and dumps are per account.
+- Aurinko's Account OAuth flow (``oauth.py``, ``auth.py``, ``pages.py``) runs when
+  ``client_id``/``client_secret`` are configured (``--client-id``, ``--client-secret``).
+  ``GET /v1/auth/authorize`` shows the sandbox's own consent page in place of the
+  provider's sign-in; ``responseType`` defaults to ``code`` and ``token`` (the implicit
+  flow) is refused. A bad request, or consent form, is an HTML page (400) for the
+  person in the browser, never a redirect to an unchecked return URL. ``POST
+  /v1/auth/consent`` answers 303 to the return URL with ``code`` and ``state``, or
+  ``error=access_denied``. ``POST /v1/auth/token/{code}`` (HTTP Basic) answers
+  ``{accountId, accessToken}`` for a new, empty account; a bad code answers 400
+  ``code.invalid``, bad or missing credentials 401 ``unauthorized``; the deprecated GET
+  answers 405. With no application configured, the pages say so (400) and the exchange
+  answers 401. ``/v1/auth/*`` is never faulted.
+- ``GET /v1/account`` describes the token's account (``ApiAccountOutDto``, see
+  ``accounts.py``); ``DELETE /v1/account`` deletes its contacts and kills its token (401
+  ``token.dead``); a configured token gets a new, empty account at the next start.
 """
 
 from bridge.sandbox.app import SandboxApp

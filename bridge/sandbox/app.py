@@ -10,15 +10,17 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from bridge.sandbox.accounts import AccountHandlers
 from bridge.sandbox.admin import AdminHandlers
+from bridge.sandbox.auth import AuthHandler, AuthHandlers, redact
 from bridge.sandbox.config import FaultConfig, SandboxConfig
 from bridge.sandbox.contacts import ContactService
 from bridge.sandbox.errors import ApiError, ConnectionDropped
 from bridge.sandbox.faults import FaultInjector
 from bridge.sandbox.handlers import ApiHandlers
 from bridge.sandbox.profiles import ProfileConfig, ProfileState
-from bridge.sandbox.records import render
-from bridge.sandbox.routing import Router
+from bridge.sandbox.records import render, rfc3339
+from bridge.sandbox.routing import Handler, Router
 from bridge.sandbox.seed import load_seed
 from bridge.sandbox.store import Store, token_hash
 from bridge.sandbox.sync import SyncService
@@ -44,9 +46,10 @@ class SandboxApp:
         seed = load_seed(config.seed_path) if config.seed_path else None
         self._store = Store(config.db_path)
         try:
-            self._accounts = {
-                token_hash(token): self._store.ensure_account(token) for token in config.tokens
-            }
+            # Accounts are looked up in the store on every request, so that those the OAuth
+            # flow makes (and deletes) at run time count as much as configured ones.
+            for token in config.tokens:
+                self._store.ensure_account(token, rfc3339(self.now()))
             self._faults = FaultInjector(config.faults)
             self._profile = ProfileState(config.profile)
             self._contacts = ContactService(self._store, self.now, self._profile)
@@ -54,12 +57,15 @@ class SandboxApp:
                 self._store, TokenCodec(self._store.secret()), self.now,
                 config.page_size, config.token_ttl, self._profile,
             )  # fmt: skip
-            self._api = Router(
-                ApiHandlers(
-                    self._store, self._contacts, self._sync, self._faults, self._profile
-                ).routes()
+            api = ApiHandlers(self._store, self._contacts, self._sync, self._faults, self._profile)
+            accounts = AccountHandlers(self._store, self._profile, self.now)
+            self._api: Router[Handler] = Router(api.routes() + accounts.routes())
+            self._admin: Router[Handler] = Router(
+                AdminHandlers(self._store, self._faults, self._profile).routes()
             )
-            self._admin = Router(AdminHandlers(self._store, self._faults, self._profile).routes())
+            self._auth: Router[AuthHandler] = Router(
+                AuthHandlers(config, self._store, self.now).routes()
+            )
             if seed is not None:
                 self._seed(seed)
         except BaseException:
@@ -117,7 +123,7 @@ class SandboxApp:
 
     def compact_history(self, token: str | None = None) -> None:
         """Drop tombstones and raise the floor, for one account or (None) for all."""
-        accounts = [self._account(token)] if token is not None else self._accounts.values()
+        accounts = [self._account(token)] if token is not None else self._store.live_accounts()
         for account in accounts:
             self._store.compact(account)
 
@@ -127,7 +133,7 @@ class SandboxApp:
         return [render(row, True, self._profile.config.weak_etags) for row in rows]
 
     def _account(self, token: str) -> int:
-        account = self._accounts.get(token_hash(token))
+        account = self._store.account_by_token(token_hash(token))
         if account is None:
             raise ValueError("unknown token")
         return account
@@ -161,7 +167,10 @@ class SandboxApp:
             internal = ApiError(500, "internalError", "Internal sandbox error")
             response = Response.error(internal, request_id)
         logger.debug(
-            "%s %s -> %d", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), response.status
+            "%s %s -> %d",
+            environ.get("REQUEST_METHOD"),
+            redact(str(environ.get("PATH_INFO", ""))),
+            response.status,
         )
         start_response(response.status_line(), response.all_headers())
         return [response.body]
@@ -170,6 +179,11 @@ class SandboxApp:
         if request.path.startswith("/_sandbox/"):
             handler, ident = self._admin.resolve(request.method, request.path)
             return handler(request, self._authenticate(request), ident)
+        if request.path.startswith("/v1/auth/"):
+            # Never faulted: a test of the flow must not depend on the fault RNG, and the
+            # real flow runs in a browser, far from the API calls that faults imitate.
+            auth_handler, ident = self._auth.resolve(request.method, request.path)
+            return auth_handler(request, ident)
         if request.path == "/v1" or request.path.startswith("/v1/"):
             return self._faulted(request)
         raise ApiError(404, "notFound", f"No such endpoint: {request.path}")
@@ -195,7 +209,7 @@ class SandboxApp:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "Authorization: Bearer <token> is required")
-        account = self._accounts.get(token_hash(token))
+        account = self._store.account_by_token(token_hash(token))
         if account is None:
             logger.debug("unknown bearer token %s…", token_hash(token)[:8])
             raise ApiError(401, "token.dead", "Not authorized")

@@ -57,6 +57,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="400 for unknown top-level keys and for a body that sets nothing ({})",
     )
+    group = parser.add_argument_group(
+        "OAuth application: Aurinko's account flow on /v1/auth/* (off by default)"
+    )
+    group.add_argument("--client-id", metavar="ID", help="client id of the one OAuth application")
+    group.add_argument(
+        "--client-secret", metavar="SECRET", help="its client secret (needs --client-id)"
+    )
+    group.add_argument(
+        "--return-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a registered return URL, matched exactly (repeatable; default: any "
+        "http://127.0.0.1:<port>/ or http://localhost:<port>/ URL)",
+    )
+    group.add_argument(
+        "--code-ttl",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long a consent page and an authorization code stay usable (default: 300)",
+    )
     group = parser.add_argument_group("fault injection (off by default)")
     add = group.add_argument
     add(
@@ -155,6 +177,10 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
             write_answer=args.write_answer,
             strict_body=args.strict_body,
         ),
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        return_urls=tuple(args.return_url),
+        code_ttl=args.code_ttl,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bridge.sandbox import returnurls
 from bridge.sandbox.profiles import ProfileConfig
 
 
@@ -56,6 +57,12 @@ class SandboxConfig:
     ``tokens`` are bearer tokens, one account each; the first one is the account that
     ``seed_path`` fills. ``db_path`` may be ``":memory:"`` for tests. ``profile`` picks
     the provider behind the account and the strictness switches (``ProfileConfig``).
+
+    ``client_id`` and ``client_secret`` (both or neither) register the one OAuth
+    application that may run Aurinko's account flow (``/v1/auth/*``) against the sandbox;
+    ``return_urls`` are its registered return URLs (empty: any ``http://127.0.0.1`` or
+    ``http://localhost`` URL), and ``code_ttl`` is how many seconds a consent page and an
+    authorization code stay usable.
     """
 
     db_path: str
@@ -65,6 +72,10 @@ class SandboxConfig:
     seed_path: str | None = None
     faults: FaultConfig = FaultConfig()
     profile: ProfileConfig = field(default_factory=ProfileConfig)
+    client_id: str | None = None
+    client_secret: str | None = None
+    return_urls: tuple[str, ...] = ()
+    code_ttl: float = 300.0
 
     def __post_init__(self) -> None:
         if not self.tokens:
@@ -75,3 +86,25 @@ class SandboxConfig:
             raise ValueError(f"page_size must be >= 1, got {self.page_size}")
         if self.token_ttl is not None and self.token_ttl <= 0:
             raise ValueError(f"token_ttl must be > 0, got {self.token_ttl}")
+        self._check_oauth()
+
+    def _check_oauth(self) -> None:
+        # Accept any iterable (e.g. argparse's list) but keep the value hashable.
+        self.return_urls = tuple(self.return_urls)
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret must be given together")
+        # A colon would end the id early in HTTP Basic's "id:secret" (RFC 7617).
+        if self.client_id is not None and (
+            not self.client_id or ":" in self.client_id or self.client_id != self.client_id.strip()
+        ):
+            raise ValueError("client_id must be non-empty, without ':' or surrounding spaces")
+        if self.client_secret is not None and not self.client_secret:
+            raise ValueError("client_secret must not be empty")
+        if self.return_urls and self.client_id is None:
+            raise ValueError("return_urls need an OAuth application (client_id, client_secret)")
+        for url in self.return_urls:
+            problem = returnurls.problem(url)
+            if problem is not None:
+                raise ValueError(f"return URL {url!r} is not usable: {problem}")
+        if not self.code_ttl > 0:
+            raise ValueError(f"code_ttl must be > 0, got {self.code_ttl}")

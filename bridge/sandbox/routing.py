@@ -5,30 +5,33 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from bridge.sandbox.errors import ApiError
 from bridge.sandbox.wire import Request, Response
 
 # A handler gets the request, the caller's account and the ``{id}`` path segment (or "").
 Handler = Callable[[Request, int, str], Response]
+# Any kind of handler: the OAuth endpoints, which no account calls, take no account.
+H = TypeVar("H")
 
 
 @dataclass(frozen=True)
-class Route:
+class Route(Generic[H]):
     pattern: re.Pattern[str]
-    methods: dict[str, Handler]
+    methods: dict[str, H]
 
 
 def _compile(template: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(template).replace(r"\{id\}", "(?P<id>[^/]+)") + "$")
 
 
-class Router:
-    def __init__(self, routes: list[tuple[str, dict[str, Handler]]]) -> None:
+class Router(Generic[H]):
+    def __init__(self, routes: list[tuple[str, dict[str, H]]]) -> None:
         # Order matters: literal paths (``/v1/contacts/sync``) come before ``{id}``.
         self._routes = [Route(_compile(template), methods) for template, methods in routes]
 
-    def resolve(self, method: str, path: str) -> tuple[Handler, str]:
+    def resolve(self, method: str, path: str) -> tuple[H, str]:
         for route in self._routes:
             match = route.pattern.match(path)
             if match is None:

@@ -17,6 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from bridge.httpserver import RequestHandler, ResponseHandler
 from bridge.sandbox.app import SandboxApp
+from bridge.sandbox.auth import redact
 from bridge.sandbox.config import SandboxConfig
 from bridge.sandbox.errors import ConnectionDropped
 
@@ -47,7 +48,9 @@ class _RequestHandler(RequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # wsgiref logs every request to stderr; keep that at DEBUG, through logging.
-        logger.debug("%s " + format, self.address_string(), *args)
+        # An authorization code in a request line is a credential: never logged.
+        shown = [redact(arg) if isinstance(arg, str) else arg for arg in args]
+        logger.debug("%s " + format, self.address_string(), *shown)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors found before the app runs (bad request line, ...) use the envelope too."""

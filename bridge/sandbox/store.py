@@ -1,4 +1,4 @@
-"""SQLite persistence: accounts, contacts and the change log.
+"""SQLite persistence: accounts, contacts, the change log and OAuth authorization codes.
 
 The change log is folded into the contacts table: every write gives the contact the
 account's next sequence number, and a delete keeps the row as a tombstone. So "what
@@ -46,7 +46,26 @@ CREATE TABLE IF NOT EXISTS contacts (
     PRIMARY KEY (account, id)
 );
 CREATE INDEX IF NOT EXISTS contacts_by_seq ON contacts (account, seq, id);
+CREATE TABLE IF NOT EXISTS auth_codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    service_type TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    return_url TEXT NOT NULL,
+    expires REAL NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
 """
+
+# Columns added after the first release: a database made before them gets them by ALTER.
+# ``service_type`` and ``scopes`` (JSON) are NULL for accounts of configured tokens; a
+# deleted account keeps its row (so its id is never handed out again) but not its token.
+_ACCOUNT_COLUMNS = {
+    "service_type": "TEXT",
+    "scopes": "TEXT",
+    "created": "TEXT",
+    "deleted": "TEXT",
+}
 
 _COLUMNS = "id, etag, created, modified, seq, data, photo, deleted"
 
@@ -75,6 +94,26 @@ def _make_private(path: str) -> None:
 def token_hash(token: str) -> str:
     """What the database keeps instead of a bearer token (and what logs may show a prefix of)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    service_type: str | None
+    scopes: list[str] | None
+    created: str | None
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """An authorization code, as stored: everything the consent granted, and its state."""
+
+    client_id: str
+    service_type: str
+    scopes: list[str]
+    return_url: str
+    expires: float
+    used: bool
 
 
 @dataclass(frozen=True)
@@ -126,6 +165,14 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
         self._depth = 0
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        with self.transaction():
+            present = {row[1] for row in self._conn.execute("PRAGMA table_info(accounts)")}
+            for name, kind in _ACCOUNT_COLUMNS.items():
+                if name not in present:
+                    self._conn.execute(f"ALTER TABLE accounts ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -171,12 +218,98 @@ class Store:
                 )
         return bytes.fromhex(value)
 
-    def ensure_account(self, token: str) -> int:
+    def ensure_account(self, token: str, created: str) -> int:
+        """The account of a configured token, made on first sight (or after its deletion)."""
         digest = token_hash(token)
         with self.transaction():
-            self._conn.execute("INSERT OR IGNORE INTO accounts (token_hash) VALUES (?)", (digest,))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO accounts (token_hash, created) VALUES (?, ?)",
+                (digest, created),
+            )
+            # Accounts made before ``created`` existed date from their first start since.
+            self._conn.execute(
+                "UPDATE accounts SET created = ? WHERE token_hash = ? AND created IS NULL",
+                (created, digest),
+            )
             account: int = self._one("SELECT id FROM accounts WHERE token_hash = ?", digest)
         return account
+
+    def account_by_token(self, digest: str) -> int | None:
+        """The live account whose token hashes to ``digest``: one indexed read, no write
+        transaction, as every API request asks it."""
+        with self._lock:
+            account: int | None = self._one("SELECT id FROM accounts WHERE token_hash = ?", digest)
+        return account
+
+    def create_account(
+        self, digest: str, service_type: str, scopes: list[str], created: str
+    ) -> int:
+        """A new, empty account for a token issued by the OAuth flow."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "INSERT INTO accounts (token_hash, service_type, scopes, created) "
+                "VALUES (?, ?, ?, ?)",
+                (digest, service_type, _dumps(scopes), created),
+            )
+            account = cursor.lastrowid
+        assert account is not None
+        return account
+
+    def account(self, account: int) -> AccountRow:
+        with self.transaction():
+            service_type, scopes, created = self._conn.execute(
+                "SELECT service_type, scopes, created FROM accounts WHERE id = ?", (account,)
+            ).fetchone()
+        return AccountRow(
+            account, service_type, json.loads(scopes) if scopes is not None else None, created
+        )
+
+    def live_accounts(self) -> list[int]:
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT id FROM accounts WHERE deleted IS NULL ORDER BY id"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def delete_account(self, account: int, when: str) -> None:
+        """Drop the account's contacts and token; the row stays so the id is never reused
+        (sync tokens name their account by id)."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM contacts WHERE account = ?", (account,))
+            # Not a hex digest, so no token can ever hash to it again.
+            self._conn.execute(
+                "UPDATE accounts SET token_hash = 'deleted:' || id, deleted = ? WHERE id = ?",
+                (when, account),
+            )
+
+    # --- authorization codes -----------------------------------------------------------
+
+    def save_code(self, digest: str, grant: CodeRow, forget_before: float) -> None:
+        """Keep a new code; codes that expired before ``forget_before`` are forgotten."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM auth_codes WHERE expires < ?", (forget_before,))
+            self._conn.execute(
+                "INSERT INTO auth_codes (code_hash, client_id, service_type, scopes, return_url, "
+                "expires, used) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (digest, grant.client_id, grant.service_type, _dumps(grant.scopes),
+                 grant.return_url, grant.expires, int(grant.used)),
+            )  # fmt: skip
+
+    def code(self, digest: str) -> CodeRow | None:
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT client_id, service_type, scopes, return_url, expires, used "
+                "FROM auth_codes WHERE code_hash = ?",
+                (digest,),
+            ).fetchone()
+        if row is None:
+            return None
+        client_id, service_type, scopes, return_url, expires, used = row
+        return CodeRow(client_id, service_type, json.loads(scopes), return_url, expires, bool(used))
+
+    def mark_code_used(self, digest: str) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE auth_codes SET used = 1 WHERE code_hash = ?", (digest,))
 
     def current_seq(self, account: int) -> int:
         with self.transaction():

@@ -1,4 +1,4 @@
-"""WSGI plumbing: a parsed request, a JSON response, the error envelope."""
+"""WSGI plumbing: a parsed request, JSON and HTML responses, the error envelope."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ class Request:
             for key, value in environ.items()
             if key.startswith("HTTP_")
         }
+        # WSGI keeps this one header out of the HTTP_ keys.
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = str(environ["CONTENT_TYPE"])
         return cls(
             method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
             path=str(environ.get("PATH_INFO", "")),
@@ -51,6 +54,17 @@ class Request:
         if value is None or value == "":
             return default
         return value.strip().lower() in ("true", "1", "yes")
+
+    def form(self) -> dict[str, list[str]]:
+        """The body as an HTML form (``application/x-www-form-urlencoded``); 400 otherwise."""
+        kind = self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise bad_request("Request body must be application/x-www-form-urlencoded")
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise bad_request("Request body is not valid UTF-8") from exc
+        return parse_qs(text, keep_blank_values=True)
 
     def json(self) -> Any:
         """The body as JSON; any decoding problem is the client's: 400."""
@@ -88,6 +102,12 @@ class Response:
     ) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return cls(status, body, [("Content-Type", "application/json"), *(headers or [])])
+
+    @classmethod
+    def html(
+        cls, status: int, body: bytes, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        return cls(status, body, [("Content-Type", "text/html; charset=utf-8"), *(headers or [])])
 
     @classmethod
     def error(cls, error: ApiError, request_id: str) -> Response:
