@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .commands import folder, serve, status, sync
+from .commands import account, folder, serve, status, sync, user
 from .sandbox import cli as sandbox_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -42,6 +42,16 @@ COMMANDS: dict[str, tuple[AddArguments, Runner, str]] = {
         status.add_arguments,
         status.run,
         "show each book's sync state, waiting and parked writes and kept conflicts",
+    ),
+    "user": (
+        user.add_arguments,
+        user.run,
+        "add, remove or list the CardDAV users, or change a password (the htpasswd file)",
+    ),
+    "account": (
+        account.add_arguments,
+        account.run,
+        "link an Aurinko account (add), list the accounts or remove one (the configuration)",
     ),
     "sandbox": (
         sandbox_cli.add_arguments,

@@ -17,7 +17,8 @@ from typing import Any
 
 from .sync import ConflictPolicy
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A user or book name: one path segment, the same on every file system (htpasswd users too).
+SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _VERSIONS = ("3.0", "4.0")
 
 _KEYS: dict[str, set[str]] = {
@@ -31,6 +32,7 @@ _KEYS: dict[str, set[str]] = {
         "request_timeout",
     },
     "sync": {"interval", "conflict", "freshness", "request_wait"},
+    "aurinko": {"client_id", "client_secret_file", "base_url", "callback_port"},
     "accounts": {
         "name",
         "user",
@@ -79,6 +81,34 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class AurinkoApp:
+    """``[aurinko]``: the Aurinko application through which ``account add`` links accounts
+    (its client id, the file holding its secret) and the API new accounts use."""
+
+    client_id: str | None = None
+    client_secret_file: Path | None = None
+    base_url: str = "https://api.aurinko.io/v1"
+    callback_port: int = 0  # 0: a free port; Aurinko needs the return URL registered
+
+    def read_secret(self) -> str:
+        """The client secret, from a file only its owner can read. Read when linking an
+        account only: ``serve`` never needs it."""
+        if self.client_secret_file is None:
+            raise ConfigError("[aurinko] client_secret_file is not set")
+        _check_private(self.client_secret_file, "[aurinko] client_secret_file")
+        try:
+            secret = self.client_secret_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(
+                f"[aurinko] client_secret_file {self.client_secret_file}: cannot read: {reason}"
+            ) from None
+        if not secret:
+            raise ConfigError(f"[aurinko] client_secret_file {self.client_secret_file} is empty")
+        return secret
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     host: str = "127.0.0.1"
@@ -93,6 +123,7 @@ class Config:
     request_timeout: float = 60.0  # from a request's first byte to its body's last
     accounts: list[AccountConfig] = field(default_factory=list)
     path: Path | None = None
+    aurinko: AurinkoApp | None = None  # [aurinko]: only ``account add`` needs it
 
     def account(self, selector: str) -> AccountConfig:
         """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
@@ -157,7 +188,7 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
         raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
     name, user = _typed(raw, "name", str, where), _typed(raw, "user", str, where)
     for key, value in (("name", name), ("user", user)):
-        if not value or not _SEGMENT.match(value):
+        if not value or not SEGMENT.fullmatch(value):
             raise ConfigError(f"{where}: {key} must be letters, digits, '.', '_' or '-'")
     token_file, token_env = (
         _typed(raw, "token_file", str, where),
@@ -176,6 +207,30 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
         token_env=token_env,
         display_name=_typed(raw, "display_name", str, where) or name,
         vcard_version=version,
+    )
+
+
+def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
+    if "aurinko" not in data:
+        return None
+    table, where = _table(data, "aurinko"), "[aurinko]"
+    client_id = _typed(table, "client_id", str, where)
+    if client_id is not None and not client_id.strip():
+        raise ConfigError(f"{where} client_id is empty")
+    secret_file = _typed(table, "client_secret_file", str, where)
+    if secret_file is not None and not secret_file.strip():
+        raise ConfigError(f"{where} client_secret_file is empty")
+    base_url = _typed(table, "base_url", str, where)
+    if base_url is not None and not base_url.startswith(("https://", "http://")):
+        raise ConfigError(f"{where} base_url must be an http(s) URL")
+    port = _typed(table, "callback_port", int, where)
+    if port is not None and not 0 <= port <= 65535:
+        raise ConfigError(f"{where} callback_port must be 0-65535")
+    return AurinkoApp(
+        client_id=client_id.strip() if client_id else None,
+        client_secret_file=base / secret_file if secret_file else None,
+        base_url=base_url or AurinkoApp.base_url,
+        callback_port=port or 0,
     )
 
 
@@ -231,6 +286,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         request_timeout=_positive(server, "request_timeout", "[server]", 60.0),
         accounts=accounts,
         path=path,
+        aurinko=_aurinko(data, base),
     )
 
 

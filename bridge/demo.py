@@ -16,6 +16,7 @@ from .sandbox import SandboxConfig, serve_in_thread
 DEMO_USER = "demo"
 DEMO_BOOK = "contacts"
 DEMO_PORT = 5232
+DEMO_CLIENT_ID = "aurinko-bridge-demo"  # the demo sandbox's own Aurinko application
 
 
 def demo_dir(data_dir: Path | None = None) -> Path:
@@ -40,6 +41,12 @@ def _private_root(data_dir: Path | None) -> Path:
     return private_dir(demo_dir(data_dir))
 
 
+def demo_client_secret_file(data_dir: Path | None = None) -> Path:
+    """The demo sandbox's application secret (created on first use), for trying
+    ``account add`` against the demo's sandbox while ``serve`` runs."""
+    return _secret_file(_private_root(data_dir) / "demo.client-secret")
+
+
 def demo_password(data_dir: Path | None = None) -> str:
     """The demo CardDAV user's password (created on first use)."""
     root = _private_root(data_dir)
@@ -59,6 +66,8 @@ def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterat
         db_path=str(root / "sandbox.sqlite3"),
         tokens=[token_file.read_text(encoding="ascii").strip()],
         seed_path=str(DEMO_CONTACTS),
+        client_id=DEMO_CLIENT_ID,
+        client_secret=demo_client_secret_file(data_dir).read_text(encoding="ascii").strip(),
     )
     with serve_in_thread(sandbox) as running:
         account = AccountConfig(

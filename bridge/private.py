@@ -4,10 +4,13 @@ plain Radicale) never runs our command line and its umask is usually 022."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import stat
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger("bridge")
@@ -86,3 +89,41 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def edit_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock for a read-modify-write of ``path``, taken on ``<path>.lock``
+    (never on the file itself, which each edit replaces): two editors never lose each
+    other's change."""
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def replace_file(path: Path, data: bytes, mode: int, owner: int | None = None) -> None:
+    """``path`` atomically holds ``data`` with ``mode`` (and ``owner``, if given): a temp
+    file beside it, fsynced, renamed over it, and the folder fsynced so the rename survives
+    a crash."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            if owner is not None and owner != os.geteuid():
+                os.fchown(out.fileno(), owner, -1)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..config import Config, ConfigError
 from ..console import fail, wait_for_signal
-from ..demo import DEMO_USER, demo_password
+from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
+from ..htpasswd import ensure_password
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError
 from .common import add_config_arguments, configuration
@@ -36,30 +37,53 @@ def run(args: argparse.Namespace) -> int:
             if args.port is not None:
                 config = replace(config, port=args.port)
             if args.config is None:
-                password = demo_password(args.demo_dir)
-                _frontend("users").set_password(config.htpasswd, DEMO_USER, password)
+                assert config.htpasswd is not None  # the demo always has its users' file
+                # Hashed again only when the stored hash does not verify the password.
+                ensure_password(config.htpasswd, DEMO_USER, demo_password(args.demo_dir))
             return _serve(config, str(args.config or f"embedded:{config.data_dir}"), args)
     except (ConfigError, SchemaTooNewError, ValueError, OSError) as exc:
         return fail(f"serve: {exc}")
 
 
 def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
+    _check_users(config, args.config)
     engine, books = open_engine(config)
     try:
         engine.start(config.interval)
         with _frontend("server").RunningServer(config, engine, key) as server:
             demo_dir = args.demo_dir if args.config is None else None
-            _announce(server.url, list(books.values()), demo=args.config is None, demo_dir=demo_dir)
+            _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
             wait_for_signal()
     finally:
         engine.close()
     return 0
 
 
-def _announce(url: str, books: list[Book], *, demo: bool, demo_dir: Path | None) -> None:
+def _check_users(config: Config, path: Path | None) -> None:
+    """Authentication is always on: no users file means nobody could log in."""
+    if config.htpasswd is None:
+        raise ConfigError(f"{path}: [server] htpasswd is required (the CardDAV users' file)")
+    if not config.htpasswd.exists():
+        raise ConfigError(
+            f"no CardDAV users yet ({config.htpasswd} does not exist); create one with:"
+            f" aurinko-bridge user add NAME --config {path}"
+        )
+
+
+def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | None) -> None:
+    """What to connect to; with the embedded demo (a configuration without a file), its
+    user and its sandbox too."""
+    demo = config.path is None
+    sandbox_url = config.accounts[0].base_url if demo and config.accounts else ""
     print(f"CardDAV server at {url}", flush=True)
     for book in books:
         print(f"  address book {book.name}: {url}{book.owner}/{book.name}/", flush=True)
+    print(f"  status page: {url}.bridge/", flush=True)
     if demo:
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
+        print(
+            f"  Aurinko sandbox at {sandbox_url}: application {DEMO_CLIENT_ID}, secret in"
+            f" {demo_client_secret_file(demo_dir)} (to try `account add` against it)",
+            flush=True,
+        )
     print("Press Ctrl-C to stop.", flush=True)

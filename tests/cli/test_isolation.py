@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
-from radicale_plugin.users import set_password
 from tests.cli.serving import BRIDGE, serving
 from tests.conftest import OTHER_TOKEN, TOKEN
 from tests.folder.conftest import eventually
@@ -59,7 +59,7 @@ def setup(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Setup:
         httpx.post(f"{live_sandbox}/contacts", json=contact, headers=headers).raise_for_status()
     htpasswd = tmp_path / "users.htpasswd"
     for user in USERS:
-        set_password(htpasswd, user, f"{user}-pw", rounds=1000)
+        set_password(htpasswd, user, f"{user}-pw", rounds=4)
     config = tmp_path / "bridge.toml"
     config.write_text(
         f'[server]\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\n\n{accounts}', encoding="utf-8"

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
-from radicale_plugin.users import set_password
 from tests.cli.serving import serving
 from tests.conftest import TOKEN
 from tests.folder.conftest import eventually
@@ -121,7 +121,7 @@ def served(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterat
     proxy = Proxy((upstream.host, upstream.port or 80))
     (tmp_path / "work.token").write_text(TOKEN)
     (tmp_path / "work.token").chmod(0o600)
-    set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=1000)
+    set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
     config = tmp_path / "bridge.toml"
     config.write_text(
         '[server]\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\n\n'

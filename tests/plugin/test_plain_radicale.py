@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from radicale_plugin.users import set_password
+from bridge.htpasswd import set_password
 from tests.conftest import TOKEN
 from tests.plugin.conftest import card, write_token
 
@@ -24,7 +24,7 @@ def _free_port() -> int:
 def test_plain_radicale_serves_the_bridge(tmp_path: Path, live_sandbox: str) -> None:
     write_token(tmp_path)
     htpasswd = tmp_path / "users.htpasswd"
-    set_password(htpasswd, "alice", "alice-pw", rounds=1000)
+    set_password(htpasswd, "alice", "alice-pw", rounds=4)
     bridge = tmp_path / "bridge.toml"
     bridge.write_text(
         f'[server]\ndata_dir = "var"\nhtpasswd = "{htpasswd}"\n\n'

@@ -1,0 +1,508 @@
+"""``aurinko-bridge account add|list|remove``: the configuration's Aurinko accounts.
+
+``add`` links an account through the Aurinko application of ``[aurinko]``: the user
+consents in a browser, Aurinko sends the browser back to a one-shot server on 127.0.0.1
+with a code, and the code becomes the account's token, which goes into a private file
+beside the configuration; the ``[[accounts]]`` table goes into the file itself (see
+``bridge.configedit``). With ``--token-file`` it links a token the user already has.
+Every failure leaves the configuration and the token files as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from .. import configedit, htpasswd
+from ..aurinko import (
+    DEFAULT_BASE_URL,
+    NO_RETRY,
+    AurinkoClient,
+    AurinkoError,
+    RateLimitedError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from ..aurinko.oauth import SERVICE_TYPES, authorize_url
+from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
+from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
+from ..console import fail
+from ..store import SchemaTooNewError
+from ..sync import SyncEngine
+from ..sync.locks import LockTimeout
+
+CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a token check: one try, not long
+PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _service(text: str) -> str:
+    for service in SERVICE_TYPES:
+        if service.lower() == text.lower():
+            return service
+    raise argparse.ArgumentTypeError(
+        f"unknown service {text!r} (one of: {', '.join(SERVICE_TYPES)})"
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0-65535 (0: a free one)")
+    return value
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="the configuration file (required)"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser(
+        "add",
+        help="link an Aurinko account (browser consent, or --token-file) and add it",
+        description="Link an Aurinko account and add it to the configuration as /USER/NAME/."
+        " By default the account's owner consents in a browser through the Aurinko"
+        " application of [aurinko]; with --token-file, a token you already have is checked"
+        " and used.",
+    )
+    add.add_argument("name", metavar="NAME", help="the address book's name: /USER/NAME/")
+    add.add_argument(
+        "--service",
+        type=_service,
+        metavar="SERVICE",
+        help="the provider to consent at: Google, Office365, EWS, iCloud, ...",
+    )
+    add.add_argument(
+        "--user",
+        metavar="USER",
+        help="the CardDAV user who sees the book (default: the htpasswd file's only user)",
+    )
+    _config_argument(add)
+    add.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="link the token in FILE (chmod 600) instead of asking for consent",
+    )
+    add.add_argument(
+        "--no-browser", action="store_true", help="only print the address to open; do not open it"
+    )
+    add.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the consent (default: 300)",
+    )
+    add.add_argument(
+        "--callback-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the return address http://127.0.0.1:PORT/callback"
+        " (default: [aurinko] callback_port, else a free one)",
+    )
+    add.add_argument("--display-name", metavar="TEXT", help="the book's name in clients")
+    add.set_defaults(action_run=_run_add)
+
+    listing = actions.add_parser(
+        "list",
+        help="the configured accounts and whether their tokens can be read",
+        description="One line per account: USER/NAME, its Aurinko URL and its token's source.",
+    )
+    _config_argument(listing)
+    listing.add_argument(
+        "--check", action="store_true", help="also ask Aurinko whether each token still works"
+    )
+    listing.set_defaults(action_run=_run_list)
+
+    remove = actions.add_parser(
+        "remove",
+        help="remove an account from the configuration",
+        description="Remove an account's [[accounts]] table, and the token file that"
+        " `account add` wrote for it. Its local copy stays in the store unless --purge.",
+    )
+    remove.add_argument("name", metavar="[USER/]NAME", help="the account")
+    remove.add_argument("--user", metavar="USER", help="the account's user (or say USER/NAME)")
+    _config_argument(remove)
+    remove.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete the book's local copy (the store's rows, its kept conflicts)",
+    )
+    remove.set_defaults(action_run=_run_remove)
+
+
+def run(args: argparse.Namespace) -> int:
+    where = f"account {args.action}"
+    if args.config is None:
+        return fail(f"{where} needs --config FILE (the embedded demo has no configuration file)")
+    action: Callable[[argparse.Namespace, Config], int] = args.action_run
+    try:
+        config = load_config(args.config)
+        return action(args, config)
+    except LinkFailed as exc:
+        return fail(f"{where}: {exc}")
+    except (ConfigError, SchemaTooNewError, AurinkoError, sqlite3.Error) as exc:
+        return fail(f"{where}: {exc}")
+    except OSError as exc:
+        return fail(f"{where}: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror}")
+
+
+def _folder(config: Config) -> Path:
+    assert config.path is not None
+    return config.path.resolve().parent
+
+
+def _shown(path: Path, folder: Path) -> str:
+    """``path`` relative to the configuration's folder when inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    for base in (folder, Path(os.path.abspath(folder))):
+        if absolute.is_relative_to(base):
+            return absolute.relative_to(base).as_posix()
+    return str(absolute)
+
+
+# -- add ----------------------------------------------------------------------------------
+
+
+def _run_add(args: argparse.Namespace, config: Config) -> int:
+    assert config.path is not None
+    user = args.user or _only_user(config)
+    name: str = args.name
+    for account in config.accounts:
+        if (account.user.lower(), account.name.lower()) == (user.lower(), name.lower()):
+            raise LinkFailed(
+                f"{account.user}/{account.name} is already in {config.path}"
+                " (account remove takes it out)"
+            )
+    _refuse_old_copy(config, user, name)
+    if args.token_file is not None:
+        return _add_with_token(args, config, user, name)
+    return _add_with_consent(args, config, user, name)
+
+
+def _refuse_old_copy(config: Config, user: str, name: str) -> None:
+    """A book kept by ``account remove`` holds another account's contacts, ids and sync
+    tokens: linking a new account under its name would sync the two into each other."""
+    if not (config.data_dir / "store.sqlite3").exists():
+        return
+    engine = SyncEngine(config.data_dir)
+    try:
+        book = engine.store.get_book(user, name)
+    finally:
+        engine.close()
+    if book is not None:
+        raise LinkFailed(
+            f"{user}/{name} still has the local copy of an earlier account in"
+            f" {config.data_dir}; delete it with: aurinko-bridge account remove {user}/{name}"
+            " --purge, or choose another name"
+        )
+
+
+def _only_user(config: Config) -> str:
+    found = htpasswd.users(config.htpasswd) if config.htpasswd is not None else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise LinkFailed("say whose book it is with --user USER (no users in [server] htpasswd)")
+    raise LinkFailed(f"say whose book it is with --user USER (one of: {', '.join(found)})")
+
+
+def _entry(
+    config: Config, user: str, name: str, base_url: str, token_file: str, display: str | None
+) -> dict[str, str]:
+    """The new ``[[accounts]]`` table, refused (ConfigError) if the file would not take it."""
+    entry = {"name": name, "user": user, "base_url": base_url, "token_file": token_file}
+    if display:
+        entry["display_name"] = display
+    assert config.path is not None
+    text = config.path.read_text(encoding="utf-8")
+    configedit.add_account_text(text, entry, config.path)  # a dry run, before anything else
+    return entry
+
+
+def _add_with_token(args: argparse.Namespace, config: Config, user: str, name: str) -> int:
+    assert config.path is not None
+    source: Path = args.token_file
+    _check_private(source, "token file")
+    try:
+        token = source.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise LinkFailed(f"cannot read token file {source}: {reason}") from None
+    if not token:
+        raise LinkFailed(f"token file {source} is empty")
+    base_url = config.aurinko.base_url if config.aurinko is not None else DEFAULT_BASE_URL
+    shown = _shown(source, _folder(config))
+    entry = _entry(config, user, name, base_url, shown, args.display_name)
+    verdict, info = _check_token(token, base_url)
+    if verdict != "ok":
+        problem = {
+            "refused": "the token was refused by Aurinko",
+            "unreachable": f"Aurinko is unreachable at {base_url}",
+        }.get(verdict, "the token could not be checked")
+        raise LinkFailed(f"{problem} ({info}); {config.path} was not changed")
+    configedit.add_account(config.path, entry)
+    who = f" ({info})" if info else ""
+    print(f"Added {user}/{name}{who} to {config.path}: token_file = {shown}", flush=True)
+    print(f"Next: {RESTART}, to start syncing it.", flush=True)
+    return 0
+
+
+def _check_token(token: str, base_url: str) -> tuple[str, str]:
+    """What ``GET /account`` says of the token, in one try: ("ok", who the account is),
+    or "refused", "unreachable" or "error" with the error's words."""
+    try:
+        with AurinkoClient(token, base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY) as client:
+            info = client.account()
+    except UnauthorizedError as exc:
+        return "refused", str(exc)
+    except (UnavailableError, RateLimitedError) as exc:
+        return "unreachable", str(exc)
+    except AurinkoError as exc:
+        return "error", str(exc)
+    service = f"[{info.service_type}]" if info.service_type else None
+    return "ok", " ".join(x for x in (info.email, service) if x)
+
+
+def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name: str) -> int:
+    app = config.aurinko
+    if app is None or not app.client_id:
+        raise LinkFailed(
+            f"set [aurinko] client_id (and client_secret_file) in {config.path} to link"
+            " accounts through your Aurinko application, or link a token with --token-file"
+        )
+    if args.service is None:
+        raise LinkFailed(f"say which provider with --service ({', '.join(SERVICE_TYPES[:5])}, ...)")
+    token_file = f"tokens/{user}.{name}.token"
+    entry = _entry(config, user, name, app.base_url, token_file, args.display_name)
+    token_path = _folder(config) / "tokens" / f"{user}.{name}.token"
+    if os.path.lexists(token_path):
+        raise LinkFailed(f"{token_path} already exists; move it away first")
+    secret = app.read_secret()
+    port = app.callback_port if args.callback_port is None else args.callback_port
+    linker = Linker(
+        config=config, app=app, secret=secret, entry=entry, token_path=token_path, user=user
+    )
+    try:
+        server = CallbackServer(("127.0.0.1", port), linker)
+    except OSError as exc:
+        raise LinkFailed(
+            f"cannot listen on 127.0.0.1:{port} for the callback: {exc.strerror}"
+        ) from None
+    try:
+        return _consent(args, server, linker, app, name)
+    finally:
+        server.server_close()
+
+
+def _consent(
+    args: argparse.Namespace, server: CallbackServer, linker: Linker, app: AurinkoApp, name: str
+) -> int:
+    assert app.client_id is not None
+    return_url = f"http://127.0.0.1:{server.server_port}/callback"
+    url = authorize_url(app.base_url, app.client_id, args.service, return_url, linker.state)
+    thread = threading.Thread(target=server.serve_forever, name="account-callback", daemon=True)
+    thread.start()
+    try:
+        print(f"Open this address to link {name}: {url}", flush=True)
+        if not args.no_browser and _has_display():
+            try:
+                webbrowser.open(url)
+            except Exception:  # the printed address is the way in anyway
+                pass
+        outcome = wait_for_outcome(linker, args.timeout)
+    finally:
+        server.shutdown()
+    if outcome is None:
+        return fail(
+            f"account add: no answer from the browser within {args.timeout:g} s;"
+            " nothing was changed"
+        )
+    if isinstance(outcome, Interrupted):
+        return fail("account add: interrupted; nothing was changed", 130)
+    if outcome.error is not None:
+        return fail(f"account add: {outcome.error}")
+    for line in outcome.report:
+        print(line, flush=True)
+    return 0
+
+
+def _has_display() -> bool:
+    """Whether a browser could show up: on Linux without a display, webbrowser would fall
+    back to a text browser that takes over the terminal."""
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+def _run_list(args: argparse.Namespace, config: Config) -> int:
+    if not config.accounts:
+        print(f"No accounts in {config.path} (aurinko-bridge account add links one).", flush=True)
+        return 0
+    folder, failed = _folder(config), 0
+    for account in config.accounts:
+        line, ok = _describe(account, folder, check=args.check)
+        failed += not ok
+        print(line, flush=True)
+    if args.check and failed:
+        return fail(f"account list: {failed} of {len(config.accounts)} accounts failed the check")
+    return 0
+
+
+def _describe(account: AccountConfig, folder: Path, *, check: bool) -> tuple[str, bool]:
+    if account.token_env is not None:
+        source = f"${account.token_env}"
+    else:
+        assert account.token_file is not None
+        source = _shown(account.token_file, folder)
+    token: str | None = None
+    try:
+        token = account.read_token()
+        readable = "readable"
+    except ConfigError as exc:
+        readable = f"not readable: {str(exc).removeprefix(f'account {account.name}: ')}"
+    line = f"{account.user}/{account.name}  {account.base_url}  token: {source} ({readable})"
+    if not check:
+        return line, token is not None
+    if token is None:
+        return f"{line}  check: not checked", False
+    verdict, info = _check_token(token, account.base_url)
+    if verdict == "ok":
+        return f"{line}  check: ok{f' ({info})' if info else ''}", True
+    if verdict == "error":
+        return f"{line}  check: error ({info})", False
+    return f"{line}  check: {verdict}", False
+
+
+# -- remove -------------------------------------------------------------------------------
+
+
+def _run_remove(args: argparse.Namespace, config: Config) -> int:
+    assert config.path is not None
+    selector: str = args.name
+    if args.user:
+        named_user, _, bare = selector.rpartition("/")
+        if named_user and named_user != args.user:
+            raise LinkFailed(f"{selector} and --user {args.user} name different users")
+        selector = f"{args.user}/{bare}"
+    try:
+        account = config.account(selector)
+    except ConfigError:
+        if not args.purge:
+            raise
+        return _purge_leftover(config, selector)
+    engine: SyncEngine | None = None
+    if args.purge and (config.data_dir / "store.sqlite3").exists():
+        engine = SyncEngine(config.data_dir)
+    try:
+        report = _remove(config, account, engine, purge=args.purge)
+    finally:
+        if engine is not None:
+            engine.close()
+    for line in report:
+        print(line, flush=True)
+    print(f"Next: {RESTART}, to stop serving {account.user}/{account.name}.", flush=True)
+    return 0
+
+
+def _purge_leftover(config: Config, selector: str) -> int:
+    """``remove USER/NAME --purge`` of an account no longer configured: the local copy an
+    earlier ``remove`` kept, and its kept conflicts."""
+    user, _, name = selector.rpartition("/")
+    if not user:
+        raise LinkFailed(f"no account {name!r} is configured; name the copy to purge as USER/NAME")
+    found = False
+    if (config.data_dir / "store.sqlite3").exists():
+        engine = SyncEngine(config.data_dir)
+        try:
+            book = engine.store.get_book(user, name)
+            if book is not None and book.kind == "aurinko":
+                with engine.locks.hold(book.id, timeout=PURGE_LOCK_WAIT):
+                    engine.store.delete_book(book.id)
+                found = True
+        except LockTimeout:
+            raise LinkFailed(f"{selector} is being synced; nothing was changed") from None
+        finally:
+            engine.close()
+    conflicts = config.data_dir / "conflicts" / user / name
+    if not found and not conflicts.is_dir():
+        raise LinkFailed(f"{selector} is neither configured nor kept in {config.data_dir}")
+    shutil.rmtree(conflicts, ignore_errors=True)
+    print(f"Deleted the local copy of {selector} (no longer configured) and its conflicts.")
+    return 0
+
+
+def _remove(
+    config: Config, account: AccountConfig, engine: SyncEngine | None, *, purge: bool
+) -> list[str]:
+    """Take the table out, then (only then) the token file ``account add`` wrote and, with
+    ``purge``, the book: under the book's sync lock, so no sync of it is midway."""
+    assert config.path is not None
+    label = f"{account.user}/{account.name}"
+    book = engine.store.get_book(account.user, account.name) if engine is not None else None
+    report = [f"Removed [[accounts]] {label} from {config.path}."]
+    if engine is None or book is None or book.kind != "aurinko":
+        configedit.remove_account(config.path, account.user, account.name)
+    else:
+        try:
+            with engine.locks.hold(book.id, timeout=PURGE_LOCK_WAIT):
+                configedit.remove_account(config.path, account.user, account.name)
+                engine.store.delete_book(book.id)
+        except LockTimeout:
+            raise LinkFailed(
+                f"{label} is being synced (is serve running? stop it first); nothing was changed"
+            ) from None
+        report.append(f"Deleted its local copy (the book {book.path}) from the store.")
+    ours = _folder(config) / "tokens" / f"{account.user}.{account.name}.token"
+    if account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
+        try:
+            ours.unlink(missing_ok=True)
+            report.append(f"Deleted its token file tokens/{ours.name}.")
+        except OSError as exc:
+            report.append(f"Could not delete its token file {ours}: {exc.strerror}.")
+    elif account.token_file is not None:
+        report.append(f"Kept its token file {account.token_file} (not written by account add).")
+    if not purge:
+        report.append(
+            f"Its local copy stays in {config.data_dir} (account remove --purge deletes it)."
+        )
+        return report
+    if book is None:
+        report.append("It had no local copy in the store.")
+    conflicts = config.data_dir / "conflicts" / account.user / account.name
+    if conflicts.is_dir():
+        shutil.rmtree(conflicts, ignore_errors=True)
+        report.append(f"Deleted its kept conflicts ({conflicts}).")
+    return report
