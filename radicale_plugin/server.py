@@ -10,9 +10,11 @@ from radicale.app import Application
 
 from bridge.config import Config
 from bridge.httpserver import RequestHandler, ServerLimits, ThreadingServer
+from bridge.statuspage import StatusPage
 from bridge.sync import SyncEngine
 
 from . import runtime
+from .auth import HtpasswdAuth
 from .wsgi import BridgeMiddleware
 
 
@@ -29,7 +31,8 @@ def radicale_configuration(config: Config, bridge_key: str) -> Any:
                 "htpasswd_filename": str(config.htpasswd),
                 "htpasswd_encryption": "autodetect",
                 # A SHA-512 or bcrypt check costs a good part of a second; clients send
-                # bursts of requests, so a successful login is remembered for a while.
+                # bursts of requests, so a successful login is remembered for a while
+                # (and a failed one too), until the file changes (HtpasswdAuth).
                 "cache_logins": "True",
             },
             "rights": {"type": "radicale_plugin.rights"},
@@ -59,8 +62,13 @@ class RunningServer:
         """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``)."""
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
-        radicale = Application(radicale_configuration(config, bridge_key))
-        app = BridgeMiddleware(radicale, stream_listings=stream_listings)
+        configuration = radicale_configuration(config, bridge_key)
+        radicale = Application(configuration)
+        # Swapped in after the fact: given as [auth] type, it would lose the login cache,
+        # which Radicale keeps for its own htpasswd type only.
+        radicale._auth = HtpasswdAuth(configuration)
+        page = StatusPage(engine, config)
+        app = BridgeMiddleware(radicale, stream_listings=stream_listings, status_page=page)
 
         limits = limits or ServerLimits(
             config.max_connections, config.idle_timeout, config.request_timeout

@@ -25,7 +25,9 @@ from typing import Any
 from radicale import httputils
 from radicale.auth import AuthContext
 
+from bridge import statuspage
 from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
+from bridge.statuspage import StatusPage
 
 from . import listing
 from .context import RequestContext, request_scope
@@ -124,29 +126,30 @@ def _stand_in(body: bytes) -> bytes | None:
     )
 
 
-def radicale_authenticator(radicale: Any) -> Callable[[Environ], bool]:
-    """Whether a request's Basic credentials pass Radicale's own check, made by the
-    application's own auth backend: with ``cache_logins`` on, Radicale's check of the same
-    request is then a cache hit. Radicale decodes the header the same way."""
+def radicale_login(radicale: Any) -> Callable[[Environ], str | None]:
+    """The user whose Basic credentials a request carries, if they pass Radicale's own
+    check, made by the application's own auth backend: with ``cache_logins`` on, Radicale's
+    check of the same request is then a cache hit. Radicale decodes the header the same
+    way, and its answer is the login as Radicale names the user (case rules applied)."""
     auth, configuration = radicale._auth, radicale.configuration
 
-    def authenticated(environ: Environ) -> bool:
+    def login_of(environ: Environ) -> str | None:
         header: str = environ.get("HTTP_AUTHORIZATION", "")
         if not header.startswith("Basic"):
-            return False
+            return None
         try:
             credentials = base64.b64decode(header[len("Basic") :].strip().encode("ascii"))
             text: str = httputils.decode_request(configuration, environ, credentials)
             login, password = text.split(":", 1)
         except (ValueError, UnicodeError, binascii.Error):
-            return False
+            return None
         context = AuthContext()
         if environ.get("REMOTE_ADDR"):
             context.remote_addr = environ["REMOTE_ADDR"]
         result = auth.login(login, password, context) if login else None
-        return bool(result and result[0])
+        return str(result[0]) if result and result[0] else None
 
-    return authenticated
+    return login_of
 
 
 def _content_length(environ: Environ) -> int:
@@ -178,19 +181,27 @@ class BridgeMiddleware:
         max_body: int = 100 * 1024 * 1024,
         *,
         stream_listings: bool = True,
-        authenticate: Callable[[Environ], bool] | None = None,
+        login: Callable[[Environ], str | None] | None = None,
         max_card: int = DEFAULT_LIMITS.max_bytes,
+        status_page: StatusPage | None = None,
     ) -> None:
         """``stream_listings=False`` leaves listings to Radicale (the reference in tests).
-        ``authenticate`` is asked before any body is read (by default, the wrapped Radicale
-        application's own check); ``max_card`` bounds a PUT's body."""
+        ``login`` is asked who sent a request before any body is read (by default, the
+        wrapped Radicale application's own check); ``max_card`` bounds a PUT's body.
+        ``status_page`` serves ``/.bridge/`` to the users it authenticates."""
         self.app = app
         self.max_body = max_body
         self.stream_listings = stream_listings
-        self.authenticate = authenticate or radicale_authenticator(app)
+        self.login = login or radicale_login(app)
         self.max_card = max_card
+        self.status_page = status_page
+
+    def authenticate(self, environ: Environ) -> bool:
+        return self.login(environ) is not None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if self.status_page is not None and statuspage.handles(environ.get("PATH_INFO", "")):
+            return self.status_page(environ, start_response, self.login(environ))
         method = environ.get("REQUEST_METHOD", "").upper()
         length = _content_length(environ)
         too_large = "413 Request Entity Too Large"

@@ -1,21 +1,29 @@
-"""``aurinko-bridge status``: each book's sync state, its waiting and parked writes, and
-its kept conflicts, read from the store alone (no call to Aurinko); ``--retry`` and
+"""``aurinko-bridge status``: per book, its account and user, when it last pulled and
+pushed, how many contacts it holds, what waits in the outbox, which writes Aurinko refused
+(parked) and why, which conflicts were kept and where the losing cards are, and whether
+the account's token still works. ``--json`` prints the same as JSON; ``--retry`` and
 ``--drop`` act on a parked write."""
 
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import sys
 
 from ..config import ConfigError
 from ..console import fail
-from ..store import Book, SchemaTooNewError
+from ..status import BookStatus, TokenState, age, as_json, collect
+from ..store import SchemaTooNewError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    parser.add_argument(
+        "--offline", action="store_true", help="do not ask Aurinko whether the tokens work"
+    )
     actions = parser.add_mutually_exclusive_group()
     actions.add_argument(
         "--retry", type=int, metavar="ID", help="send the parked write ID again at the next sync"
@@ -28,17 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         with configuration(args) as config:
-            engine = SyncEngine(config.data_dir)  # the store only: no account is contacted
+            engine = SyncEngine(config.data_dir)  # the store only: nothing is synced
             try:
                 if args.retry is not None or args.drop is not None:
                     return _act(engine, args.retry, args.drop)
-                for book in engine.store.list_books():
-                    _show(engine, book)
-                return 0
+                statuses = collect(engine, config, check_tokens=not args.offline)
             finally:
                 engine.close()
     except (ConfigError, SchemaTooNewError, OSError) as exc:
         return fail(f"status: {exc}")
+    if args.json:
+        json.dump(as_json(statuses), sys.stdout, indent=2)
+        print(flush=True)
+    else:
+        for status in statuses:
+            _show(status)
+    return 0
 
 
 def _act(engine: SyncEngine, retry: int | None, drop: int | None) -> int:
@@ -56,29 +69,31 @@ def _act(engine: SyncEngine, retry: int | None, drop: int | None) -> int:
     return 0
 
 
-def _show(engine: SyncEngine, book: Book) -> None:
-    pulled = "never" if book.last_pull is None else _ago(book.last_pull)
-    pending, parked = engine.outbox.pending(book.id), engine.outbox.failed(book.id)
-    conflicts = engine.outbox.conflicts(book.id)
+_TOKEN_WORDS = {
+    TokenState.OK: "token works",
+    TokenState.REFUSED: "TOKEN REFUSED",
+    TokenState.UNREACHABLE: "token not checked: Aurinko unreachable",
+    TokenState.UNREADABLE: "TOKEN UNREADABLE",
+    TokenState.UNCHECKED: "token not checked",
+}
+
+
+def _show(status: BookStatus) -> None:
+    print(f"{status.path} ({status.kind})", flush=True)
+    if status.account is not None:
+        token = _TOKEN_WORDS[status.token.state]
+        detail = f" ({status.token.detail})" if status.token.detail else ""
+        print(f"  account: {status.account}; user: {status.owner}; {token}{detail}")
+    print(f"  last pull: {age(status.last_pull)}; last push: {age(status.last_push)}")
     print(
-        f"{book.path} ({book.kind}): last pull {pulled}; {len(pending)} writes waiting,"
-        f" {len(parked)} parked, {len(conflicts)} conflicts kept",
-        flush=True,
+        f"  {status.contacts} contacts; {status.waiting} writes waiting,"
+        f" {len(status.parked)} parked, {len(status.conflicts)} conflicts kept"
     )
-    for op in pending:
-        if op.last_error:
-            print(f"  waiting #{op.id} {op.op} {op.href} ({op.attempts} tries): {op.last_error}")
-    for op in parked:
-        print(f"  parked #{op.id} {op.op} {op.href}: {op.last_error}")
+    for op in status.parked:
+        print(f"  parked #{op.id} {op.op} {op.href}: {op.reason}")
         print(f"    retry: aurinko-bridge status --retry {op.id}; drop: --drop {op.id}")
-    for conflict in conflicts[-5:]:
-        print(f"  conflict {conflict.href} ({conflict.outcome}) {_ago(conflict.created)}")
-
-
-def _ago(when: float) -> str:
-    seconds = max(0, int(time.time() - when))
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    for conflict in status.conflicts:
+        when = age(conflict.created)
+        print(f"  conflict #{conflict.id} {conflict.href} ({conflict.outcome}), {when}")
+        print(f"    losing version: {conflict.path or 'kept in the store'}")
+    sys.stdout.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 from .database import Database
@@ -195,6 +196,7 @@ class Outbox:
         not one the user removed."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM outbox WHERE id = ?", (op.id,))
+            conn.execute("UPDATE books SET last_push = ? WHERE id = ?", (time.time(), op.book_id))
             later = "book_id = ? AND href = ? AND id > ?"
             key = (op.book_id, op.href, op.id)
             end = conn.execute(
@@ -286,11 +288,12 @@ class Outbox:
         fields: list[str],
         lost_json: Json | None,
         lost_vcard: str | None,
+        path: str | None = None,
     ) -> int:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO conflicts (book_id, href, outcome, fields, lost_json, lost_vcard,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     book_id,
                     href,
@@ -299,26 +302,49 @@ class Outbox:
                     dumps(lost_json),
                     lost_vcard,
                     time.time(),
+                    path,
                 ),
             )
             return int(cursor.lastrowid or 0)
 
-    def conflicts(self, book_id: int) -> list[Conflict]:
+    def conflicts(self, book_id: int, *, unresolved: bool = False) -> list[Conflict]:
+        """The book's conflicts, oldest first (with ``unresolved``: those nobody settled)."""
+        where = "book_id = ?" + (" AND resolved IS NULL" if unresolved else "")
         rows = (
             self.db.connection()
-            .execute("SELECT * FROM conflicts WHERE book_id = ? ORDER BY id", (book_id,))
+            .execute(f"SELECT * FROM conflicts WHERE {where} ORDER BY id", (book_id,))
             .fetchall()
         )
-        return [
-            Conflict(
-                id=r["id"],
-                book_id=r["book_id"],
-                href=r["href"],
-                outcome=r["outcome"],
-                fields=json.loads(r["fields"]),
-                lost_json=loads(r["lost_json"]),
-                lost_vcard=r["lost_vcard"],
-                created=r["created"],
+        return [_conflict(row) for row in rows]
+
+    def conflict(self, conflict_id: int) -> Conflict | None:
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+            .fetchone()
+        )
+        return None if row is None else _conflict(row)
+
+    def resolve_conflict(self, conflict_id: int) -> bool:
+        """Mark a conflict settled; False if it was already (two clicks, two tabs)."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE conflicts SET resolved = ? WHERE id = ? AND resolved IS NULL",
+                (time.time(), conflict_id),
             )
-            for r in rows
-        ]
+            return cursor.rowcount > 0
+
+
+def _conflict(row: sqlite3.Row) -> Conflict:
+    return Conflict(
+        id=row["id"],
+        book_id=row["book_id"],
+        href=row["href"],
+        outcome=row["outcome"],
+        fields=json.loads(row["fields"]),
+        lost_json=loads(row["lost_json"]),
+        lost_vcard=row["lost_vcard"],
+        created=row["created"],
+        path=row["path"],
+        resolved=row["resolved"],
+    )

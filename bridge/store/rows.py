@@ -33,6 +33,7 @@ class Book:
     change_floor: int
     last_pull: float | None
     resync_resume: Json | None = None  # {"page": token, "deleted": token} of a listing
+    last_push: float | None = None  # when a write of this book last reached Aurinko
 
     @property
     def path(self) -> str:
@@ -54,6 +55,7 @@ class Book:
             change_floor=row["change_floor"],
             last_pull=row["last_pull"],
             resync_resume=loads(row["resync_resume"]),
+            last_push=row["last_push"],
         )
 
 
@@ -176,3 +178,5 @@ class Conflict:
     lost_json: Json | None = None
     lost_vcard: str | None = None
     created: float = 0.0
+    path: str | None = None  # the file holding ``lost_vcard``, when one was written
+    resolved: float | None = None  # when a user settled it

@@ -137,6 +137,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE contacts ADD COLUMN held_json TEXT;
     """,
+    # 8: what the status command and page show (issue 14): when a write last reached
+    # Aurinko, where each conflict's losing card was written, and the conflicts a user has
+    # settled (kept for the record, no longer shown).
+    """
+    ALTER TABLE books ADD COLUMN last_push REAL;
+    ALTER TABLE conflicts ADD COLUMN path TEXT;
+    ALTER TABLE conflicts ADD COLUMN resolved REAL;
+    """,
 ]
 
 

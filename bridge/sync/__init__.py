@@ -1,14 +1,17 @@
 """The sync engine: local writes, outbox push, delta-token pull and conflict merging."""
 
+from .conflicts import ConflictGoneError, Keep
 from .engine import ContactNotFoundError, EngineOptions, SyncEngine, UidConflictError
 from .locks import LockTimeout
 from .merge import ConflictPolicy, MergeResult, merge3
 from .reports import SyncReport
 
 __all__ = [
+    "ConflictGoneError",
     "ConflictPolicy",
     "ContactNotFoundError",
     "EngineOptions",
+    "Keep",
     "LockTimeout",
     "MergeResult",
     "SyncEngine",

@@ -1,17 +1,30 @@
-"""Keeping the losing side of a conflict where a user can find it."""
+"""Keeping the losing side of a conflict where a user can find it, and settling it later."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from enum import Enum
 from pathlib import Path
 
+from ..mapping import to_vcard
 from ..private import make_private, private_dir, write_private
-from ..store import Book, Outbox
+from ..store import Book, Conflict, Outbox
 from .fields import Contact
 
 log = logging.getLogger("bridge.sync")
+
+
+class Keep(Enum):
+    """Which side of a conflict a user keeps."""
+
+    CURRENT = "current"  # what the book serves now: the merge's result, or the deletion
+    OTHER = "other"  # the version that lost: written back through the normal write path
+
+
+class ConflictGoneError(LookupError):
+    """No such conflict in this book, or a user settled it already."""
 
 
 class ConflictKeeper:
@@ -34,10 +47,9 @@ class ConflictKeeper:
         lost_vcard: str | None,
     ) -> str:
         """Returns where the losing version now lives (a file path, or the store)."""
-        self.outbox.record_conflict(book.id, href, outcome, fields, lost_contact, lost_vcard)
-        where = "the store's conflicts table"
-        if lost_vcard:
-            where = str(self._write(book, href, lost_vcard))
+        path = str(self._write(book, href, lost_vcard)) if lost_vcard else None
+        self.outbox.record_conflict(book.id, href, outcome, fields, lost_contact, lost_vcard, path)
+        where = path or "the store's conflicts table"
         log.warning(
             "conflict on %s/%s (%s; fields: %s): losing version kept at %s",
             book.path,
@@ -48,6 +60,21 @@ class ConflictKeeper:
         )
         return where
 
+    def open_conflict(self, book: Book, conflict_id: int) -> Conflict:
+        """The book's unsettled conflict ``conflict_id``; raises ConflictGoneError."""
+        conflict = self.outbox.conflict(conflict_id)
+        if conflict is None or conflict.book_id != book.id or conflict.resolved is not None:
+            raise ConflictGoneError(f"no open conflict #{conflict_id} in {book.path}")
+        return conflict
+
+    def settle(self, conflict: Conflict) -> None:
+        """Mark it settled and remove its file: the user has chosen, and the file held the
+        version they kept (now the book's) or the one they let go."""
+        if not self.outbox.resolve_conflict(conflict.id):
+            raise ConflictGoneError(f"conflict #{conflict.id} was settled meanwhile")
+        if conflict.path and Path(conflict.path).resolve().is_relative_to(self.root.resolve()):
+            Path(conflict.path).unlink(missing_ok=True)
+
     def _write(self, book: Book, href: str, vcard: str) -> Path:
         folder = self.root / book.owner / book.name
         for level in (self.root, self.root / book.owner, folder):
@@ -56,3 +83,14 @@ class ConflictKeeper:
         path = folder / f"{stem}.{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**6}.vcf"
         write_private(path, vcard.encode("utf-8"))
         return path
+
+
+def losing_card(conflict: Conflict, version: str, uid: str | None = None) -> str | None:
+    """The losing version as a card: the text kept, else rendered from its JSON (a
+    local-wins conflict keeps what Aurinko had, which never was a card here) with the UID
+    of the card it competed with."""
+    if conflict.lost_vcard:
+        return conflict.lost_vcard
+    if conflict.lost_json is None:
+        return None
+    return to_vcard(conflict.lost_json, version, uid=uid)

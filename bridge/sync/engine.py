@@ -15,7 +15,7 @@ from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import from_vcard, to_vcard
 from ..store import Book, ContactRow, ContactStore, Database, Outbox
 from .cards import local_row
-from .conflicts import ConflictKeeper
+from .conflicts import ConflictGoneError, ConflictKeeper, Keep, losing_card
 from .context import SyncContext
 from .locks import BookLocks
 from .merge import ConflictPolicy
@@ -192,6 +192,44 @@ class SyncEngine:
             book.id, ticket, self.options.request_wait
         ):
             log.info("%s: Aurinko is slow; %s waits in the outbox", book.path, href)
+
+    # -- what a user settles by hand ------------------------------------------------
+
+    def retry_parked(self, book: Book, op_id: int) -> bool:
+        """Send a write Aurinko refused again, now; False if ``book`` has no such parked
+        write (another book's, or settled meanwhile)."""
+        op = self.outbox.get(op_id)
+        if op is None or op.book_id != book.id or not op.failed:
+            return False
+        self.outbox.retry(op_id)
+        if book.id in self.clients:
+            self.runner.ask(book.id, Job.PUSH)
+        return True
+
+    def drop_parked(self, book: Book, op_id: int) -> bool:
+        """Give up a write Aurinko refused (the card keeps its version here); False if
+        ``book`` has no such parked write."""
+        op = self.outbox.get(op_id)
+        if op is None or op.book_id != book.id or not op.failed:
+            return False
+        self.outbox.drop(op_id)
+        return True
+
+    def resolve_conflict(self, book: Book, conflict_id: int, keep: Keep) -> None:
+        """Settle a kept conflict: ``Keep.OTHER`` writes the losing version back as a
+        local write (to Aurinko through the outbox, like a client's PUT); ``Keep.CURRENT``
+        keeps what the book serves. Raises ConflictGoneError for a conflict that is not
+        open in ``book``, and MappingError or UidConflictError if the card cannot be
+        written back."""
+        conflict = self.keeper.open_conflict(book, conflict_id)
+        if keep is Keep.OTHER:
+            current = self.store.get(book.id, conflict.href)
+            version = current.version if current else book.vcard_version
+            text = losing_card(conflict, version, current.uid if current else None)
+            if text is None:
+                raise ConflictGoneError(f"conflict #{conflict_id} kept no losing version")
+            self.put(book, conflict.href, text, uid=current.uid if current else None)
+        self.keeper.settle(conflict)
 
     def unreachable(self, book: Book) -> bool:
         """Whether the book's account was found unreachable and is being backed off."""

@@ -1,0 +1,200 @@
+"""What a user needs to know about each address book: is it in sync, what waits to go up,
+what Aurinko refused, which conflicts were kept, and does the account's token still work.
+
+One collection feeds both ``aurinko-bridge status`` and the status page of ``serve``.
+Everything but the token check is read from the store; the check asks Aurinko once per
+account (``GET /v1/account``), briefly and without retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from .aurinko import NO_RETRY, AurinkoClient, AurinkoError, UnauthorizedError
+from .config import AccountConfig, Config, ConfigError
+from .store import Book, Conflict, OutboxOp
+from .sync import SyncEngine
+
+CHECK_TIMEOUT = 5.0  # a status must come back even when Aurinko does not
+
+
+class TokenState(Enum):
+    OK = "ok"
+    REFUSED = "refused"  # Aurinko says the token is dead: the account must be linked again
+    UNREACHABLE = "unreachable"  # no answer to go by
+    UNREADABLE = "unreadable"  # the token file or variable cannot be read
+    UNCHECKED = "unchecked"
+    LOCAL = "local"  # a local book has no account
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    state: TokenState
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ParkedWrite:
+    id: int
+    op: str
+    href: str
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class KeptConflict:
+    id: int
+    href: str
+    outcome: str  # remote-wins, local-wins or deleted-remotely
+    fields: list[str]
+    created: float
+    path: str | None  # the losing card's file, when it was written to one
+
+
+@dataclass(frozen=True)
+class BookStatus:
+    owner: str
+    name: str
+    kind: str  # "aurinko" or "local"
+    account: str | None  # the configured account (its base URL), None for a local book
+    last_pull: float | None
+    last_push: float | None
+    contacts: int
+    waiting: int  # writes in the outbox that will be sent
+    parked: list[ParkedWrite] = field(default_factory=list)
+    conflicts: list[KeptConflict] = field(default_factory=list)
+    token: TokenCheck = TokenCheck(TokenState.UNCHECKED)
+
+    @property
+    def path(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def collect(
+    engine: SyncEngine, config: Config, *, owner: str | None = None, check_tokens: bool = True
+) -> list[BookStatus]:
+    """Every book (or ``owner``'s), with the token of each configured account checked; a
+    configured account that never synced yet is listed too, empty."""
+    accounts = {(a.user, a.name): a for a in config.accounts if owner in (None, a.user)}
+    books = engine.store.list_books(owner)
+    unsynced = [a for key, a in accounts.items() if key not in {(b.owner, b.name) for b in books}]
+    wanted = [accounts.get((b.owner, b.name)) for b in books] + list(unsynced)
+    checks = _check_all(wanted, check_tokens)
+    statuses = [
+        book_status(engine, book, accounts.get((book.owner, book.name)), check)
+        for book, check in zip(books, checks, strict=False)
+    ]
+    statuses += [_never_synced(a, c) for a, c in zip(unsynced, checks[len(books) :], strict=True)]
+    return sorted(statuses, key=lambda s: (s.owner, s.name))
+
+
+def _never_synced(account: AccountConfig, token: TokenCheck) -> BookStatus:
+    return BookStatus(
+        owner=account.user,
+        name=account.name,
+        kind="aurinko",
+        account=account.base_url,
+        last_pull=None,
+        last_push=None,
+        contacts=0,
+        waiting=0,
+        token=token,
+    )
+
+
+def book_status(
+    engine: SyncEngine, book: Book, account: AccountConfig | None, token: TokenCheck
+) -> BookStatus:
+    return BookStatus(
+        owner=book.owner,
+        name=book.name,
+        kind=book.kind,
+        account=account.base_url if account else None,
+        last_pull=book.last_pull,
+        last_push=book.last_push,
+        contacts=engine.store.count(book.id),
+        waiting=len(engine.outbox.pending(book.id)),
+        parked=[_parked(op) for op in engine.outbox.failed(book.id)],
+        conflicts=[_kept(c) for c in engine.outbox.conflicts(book.id, unresolved=True)],
+        token=token if book.kind == "aurinko" else TokenCheck(TokenState.LOCAL),
+    )
+
+
+def check_token(account: AccountConfig, timeout: float = CHECK_TIMEOUT) -> TokenCheck:
+    """Whether Aurinko still accepts the account's token."""
+    try:
+        token = account.read_token()
+    except ConfigError as exc:
+        return TokenCheck(TokenState.UNREADABLE, str(exc))
+    try:
+        with AurinkoClient(token, account.base_url, timeout=timeout, retry=NO_RETRY) as client:
+            info = client.account()
+    except UnauthorizedError as exc:
+        return TokenCheck(TokenState.REFUSED, exc.message)
+    except AurinkoError as exc:
+        return TokenCheck(TokenState.UNREACHABLE, exc.message)
+    if info.token_status not in (None, "active"):
+        return TokenCheck(TokenState.REFUSED, f"Aurinko marks the token {info.token_status}")
+    who = info.email or info.name or ""
+    return TokenCheck(TokenState.OK, f"{info.service_type or 'account'} {who}".strip())
+
+
+def _check_all(accounts: list[AccountConfig | None], check: bool) -> list[TokenCheck]:
+    unchecked = TokenCheck(TokenState.UNCHECKED)
+    wanted = [a for a in accounts if a is not None] if check else []
+    if not wanted:
+        return [unchecked for _ in accounts]
+    # In parallel: a page waits for the slowest account, not for their sum.
+    with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+        results = dict(zip(map(id, wanted), pool.map(check_token, wanted), strict=True))
+    return [results[id(a)] if a is not None else unchecked for a in accounts]
+
+
+def _parked(op: OutboxOp) -> ParkedWrite:
+    return ParkedWrite(op.id, op.op, op.href, op.last_error or "refused", op.attempts)
+
+
+def _kept(conflict: Conflict) -> KeptConflict:
+    return KeptConflict(
+        conflict.id,
+        conflict.href,
+        conflict.outcome,
+        list(conflict.fields),
+        conflict.created,
+        conflict.path,
+    )
+
+
+def as_json(statuses: Iterable[BookStatus]) -> list[dict[str, Any]]:
+    """JSON-ready dicts: times as epoch seconds plus their age, enums as their values."""
+    now = time.time()
+    out = []
+    for status in statuses:
+        item = asdict(status)
+        item["path"] = status.path
+        item["token"] = {"state": status.token.state.value, "detail": status.token.detail}
+        for key in ("last_pull", "last_push"):
+            when = item[key]
+            item[f"{key}_age"] = None if when is None else round(max(0.0, now - when), 1)
+        out.append(item)
+    return out
+
+
+def age(when: float | None, now: float | None = None) -> str:
+    """``12 s ago``, ``5 min ago``, ``3 h ago`` or a date; ``never`` for None."""
+    if when is None:
+        return "never"
+    seconds = max(0, int((now or time.time()) - when))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h ago"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(when))

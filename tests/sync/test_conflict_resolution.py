@@ -1,0 +1,98 @@
+"""Settling a kept conflict: keep the book's version, or write the losing one back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.sync import ConflictGoneError, ConflictPolicy, Keep
+from tests.conftest import TOKEN
+from tests.sync.conftest import Env, vcard
+
+
+def _conflict_on_nickname(env: Env) -> int:
+    """Ann's nickname edited here (while Aurinko is down) and on another device; the
+    default policy keeps the remote one and files the local card away."""
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
+    env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann", "NICKNAME:Local"))
+    env.sandbox.set_faults(error_rate=0.0)
+    row = env.engine.store.get(env.book.id, "a.vcf")
+    assert row is not None and row.remote_id
+    current = env.remote.get(row.remote_id)
+    env.remote.update(row.remote_id, {"nickName": "Remote"}, etag=current["etag"])
+    assert len(env.engine.sync(env.book).conflicts) == 1
+    (conflict,) = env.engine.outbox.conflicts(env.book.id, unresolved=True)
+    return conflict.id
+
+
+def _upstream_nickname(env: Env) -> str:
+    row = env.engine.store.get(env.book.id, "a.vcf")
+    assert row is not None and row.remote_id
+    return str(env.remote.get(row.remote_id).get("nickName"))
+
+
+def test_keeping_the_losing_version_writes_it_back_to_aurinko(env: Env) -> None:
+    conflict_id = _conflict_on_nickname(env)
+    path = env.engine.outbox.conflict(conflict_id).path  # type: ignore[union-attr]
+    assert path and "NICKNAME:Local" in Path(path).read_text(encoding="utf-8")
+    env.engine.resolve_conflict(env.book, conflict_id, Keep.OTHER)
+    env.engine.sync(env.book)
+    assert _upstream_nickname(env) == "Local"
+    assert "NICKNAME:Local" in env.card("a.vcf")
+    assert env.engine.outbox.conflicts(env.book.id, unresolved=True) == []
+    assert not Path(path).exists()
+
+
+def test_keeping_the_current_version_changes_nothing_upstream(env: Env) -> None:
+    conflict_id = _conflict_on_nickname(env)
+    before = env.card("a.vcf")
+    env.engine.resolve_conflict(env.book, conflict_id, Keep.CURRENT)
+    assert env.engine.outbox.count(env.book.id) == 0
+    assert env.card("a.vcf") == before and _upstream_nickname(env) == "Remote"
+    assert env.engine.outbox.conflicts(env.book.id, unresolved=True) == []
+
+
+def test_a_settled_conflict_cannot_be_settled_again(env: Env) -> None:
+    conflict_id = _conflict_on_nickname(env)
+    env.engine.resolve_conflict(env.book, conflict_id, Keep.CURRENT)
+    with pytest.raises(ConflictGoneError):
+        env.engine.resolve_conflict(env.book, conflict_id, Keep.OTHER)
+    assert _upstream_nickname(env) == "Remote"
+
+
+def test_a_conflict_of_another_book_is_not_found(env: Env) -> None:
+    conflict_id = _conflict_on_nickname(env)
+    other = env.engine.create_local_book("bob", "private", {})
+    with pytest.raises(ConflictGoneError):
+        env.engine.resolve_conflict(other, conflict_id, Keep.OTHER)
+
+
+def test_a_remote_deletion_can_be_undone_by_keeping_the_local_card(env: Env) -> None:
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
+    env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann", "NICKNAME:Local"))
+    env.sandbox.set_faults(error_rate=0.0)
+    row = env.engine.store.get(env.book.id, "a.vcf")
+    assert row is not None and row.remote_id
+    env.remote.delete(row.remote_id)
+    env.engine.sync(env.book)
+    assert env.engine.store.get(env.book.id, "a.vcf") is None
+    (conflict,) = env.engine.outbox.conflicts(env.book.id, unresolved=True)
+    assert conflict.outcome == "deleted-remotely"
+    env.engine.resolve_conflict(env.book, conflict.id, Keep.OTHER)
+    env.engine.sync(env.book)
+    assert "NICKNAME:Local" in env.card("a.vcf")
+    assert [c.get("nickName") for c in env.sandbox.dump(TOKEN)] == ["Local"]
+
+
+@pytest.mark.parametrize("policy", [ConflictPolicy.LOCAL_WINS])
+def test_local_wins_keeps_aurinkos_version_and_it_can_be_restored(env: Env) -> None:
+    conflict_id = _conflict_on_nickname(env)
+    assert _upstream_nickname(env) == "Local"
+    conflict = env.engine.outbox.conflict(conflict_id)
+    assert conflict is not None and conflict.lost_vcard is None and conflict.path is None
+    env.engine.resolve_conflict(env.book, conflict_id, Keep.OTHER)
+    env.engine.sync(env.book)
+    assert _upstream_nickname(env) == "Remote" and "NICKNAME:Remote" in env.card("a.vcf")
