@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint install clean bench browser
+.PHONY: serve test lint install clean bench browser postgres
 
 
 $(STAMP): pyproject.toml
@@ -27,7 +27,10 @@ lint: $(STAMP)
 browser:
 	.ci/ensure-chromium
 
-test: lint browser
+postgres:
+	.ci/ensure-postgres
+
+test: lint browser postgres
 	$(BIN)/pytest
 
 bench: $(STAMP)

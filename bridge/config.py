@@ -1,4 +1,4 @@
-"""The configuration file (TOML): server, sync policy and the Aurinko accounts.
+"""The configuration file (TOML): server, sync policy, the Aurinko accounts and the store.
 
 Every key is documented in the README. Tokens are read from a file or an environment
 variable, never from the file itself or the command line.
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .sync import ConflictPolicy
 
@@ -33,6 +34,7 @@ _KEYS: dict[str, set[str]] = {
     },
     "sync": {"interval", "conflict", "freshness", "request_wait"},
     "aurinko": {"client_id", "client_secret_file", "base_url", "callback_port"},
+    "store": {"url", "password_file", "password_env"},
     "accounts": {
         "name",
         "user",
@@ -95,17 +97,30 @@ class AurinkoApp:
         account only: ``serve`` never needs it."""
         if self.client_secret_file is None:
             raise ConfigError("[aurinko] client_secret_file is not set")
-        _check_private(self.client_secret_file, "[aurinko] client_secret_file")
-        try:
-            secret = self.client_secret_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(
-                f"[aurinko] client_secret_file {self.client_secret_file}: cannot read: {reason}"
-            ) from None
-        if not secret:
-            raise ConfigError(f"[aurinko] client_secret_file {self.client_secret_file} is empty")
-        return secret
+        return _read_secret(self.client_secret_file, "[aurinko] client_secret_file")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: the store in PostgreSQL instead of SQLite in the data directory (which
+    still holds the locks and kept conflicts). The URL names no password: it is shown in
+    messages; the password comes from a private file or an environment variable, or from
+    what libpq reads itself (~/.pgpass, PGPASSWORD) when neither is set."""
+
+    url: str  # postgresql://user@host:port/dbname
+    password_file: Path | None = None
+    password_env: str | None = None
+
+    def read_password(self) -> str | None:
+        if self.password_env is not None:
+            password = os.environ.get(self.password_env, "")
+            if not password:
+                raise ConfigError(f"[store]: environment variable {self.password_env} is empty")
+            return password
+        if self.password_file is None:
+            return None
+        # Spaces may belong to a password: only the line end is not part of it.
+        return _read_secret(self.password_file, "[store] password_file", strip=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,7 @@ class Config:
     accounts: list[AccountConfig] = field(default_factory=list)
     path: Path | None = None
     aurinko: AurinkoApp | None = None  # [aurinko]: only ``account add`` needs it
+    store: StoreConfig | None = None  # [store]: None keeps the store in SQLite in data_dir
 
     def account(self, selector: str) -> AccountConfig:
         """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
@@ -137,6 +153,20 @@ class Config:
             raise ConfigError(f"account name {name!r} is used by several users; say {choices}")
         known = ", ".join(f"{a.user}/{a.name}" for a in self.accounts) or "none"
         raise ConfigError(f"no account {selector!r} (configured: {known})")
+
+
+def _read_secret(path: Path, what: str, *, strip: bool = True) -> str:
+    """A secret from a file only its owner can read; ConfigError if it is not, or empty."""
+    _check_private(path, what)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{what} {path}: cannot read: {reason}") from None
+    secret = text.strip() if strip else text.rstrip("\r\n")
+    if not secret:
+        raise ConfigError(f"{what} {path} is empty")
+    return secret
 
 
 def _check_private(path: Path, what: str) -> None:
@@ -234,6 +264,40 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
     )
 
 
+def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
+    if "store" not in data:
+        return None
+    table, where = _table(data, "store"), "[store]"
+    url = _typed(table, "url", str, where)
+    if not url:
+        raise ConfigError(f"{where} url is required (postgresql://user@host:port/dbname)")
+    # The rest of the URL is libpq's to check when connecting (it takes forms urllib does
+    # not, several hosts for one); only the password matters here.
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"{where} url must be a postgresql:// URL")
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        # Never repeated: the point is that it appears nowhere.
+        raise ConfigError(
+            f"{where} url must not contain a password (it would show in messages and"
+            " logs); put it in a file named by password_file, or in the environment"
+            " variable named by password_env"
+        )
+    password_file = _typed(table, "password_file", str, where)
+    password_env = _typed(table, "password_env", str, where)
+    if password_file is not None and password_env is not None:
+        raise ConfigError(f"{where}: set at most one of password_file and password_env")
+    if password_file is not None and not password_file.strip():
+        raise ConfigError(f"{where} password_file is empty")
+    if password_env is not None and not password_env.strip():
+        raise ConfigError(f"{where} password_env is empty")
+    return StoreConfig(
+        url=url,
+        password_file=base / password_file if password_file else None,
+        password_env=password_env,
+    )
+
+
 def _check_unambiguous(accounts: list[AccountConfig]) -> None:
     """One book per /user/name/; names that differ only in case would share a folder on
     case-insensitive file systems (conflicts/, exports), so they count as the same."""
@@ -287,6 +351,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         accounts=accounts,
         path=path,
         aurinko=_aurinko(data, base),
+        store=_store(data, base),
     )
 
 

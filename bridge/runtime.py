@@ -13,11 +13,12 @@ BookKey = tuple[str, str]  # (user, account name): a name alone is not unique
 def open_engine(config: Config) -> tuple[SyncEngine, dict[BookKey, Book]]:
     """The engine over ``config.data_dir`` with every account attached, by (user, name).
 
-    Raises ConfigError when a token cannot be read.
+    Raises ConfigError when a token (or the store's password) cannot be read, StoreError
+    when the store cannot be reached.
     """
     tokens = {key(account): account.read_token() for account in config.accounts}
     options = EngineOptions(policy=config.conflict, request_wait=config.request_wait)
-    engine = SyncEngine(config.data_dir, options=options)
+    engine = SyncEngine(config.data_dir, options=options, store=config.store)
     books: dict[BookKey, Book] = {}
     for account in config.accounts:
         # One breaker per account: an Aurinko found unreachable is backed off once, not

@@ -1,16 +1,55 @@
-"""Shared fixtures: the sandbox in-process and on a real loopback socket."""
+"""Shared fixtures: the sandbox in-process and on a real loopback socket, and the store's
+two backends."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bridge.config import StoreConfig
 from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.postgres"]
+
+STORE_BACKENDS = ["sqlite", "postgresql"]
+NewStore = Callable[[], StoreConfig | None]
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each test that uses a store runs on both backends: SQLite in the data directory
+    and PostgreSQL (the session's server)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def new_store(store_backend: str, request: pytest.FixtureRequest) -> Iterator[NewStore]:
+    """Makes a fresh store of the test's backend each call: None (SQLite: the store is a
+    file of the data directory, new with each directory) or a new PostgreSQL schema's
+    ``StoreConfig``. For tests that open several independent stores (one per example)."""
+    if store_backend == "sqlite":
+        yield lambda: None
+        return
+    server = request.getfixturevalue("postgres")
+    made: list[StoreConfig] = []
+
+    def make() -> StoreConfig:
+        made.append(server.new_store())
+        return made[-1]
+
+    yield make
+    for store in made:
+        server.drop(store)
+
+
+@pytest.fixture
+def store_config(new_store: NewStore) -> StoreConfig | None:
+    """The test's store: None (SQLite in the data directory) or a PostgreSQL store."""
+    return new_store()
+
 
 TOKEN = "test-token-alpha-0123456789"
 OTHER_TOKEN = "test-token-beta-9876543210"

@@ -36,7 +36,7 @@ from ..aurinko.oauth import SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
 from ..console import fail
-from ..store import SchemaTooNewError
+from ..store import SchemaTooNewError, StoreError, store_exists
 from ..sync import SyncEngine
 from ..sync.locks import LockTimeout
 
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         return action(args, config)
     except LinkFailed as exc:
         return fail(f"{where}: {exc}")
-    except (ConfigError, SchemaTooNewError, AurinkoError, sqlite3.Error) as exc:
+    except (ConfigError, SchemaTooNewError, StoreError, AurinkoError, sqlite3.Error) as exc:
         return fail(f"{where}: {exc}")
     except OSError as exc:
         return fail(f"{where}: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror}")
@@ -212,9 +212,9 @@ def _run_add(args: argparse.Namespace, config: Config) -> int:
 def _refuse_old_copy(config: Config, user: str, name: str) -> None:
     """A book kept by ``account remove`` holds another account's contacts, ids and sync
     tokens: linking a new account under its name would sync the two into each other."""
-    if not (config.data_dir / "store.sqlite3").exists():
+    if not store_exists(config.data_dir, config.store):
         return
-    engine = SyncEngine(config.data_dir)
+    engine = SyncEngine(config.data_dir, store=config.store)
     try:
         book = engine.store.get_book(user, name)
     finally:
@@ -424,8 +424,8 @@ def _run_remove(args: argparse.Namespace, config: Config) -> int:
             raise
         return _purge_leftover(config, selector)
     engine: SyncEngine | None = None
-    if args.purge and (config.data_dir / "store.sqlite3").exists():
-        engine = SyncEngine(config.data_dir)
+    if args.purge and store_exists(config.data_dir, config.store):
+        engine = SyncEngine(config.data_dir, store=config.store)
     try:
         report = _remove(config, account, engine, purge=args.purge)
     finally:
@@ -444,8 +444,8 @@ def _purge_leftover(config: Config, selector: str) -> int:
     if not user:
         raise LinkFailed(f"no account {name!r} is configured; name the copy to purge as USER/NAME")
     found = False
-    if (config.data_dir / "store.sqlite3").exists():
-        engine = SyncEngine(config.data_dir)
+    if store_exists(config.data_dir, config.store):
+        engine = SyncEngine(config.data_dir, store=config.store)
         try:
             book = engine.store.get_book(user, name)
             if book is not None and book.kind == "aurinko":

@@ -11,11 +11,11 @@ from ..config import Config, ConfigError
 from ..console import Progress, fail, wait_for_signal
 from ..folder import FolderMirror, FolderWatcher, WatchOptions, import_path
 from ..runtime import key, open_engine
-from ..store import Book, SchemaTooNewError
+from ..store import Book, SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
 
-_ERRORS = (ConfigError, SchemaTooNewError, OSError)
+_ERRORS = (ConfigError, SchemaTooNewError, StoreError, OSError)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

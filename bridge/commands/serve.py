@@ -17,7 +17,7 @@ from ..console import fail, wait_for_signal
 from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
 from ..htpasswd import ensure_password
 from ..runtime import open_engine
-from ..store import Book, SchemaTooNewError
+from ..store import Book, SchemaTooNewError, StoreError
 from .common import add_config_arguments, configuration
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 # Hashed again only when the stored hash does not verify the password.
                 ensure_password(config.htpasswd, DEMO_USER, demo_password(args.demo_dir))
             return _serve(config, str(args.config or f"embedded:{config.data_dir}"), args)
-    except (ConfigError, SchemaTooNewError, ValueError, OSError) as exc:
+    except (ConfigError, SchemaTooNewError, StoreError, ValueError, OSError) as exc:
         return fail(f"serve: {exc}")
 
 

@@ -13,7 +13,7 @@ import sys
 from ..config import ConfigError
 from ..console import fail
 from ..status import BookStatus, TokenState, age, as_json, collect
-from ..store import SchemaTooNewError
+from ..store import SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
 
@@ -36,14 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         with configuration(args) as config:
-            engine = SyncEngine(config.data_dir)  # the store only: nothing is synced
+            # The store only: nothing is synced.
+            engine = SyncEngine(config.data_dir, store=config.store)
             try:
                 if args.retry is not None or args.drop is not None:
                     return _act(engine, args.retry, args.drop)
                 statuses = collect(engine, config, check_tokens=not args.offline)
             finally:
                 engine.close()
-    except (ConfigError, SchemaTooNewError, OSError) as exc:
+    except (ConfigError, SchemaTooNewError, StoreError, OSError) as exc:
         return fail(f"status: {exc}")
     if args.json:
         json.dump(as_json(statuses), sys.stdout, indent=2)

@@ -7,7 +7,7 @@ import argparse
 from ..config import ConfigError
 from ..console import Progress, fail
 from ..runtime import key, open_engine
-from ..store import Book, SchemaTooNewError
+from ..store import Book, SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
 
@@ -32,13 +32,16 @@ def run(args: argparse.Namespace) -> int:
                 return _sync_all(engine, [books[key(a)] for a in accounts])
             finally:
                 engine.close()
-    except (ConfigError, SchemaTooNewError, OSError) as exc:
+    except (ConfigError, SchemaTooNewError, StoreError, OSError) as exc:
         return fail(f"sync: {exc}")
 
 
 def _sync_all(engine: SyncEngine, books: list[Book]) -> int:
     status = 0
     for book in books:
+        if engine.synced_elsewhere(book):
+            print(f"{book.path}: synced by another bridge instance; asked it to sync now")
+            continue
         progress = Progress(f"{book.path}: pulled")
         try:
             report = engine.sync(book, progress=progress)

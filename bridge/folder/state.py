@@ -63,8 +63,10 @@ class FolderState:
     def record(self, record: FileRecord) -> None:
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO folder_files"
-                " (folder, book_id, filename, href, etag, digest) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO folder_files (folder, book_id, filename, href, etag, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (folder, filename) DO UPDATE SET"
+                " book_id = excluded.book_id, href = excluded.href, etag = excluded.etag,"
+                " digest = excluded.digest",
                 (
                     self.folder,
                     self.book_id,
@@ -96,6 +98,7 @@ class FolderState:
     def set_seq(self, seq: int) -> None:
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO folder_state (folder, book_id, seq) VALUES (?, ?, ?)",
+                "INSERT INTO folder_state (folder, book_id, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (folder, book_id) DO UPDATE SET seq = excluded.seq",
                 (self.folder, self.book_id, seq),
             )

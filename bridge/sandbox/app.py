@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
@@ -43,6 +45,8 @@ class SandboxApp:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self._clock: Callable[[], float] | None = None
+        self._handled: Counter[tuple[str, str]] = Counter()
+        self._handled_lock = threading.Lock()
         seed = load_seed(config.seed_path) if config.seed_path else None
         self._store = Store(config.db_path)
         try:
@@ -127,6 +131,18 @@ class SandboxApp:
         for account in accounts:
             self._store.compact(account)
 
+    def handled(self, host: str | None = None) -> dict[str, int]:
+        """How many API requests reached their handler (faults left out), by method and
+        route: ``{"POST /v1/contacts": 3, "PATCH /v1/contacts/{id}": 1, ...}``, of every
+        client or of those that named ``host`` in their Host header (two clients given two
+        names of the sandbox tell apart): a test counts the writes each client sent."""
+        with self._handled_lock:
+            counted = Counter[str]()
+            for (named, route), count in self._handled.items():
+                if host is None or named == host:
+                    counted[route] += count
+            return dict(counted)
+
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""
         rows = self._store.live_after(self._account(token), "", None)
@@ -196,6 +212,10 @@ class SandboxApp:
         if decision.error is not None:
             raise decision.error
         handler, ident = self._api.resolve(request.method, request.path)
+        route = request.path.replace(ident, "{id}") if ident else request.path
+        host = request.headers.get("host", "").rsplit(":", 1)[0]
+        with self._handled_lock:
+            self._handled[(host, f"{request.method} {route}")] += 1
         try:
             response = handler(request, self._authenticate(request), ident)
         except ApiError as error:

@@ -1,13 +1,23 @@
-"""The local SQLite store: address books, contacts, change log, outbox and conflicts."""
+"""The local store: address books, contacts, change log, outbox and conflicts, in SQLite
+(the default) or PostgreSQL (``[store]``)."""
 
 from .contacts import BookExistsError, ContactStore
-from .database import Database
+from .database import (
+    STORE_FILE,
+    Database,
+    StoreError,
+    StoreLocation,
+    open_database,
+    store_exists,
+)
 from .outbox import Outbox
 from .rows import Book, Conflict, ContactRow, ItemMeta, ListedCard, OutboxOp, StoredItem
 from .schema import SCHEMA_VERSION, SchemaTooNewError
+from .sqlite import SQLiteDatabase
 
 __all__ = [
     "SCHEMA_VERSION",
+    "STORE_FILE",
     "Book",
     "BookExistsError",
     "Conflict",
@@ -18,6 +28,11 @@ __all__ = [
     "ListedCard",
     "Outbox",
     "OutboxOp",
+    "SQLiteDatabase",
     "SchemaTooNewError",
+    "StoreError",
+    "StoreLocation",
     "StoredItem",
+    "open_database",
+    "store_exists",
 ]

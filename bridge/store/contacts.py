@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 
 from .database import Database
 from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps, loads
@@ -53,8 +54,8 @@ class ContactStore:
         """The book ``owner/name``, created on first use; ``kind`` of an existing one is kept."""
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO books (owner, name, kind, vcard_version, props)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO books (owner, name, kind, vcard_version, props)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, name) DO NOTHING",
                 (owner, name, kind, vcard_version, json.dumps(props or {})),
             )
             conn.execute(
@@ -262,16 +263,16 @@ class ContactStore:
         stored), read in one snapshot a batch at a time, so that a listing of any size is
         answered in constant memory. The consumer must stay on the calling thread. A card's
         text and length cost a read of the card: only what is asked for is read."""
-        length = "length(CAST(vcard AS BLOB))" if with_length else "0"
+        length = self.db.octet_length("vcard") if with_length else "0"
         text = "vcard, version" if with_text else "NULL, NULL"
         columns = f"href, etag, last_modified, {length}, {text}"
         with self.db.snapshot() as conn:
             if hrefs is None:
-                cursor = conn.execute(
-                    f"SELECT {columns} FROM contacts WHERE book_id = ? ORDER BY href", (book_id,)
-                )
-                while rows := cursor.fetchmany(batch):
-                    yield from ((r[0], ListedCard(*r)) for r in rows)
+                query = f"SELECT {columns} FROM contacts WHERE book_id = ? ORDER BY href"
+                # Closed before the snapshot ends: PostgreSQL's cursor lives in it.
+                with closing(conn.batches(query, (book_id,), batch)) as batches:
+                    for rows in batches:
+                        yield from ((r[0], ListedCard(*r)) for r in rows)
                 return
             for start in range(0, len(hrefs), batch):
                 chunk = hrefs[start : start + batch]
@@ -393,9 +394,10 @@ class ContactStore:
         row = (
             self.db.connection()
             .execute(
-                "SELECT MAX(c.seq), b.change_floor FROM books b LEFT JOIN changes c"
-                " ON c.book_id = b.id WHERE b.id = ?",
-                (book_id,),
+                # One row even for an unknown book; the MAX is read off changes_book_seq.
+                "SELECT (SELECT MAX(seq) FROM changes WHERE book_id = ?),"
+                " (SELECT change_floor FROM books WHERE id = ?)",
+                (book_id, book_id),
             )
             .fetchone()
         )
@@ -418,8 +420,10 @@ class ContactStore:
             conn.execute(
                 "DELETE FROM changes WHERE book_id = ? AND seq <= ?", (book_id, before_seq)
             )
+            # Two-argument MAX is SQLite's own (GREATEST, PostgreSQL's): a CASE is both's.
             conn.execute(
-                "UPDATE books SET change_floor = MAX(change_floor, ?) WHERE id = ?",
-                (before_seq, book_id),
+                "UPDATE books SET change_floor = CASE WHEN change_floor > ? THEN change_floor"
+                " ELSE ? END WHERE id = ?",
+                (before_seq, before_seq, book_id),
             )
             return before_seq

@@ -1,135 +1,119 @@
-"""One SQLite database per data directory: connections per thread, explicit transactions."""
+"""The store's database: one interface over SQLite (a file in the data directory, the
+default) and PostgreSQL (``[store] url``), so that the store's code is written once.
+
+The store's SQL is written once, in the dialect both accept, with ``?`` placeholders; rows
+are read by column name or position (``row["etag"]``, ``row[0]``, ``Item(*row)``) on both.
+Both backends give the engine the same guarantee: one write transaction at a time, across
+threads and processes, and reads that never wait for it.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-from ..private import make_private, private_dir, private_file
-from .schema import migrate
-
-# Long enough to ride out another process's write transaction (a server and a folder
-# watcher share one data directory); short enough that a stuck writer surfaces.
-BUSY_TIMEOUT_MS = 30_000
+# The store's file in the data directory, when the store is SQLite.
+STORE_FILE = "store.sqlite3"
 
 
-# Idle connections kept for the next thread; a thread-per-request server would otherwise
-# open (and keep) one connection per request.
-MAX_IDLE = 8
+class StoreError(RuntimeError):
+    """The store cannot be reached or used (PostgreSQL down, refused, misconfigured); the
+    message is one line that names the store, never its password."""
 
 
-class Database:
-    """Thread-safe access to one store file.
+class Row(Protocol):
+    """A result row: by column name or position, and iterable over its values (what
+    ``sqlite3.Row`` does, and what the PostgreSQL backend's rows do)."""
 
-    Each live thread holds its own connection (sqlite3 connections must not be shared while
-    a transaction is open); when the thread ends, its connection goes back to a small pool
-    for the next one. WAL lets readers proceed while one writer commits.
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the store runs statements on: ``sqlite3.Connection``'s methods it uses."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+    def batches(
+        self, sql: str, parameters: Sequence[Any], size: int
+    ) -> Generator[list[Any], None, None]:
+        """The rows of a query ``size`` at a time, without holding them all in memory;
+        other statements may run on the connection between two batches. Inside a
+        ``snapshot()`` (PostgreSQL reads them through a server-side cursor)."""
+        ...
+
+
+class StoreLocation(Protocol):
+    """Where a PostgreSQL store is (``bridge.config.StoreConfig``)."""
+
+    @property
+    def url(self) -> str: ...
+    def read_password(self) -> str | None: ...
+
+
+class Database(ABC):
+    """Connections per thread and explicit transactions over one store.
+
+    ``connection()`` serves single statements (each its own transaction when not inside
+    one); ``transaction()`` is a write transaction, one at a time across every thread and
+    process using the store, nested calls joining the outer one; ``snapshot()`` is a read
+    transaction: several queries see one state, without waiting for a writer.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._local = threading.local()
-        self._idle: list[sqlite3.Connection] = []
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self.opened = 0  # connections ever opened: stays small however many threads come
-        _make_private(self.path)
-        migrate(self.connection())
+    kind: ClassVar[str]  # "sqlite" | "postgresql"
+    opened: int  # connections ever opened: stays small however many threads come
 
-    def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Reads are served from the OS page cache anyway; a large per-connection cache
-        # only multiplies memory by the number of pooled connections.
-        conn.execute("PRAGMA cache_size = -1024")
-        self.opened += 1
+    @abstractmethod
+    def connection(self) -> Connection: ...
 
-        self._all.append(conn)
-        return conn
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
-    def connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else self._open()
-            self._local.conn = conn
-            self._local.depth = 0
-            # Runs once the thread is gone: nothing can be using the connection any more.
-            weakref.finalize(threading.current_thread(), self._release, conn)
-        return conn
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Connection]: ...
 
-    def _release(self, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            if conn not in self._all:
-                return  # closed meanwhile
-            if len(self._idle) < MAX_IDLE:
-                self._idle.append(conn)
-                return
-            self._all.remove(conn)
-        conn.close()
+    @abstractmethod
+    def close(self) -> None: ...
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE); nested calls join the outer one."""
-        conn = self.connection()
-        if self._local.depth:
-            self._local.depth += 1
-            try:
-                yield conn
-            finally:
-                self._local.depth -= 1
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        self._local.depth = 1
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
-        finally:
-            self._local.depth = 0
-
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: several queries see one state, without taking the write lock."""
-        conn = self.connection()
-        if self._local.depth:
-            yield conn
-            return
-        conn.execute("BEGIN DEFERRED")
-        self._local.depth = 1
-        try:
-            yield conn
-        finally:
-            self._local.depth = 0
-            conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-            self._idle.clear()
-        self._local = threading.local()
+    @abstractmethod
+    def octet_length(self, column: str) -> str:
+        """SQL for the UTF-8 byte length of a text column: SQLite before 3.43 has no
+        ``octet_length`` and PostgreSQL has no BLOB, so no one expression serves both."""
 
 
-def _make_private(path: str) -> None:
-    """The store holds contacts: its folder (the data directory) 0700, the file 0600 before
-    SQLite opens it. SQLite gives the -wal, -shm and -journal files the database file's
-    permissions, whatever the umask; those left by an older version are tightened here."""
-    if path == ":memory:" or path.startswith("file:") or not path:
-        return
-    private_dir(Path(path).parent)
-    private_file(Path(path))
-    for suffix in ("-wal", "-shm", "-journal"):
-        make_private(Path(path + suffix))
+def open_database(data_dir: Path, store: StoreLocation | None) -> Database:
+    """The store of a data directory: ``store.sqlite3`` in it, or the PostgreSQL store
+    ``store`` (``[store]`` of the configuration). Raises StoreError (PostgreSQL cannot be
+    reached), ConfigError (its password cannot be read) or SchemaTooNewError."""
+    if store is None:
+        from .sqlite import SQLiteDatabase
+
+        return SQLiteDatabase(data_dir / STORE_FILE)
+    # Imported only when configured: SQLite users never load psycopg.
+    from .postgres import PostgresDatabase
+
+    return PostgresDatabase(store.url, store.read_password())
+
+
+def store_exists(data_dir: Path, store: StoreLocation | None) -> bool:
+    """Whether the store was ever created (without creating it): the commands that only
+    look at what a store holds skip a missing one. PostgreSQL must answer (StoreError)."""
+    if store is None:
+        return (data_dir / STORE_FILE).exists()
+    from .postgres import schema_exists
+
+    return schema_exists(store.url, store.read_password())

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 
-from .database import Database
+from .database import Database, Row
 from .rows import Conflict, Json, OutboxOp, dumps, loads
 
 
@@ -94,12 +93,12 @@ class Outbox:
         )
         return True
 
-    def _select(self, where: str, *args: object, limit: int = -1) -> list[OutboxOp]:
-        rows = (
-            self.db.connection()
-            .execute(f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (*args, limit))
-            .fetchall()
-        )
+    def _select(self, where: str, *args: object, limit: int | None = None) -> list[OutboxOp]:
+        # No LIMIT at all for "no limit": SQLite's LIMIT -1 is an error on PostgreSQL.
+        sql = f"SELECT * FROM outbox WHERE {where} ORDER BY id"
+        if limit is not None:
+            sql, args = f"{sql} LIMIT ?", (*args, limit)
+        rows = self.db.connection().execute(sql, args).fetchall()
         return [OutboxOp.from_row(r) for r in rows]
 
     def next(
@@ -203,9 +202,11 @@ class Outbox:
                 f"SELECT MIN(id) FROM outbox WHERE {later} AND op = 'delete'", key
             ).fetchone()[0]
             bound = end if end is not None else 2**62
+            # The CAST gives the parameter a type: PostgreSQL cannot infer one from IS NULL.
             conn.execute(
                 "UPDATE outbox SET remote_id = ?, base_etag = ?, base_json = ?,"
-                " op = CASE WHEN op = 'create' AND ? IS NOT NULL THEN 'update' ELSE op END"
+                " op = CASE WHEN op = 'create' AND CAST(? AS TEXT) IS NOT NULL THEN 'update'"
+                " ELSE op END"
                 f" WHERE {later} AND id <= ?",
                 (remote_id, remote_etag, dumps(op.local_json), remote_id, *key, bound),
             )
@@ -293,7 +294,7 @@ class Outbox:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO conflicts (book_id, href, outcome, fields, lost_json, lost_vcard,"
-                " created, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     book_id,
                     href,
@@ -305,7 +306,7 @@ class Outbox:
                     path,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def conflicts(self, book_id: int, *, unresolved: bool = False) -> list[Conflict]:
         """The book's conflicts, oldest first (with ``unresolved``: those nobody settled)."""
@@ -335,7 +336,7 @@ class Outbox:
             return cursor.rowcount > 0
 
 
-def _conflict(row: sqlite3.Row) -> Conflict:
+def _conflict(row: Row) -> Conflict:
     return Conflict(
         id=row["id"],
         book_id=row["book_id"],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
+
+from .database import Row
 
 Json = dict[str, Any]
 
@@ -40,7 +41,7 @@ class Book:
         return f"{self.owner}/{self.name}"
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Book:
+    def from_row(cls, row: Row) -> Book:
         return cls(
             id=row["id"],
             owner=row["owner"],
@@ -112,7 +113,7 @@ class ContactRow:
     held: Json | None = None  # fields Aurinko refused, as the card has them (not sent)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ContactRow:
+    def from_row(cls, row: Row) -> ContactRow:
         return cls(
             book_id=row["book_id"],
             href=row["href"],
@@ -149,7 +150,7 @@ class OutboxOp:
     failed: bool = False  # refused for good: parked until a user retries or drops it
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> OutboxOp:
+    def from_row(cls, row: Row) -> OutboxOp:
         return cls(
             id=row["id"],
             book_id=row["book_id"],

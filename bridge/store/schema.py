@@ -1,8 +1,12 @@
-"""The store's schema, as an ordered list of migrations; ``user_version`` counts them."""
+"""The store's schema on SQLite, as an ordered list of migrations; ``user_version`` counts
+them. PostgreSQL stores start at the current version (``pgschema``): a new migration is
+appended here and there, under the same version number."""
 
 from __future__ import annotations
 
 import sqlite3
+
+from .database import StoreError
 
 # Append only: a released migration is never edited, so every data directory can be
 # brought forward from whatever version it was written with.
@@ -151,7 +155,7 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(StoreError):
     """The data directory was written by a newer release; refuse rather than corrupt it."""
 
 

@@ -10,19 +10,25 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import from_vcard, to_vcard
-from ..store import Book, ContactRow, ContactStore, Database, Outbox
+from ..store import Book, ContactRow, ContactStore, Outbox, open_database
+from ..store.postgres import PostgresDatabase
 from .cards import local_row
 from .conflicts import ConflictGoneError, ConflictKeeper, Keep, losing_card
 from .context import SyncContext
-from .locks import BookLocks
+from .listener import Listener
+from .locks import NOTIFY_CHANNEL, BookLocks, FileLocks, OwnerLocks
 from .merge import ConflictPolicy
 from .pull import Progress, Puller
 from .push import Pusher
 from .reports import SyncReport
 from .runner import BookRunner, Job
+
+if TYPE_CHECKING:  # bridge.config imports this package
+    from ..config import StoreConfig
 
 log = logging.getLogger("bridge.sync")
 
@@ -56,6 +62,9 @@ class EngineOptions:
     # One write that Aurinko keeps failing (a 500 for that contact) waits on its own,
     # doubling from base_delay, and is parked after max_attempts; the others go on.
     retry: RetryPolicy = OUTBOX_RETRY
+    # An instance that sees a book owned by another checks this often whether that one is
+    # gone (its books are free then), so a dead instance's books are taken over this fast.
+    takeover_check: float = 2.0
 
 
 class SyncEngine:
@@ -68,20 +77,34 @@ class SyncEngine:
         data_dir: str | Path,
         clients: Mapping[int, AurinkoClient] | None = None,
         options: EngineOptions | None = None,
+        *,
+        store: StoreConfig | None = None,
     ) -> None:
+        """The engine over ``data_dir`` (locks, kept conflicts) and its store: SQLite in
+        ``data_dir``, or the PostgreSQL store ``store`` (``config.store``). Raises
+        StoreError, ConfigError (an unreadable password) or SchemaTooNewError."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.data_dir / "store.sqlite3")
+        self.db = open_database(self.data_dir, store)
         self.store = ContactStore(self.db)
         self.outbox = Outbox(self.db)
         self.options = options or EngineOptions()
         self.keeper = ConflictKeeper(self.outbox, self.data_dir)
-        self.locks = BookLocks(self.data_dir)
+        self.locks, self._listener = self._sharing()
         self.clients: dict[int, AurinkoClient] = dict(clients or {})
         self.runner = BookRunner(self._run_job)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
+
+    def _sharing(self) -> tuple[BookLocks, Listener | None]:
+        """How this engine shares books with other processes: on SQLite, file locks (each
+        process syncs any book, one at a time); on PostgreSQL, one owner per book among the
+        instances, which hear each other's requests."""
+        if not isinstance(self.db, PostgresDatabase):
+            return FileLocks(self.data_dir), None
+        listener = Listener(self.db.connect, NOTIFY_CHANNEL, self._asked)
+        return OwnerLocks(self.db.connect), listener
 
     def attach(
         self, owner: str, name: str, client: AurinkoClient, vcard_version: str = "3.0"
@@ -186,6 +209,9 @@ class SyncEngine:
         """Push the book's outbox in the background, and give it ``request_wait`` to get
         there (the write is in the store and the outbox already: it never fails over this)."""
         if book.id not in self.clients:
+            return
+        if not self.locks.try_own(book.id):
+            self._ask_owner(book.id, Job.PUSH)  # its instance pushes; the write is stored
             return
         ticket = self.runner.ask(book.id, Job.PUSH)
         if not self._not_worth_waiting(book) and not self.runner.wait(
@@ -327,11 +353,13 @@ class SyncEngine:
         """Pull the stale ones of ``books`` in the background, waiting at most ``wait``
         seconds in all for them; then the caller serves what the store holds. Accounts
         found unreachable are not waited for at all."""
-        tickets = [
-            (book, self.runner.ask(book.id, Job.PULL))
-            for book in books
-            if book.id in self.clients and not self._fresh(book.id, max_age)
-        ]
+        stale = [b for b in books if b.id in self.clients and not self._fresh(b.id, max_age)]
+        tickets = []
+        for book in stale:
+            if self.locks.try_own(book.id):
+                tickets.append((book, self.runner.ask(book.id, Job.PULL)))
+            else:  # another instance syncs it: ask it, and serve the store meanwhile
+                self._ask_owner(book.id, Job.PULL)
         deadline = time.monotonic() + wait
         for book, ticket in tickets:
             left = deadline - time.monotonic()
@@ -355,6 +383,8 @@ class SyncEngine:
         if self._loop is not None:
             return
         self._stop.clear()
+        if self._listener is not None:
+            self._listener.start()
         self._loop = threading.Thread(
             target=self._run_loop, args=(interval,), name="bridge-sync", daemon=True
         )
@@ -365,6 +395,8 @@ class SyncEngine:
             for book_id in list(self.clients):
                 if self._stop.is_set():
                     break
+                if not self.locks.try_own(book_id):
+                    continue  # another instance's book: it syncs it
                 try:
                     report = self.sync(self.store.book_by_id(book_id))
                     log.info("%s", report.summary())
@@ -374,16 +406,48 @@ class SyncEngine:
             self._wake.wait(self._next_round(interval))
 
     def _next_round(self, interval: float) -> float:
-        """Seconds until the next round: the interval, or sooner while writes wait."""
+        """Seconds until the next round: the interval, or sooner while writes wait, or
+        while another instance owns a book (to take it over soon if that one dies)."""
         waits = [interval]
         for book_id, client in list(self.clients.items()):
-            if self.outbox.count(book_id):
+            if not self.locks.try_own(book_id):
+                waits.append(self.options.takeover_check)
+            elif self.outbox.count(book_id):
                 waits.append(max(self.options.retry_pending, client.paused_for()))
         return min(waits)
+
+    # -- instances sharing a store --------------------------------------------------
+
+    def synced_elsewhere(self, book: Book) -> bool:
+        """Whether another instance sharing the store owns the book (then it is asked to
+        push and pull it now): a sync from here would only wait for it."""
+        if book.id not in self.clients or self.locks.try_own(book.id):
+            return False
+        self._ask_owner(book.id, Job.PUSH | Job.PULL)
+        return True
+
+    def _ask_owner(self, book_id: int, job: Job) -> None:
+        """Hand a push or pull to the instance that owns the book (PostgreSQL only: on
+        SQLite every process owns every book)."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{book_id}:{job.value}"))
+        except Exception as exc:  # the owner's own loop gets to it anyway
+            log.warning("could not ask the owner of book %d to sync: %s", book_id, exc)
+
+    def _asked(self, payload: str) -> None:
+        """Another instance asks for a run of a book this one owns."""
+        book_id, _, value = payload.partition(":")
+        if not (book_id.isdigit() and value.isdigit()) or int(book_id) not in self.clients:
+            return
+        if self.locks.try_own(int(book_id)):
+            self.runner.ask(int(book_id), Job(int(value)))
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()
         if self._loop is not None:
             self._loop.join(timeout=30)
             self._loop = None
@@ -391,4 +455,5 @@ class SyncEngine:
     def close(self) -> None:
         self.stop()
         self.runner.close()
+        self.locks.close()
         self.db.close()

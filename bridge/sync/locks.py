@@ -1,26 +1,59 @@
-"""One sync at a time per address book, across threads and processes."""
+"""One sync at a time per address book, across threads, processes and instances, and which
+instance syncs a book at all.
+
+On SQLite every process sharing the data directory is on one machine: a ``flock`` per book
+serializes their syncs, and each of them may sync any book. On PostgreSQL several ``serve``
+instances share the store from several machines: each book has one owner, the instance
+holding its session advisory lock, and only the owner pulls and pushes it; the others hand
+it their requests (``notify``). The lock lives as long as the owner's database session, so
+an owner that dies (killed, crashed, its host gone) lets go of its books as soon as the
+server sees the session end, and the next instance that asks takes them over.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..private import private_dir
 
+log = logging.getLogger("bridge.sync")
+
+# pg_try_advisory_lock(int4, int4): the first key says "a book's owner", the second is the
+# book id; the store's own write lock uses the one-bigint form with another value.
+OWNER_KEY = 0x41425242  # "ABRB"
+NOTIFY_CHANNEL = "bridge_books"
+OTHER_OWNER_WAIT = 30.0  # how long a sync waits for a book another instance owns
+INSTANCE_NAME = f"owner {socket.gethostname()[:30]} {os.getpid()}"
+
 
 class LockTimeout(TimeoutError):
-    """Another thread or process holds the book's sync lock."""
+    """Another thread, process or instance holds the book's sync lock."""
 
 
-class BookLocks:
-    """``flock`` on one file per book under ``<data_dir>/locks``.
+class BookLocks(Protocol):
+    def hold(self, book_id: int, timeout: float | None = None) -> Any:
+        """A context manager: this thread alone syncs the book meanwhile (LockTimeout
+        after ``timeout`` seconds; None: wait as long as it takes)."""
 
-    flock belongs to an open file description, so two threads of one process exclude each
-    other as two processes do (the server and a folder watcher on one data directory).
+    def try_own(self, book_id: int) -> bool:
+        """Whether this instance owns the book (taking it if nobody does)."""
+
+    def close(self) -> None: ...
+
+
+class FileLocks:
+    """``flock`` on one file per book under ``<data_dir>/locks``; every process owns every
+    book. flock belongs to an open file description, so two threads of one process exclude
+    each other as two processes do (the server and a folder watcher on one data directory).
     """
 
     def __init__(self, data_dir: str | Path) -> None:
@@ -28,10 +61,9 @@ class BookLocks:
 
     @contextmanager
     def hold(self, book_id: int, timeout: float | None = None) -> Iterator[None]:
-        """Hold the lock; wait at most ``timeout`` seconds (None: as long as it takes)."""
         fd = os.open(self.root / f"book-{book_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            self._acquire(fd, timeout)
+            _flock(fd, timeout)
             try:
                 yield
             finally:
@@ -39,17 +71,118 @@ class BookLocks:
         finally:
             os.close(fd)
 
-    @staticmethod
-    def _acquire(fd: int, timeout: float | None) -> None:
-        if timeout is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    def try_own(self, book_id: int) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def _flock(fd: int, timeout: float | None) -> None:
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
-        deadline = time.monotonic() + timeout
-        while True:
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockTimeout("address book is being synced by another task") from None
+            time.sleep(0.01)
+
+
+class OwnerLocks:
+    """Book ownership on PostgreSQL: session advisory locks on one connection of this
+    instance's own (``connect`` opens it, in autocommit). A book once owned stays owned
+    until the instance closes or its session is lost; threads of the instance take turns
+    on a per-book lock."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._conn: Any = None
+        self._owned: set[int] = set()
+        self._session = threading.Lock()  # one statement at a time on the session
+        self._books: dict[int, threading.Lock] = {}
+        self._books_lock = threading.Lock()
+
+    def try_own(self, book_id: int) -> bool:
+        with self._session:
+            if not self._alive():
+                return False
+            if book_id in self._owned:
+                return True
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout("address book is being synced by another task") from None
-                time.sleep(0.01)
+                row = self._conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (OWNER_KEY, book_id)
+                ).fetchone()
+            except Exception as exc:  # the session is gone: so is everything it held
+                self._lost(exc)
+                return False
+            if row[0]:
+                self._owned.add(book_id)
+                log.info("this instance now syncs book %d", book_id)
+            return bool(row[0])
+
+    def owned(self) -> set[int]:
+        with self._session:
+            return set(self._owned) if self._alive() else set()
+
+    @contextmanager
+    def hold(self, book_id: int, timeout: float | None = None) -> Iterator[None]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        local = self._book_lock(book_id)
+        if not local.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            raise LockTimeout("address book is being synced by another task")
+        try:
+            self._wait_to_own(book_id, deadline)
+            yield
+        finally:
+            local.release()
+
+    def _wait_to_own(self, book_id: int, deadline: float | None) -> None:
+        limit = time.monotonic() + OTHER_OWNER_WAIT if deadline is None else deadline
+        while not self.try_own(book_id):
+            if time.monotonic() >= limit:
+                raise LockTimeout("address book is synced by another bridge instance")
+            time.sleep(0.2)
+
+    def _book_lock(self, book_id: int) -> threading.Lock:
+        with self._books_lock:
+            return self._books.setdefault(book_id, threading.Lock())
+
+    def _alive(self) -> bool:
+        """Connected (again, if need be); a new session owns nothing yet."""
+        if self._conn is not None and not self._conn.closed:
+            return True
+        self._owned.clear()
+        try:
+            self._conn = self._connect()
+            # Which instance owns which book, for people and tests reading pg_locks.
+            self._conn.execute(
+                "SELECT set_config('application_name',"
+                " left(ltrim(current_setting('application_name') || ' ' || %s), 63), false)",
+                (INSTANCE_NAME,),
+            )
+        except Exception as exc:
+            log.warning("cannot reach the store to own books: %s", exc)
+            self._conn = None
+            return False
+        return True
+
+    def _lost(self, exc: Exception) -> None:
+        if self._owned:
+            log.warning("store session lost (%s): books %s are free again", exc, self._owned)
+        self._owned.clear()
+        try:
+            self._conn.close()
+        finally:
+            self._conn = None
+
+    def close(self) -> None:
+        with self._session:
+            if self._conn is not None:
+                self._conn.close()  # the server frees every lock of the session
+            self._conn = None
+            self._owned.clear()

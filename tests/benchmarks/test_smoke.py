@@ -28,3 +28,23 @@ def test_benchmark_runs_and_prints_every_row() -> None:
         "| peak RSS (MiB) |",
     ):
         assert row in result.stdout, row
+
+
+@pytest.mark.slow
+def test_postgres_benchmark_runs_and_prints_every_row() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.postgres", "--n", "30", "--reps", "1", "--each", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in (
+        "Initial pull: SQLite",
+        "| PROPFIND Depth 1 (getetag) |",
+        "| PUT If-Match (update) |",
+        "| PUT new card (8 x 3) |",
+        "| GET card (8 x 15) |",
+    ):
+        assert row in result.stdout, row

@@ -1,4 +1,6 @@
-"""The store: versioned schema, change log, and safety under threads and processes."""
+"""The store: versioned schema, change log, and safety under threads and processes, on
+both backends (``store_config``: SQLite, then PostgreSQL); SQLite's files and migrations
+on SQLite alone."""
 
 from __future__ import annotations
 
@@ -7,17 +9,21 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bridge.config import StoreConfig
 from bridge.store import (
     SCHEMA_VERSION,
     ContactRow,
     ContactStore,
-    Database,
     Outbox,
     SchemaTooNewError,
+    SQLiteDatabase,
+    open_database,
 )
 from bridge.store.schema import MIGRATIONS
 
@@ -35,19 +41,21 @@ def _row(book_id: int, href: str, etag: str = '"1"') -> ContactRow:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ContactStore:
-    return ContactStore(Database(tmp_path / "store.sqlite3"))
+def store(tmp_path: Path, store_config: StoreConfig | None) -> Iterator[ContactStore]:
+    opened = ContactStore(open_database(tmp_path, store_config))
+    yield opened
+    opened.db.close()
 
 
 def test_schema_is_versioned_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
-    Database(path).close()
+    SQLiteDatabase(path).close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaTooNewError):
-        Database(path)
+        SQLiteDatabase(path)
 
 
 def test_change_log_lists_each_changed_href_once_and_tombstones(store: ContactStore) -> None:
@@ -84,9 +92,8 @@ def test_pruned_change_log_raises_the_floor(store: ContactStore) -> None:
     assert store.current_seq(book.id) == top
 
 
-def test_outbox_folds_writes_per_contact(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.sqlite3")
-    store, outbox = ContactStore(db), Outbox(db)
+def test_outbox_folds_writes_per_contact(store: ContactStore) -> None:
+    outbox = Outbox(store.db)
     book = store.ensure_book("alice", "work", "aurinko")
     outbox.enqueue(book.id, "a.vcf", "create", local_json={"nickName": "1"})
     outbox.enqueue(book.id, "a.vcf", "update", local_json={"nickName": "2"})
@@ -121,13 +128,16 @@ def test_many_threads_write_safely(store: ContactStore) -> None:
     assert len(store.changes_since(book.id, 0)[1]) == 320
 
 
-def test_two_processes_share_one_data_directory(tmp_path: Path, store: ContactStore) -> None:
-    path = Path(store.db.path)
+def test_two_processes_share_one_store(
+    tmp_path: Path, store: ContactStore, store_config: StoreConfig | None
+) -> None:
     book = store.ensure_book("alice", "work", "local")
     script = textwrap.dedent(
         f"""
-        from bridge.store import ContactRow, ContactStore, Database
-        store = ContactStore(Database({str(path)!r}))
+        from pathlib import Path, PosixPath
+        from bridge.config import StoreConfig
+        from bridge.store import ContactRow, ContactStore, open_database
+        store = ContactStore(open_database(Path({str(tmp_path)!r}), {store_config!r}))
         for i in range(150):
             store.save(ContactRow(book_id={book.id}, href=f"p-{{i}}.vcf", uid=f"p-{{i}}",
                        contact={{}}, etag='"1"', vcard="x", last_modified=1.0))
@@ -172,7 +182,7 @@ def test_existing_cards_are_labelled_with_the_version_of_their_stored_text(
                 " last_modified) VALUES (1, ?, ?, '{}', '\"e\"', ?, 1.0)",
                 (href, href, text),
             )
-    store = ContactStore(Database(path))
+    store = ContactStore(SQLiteDatabase(path))
     assert {i.href: i.version for i in store.list_items(1)} == {
         "four.vcf": "4.0",
         "three.vcf": "3.0",
@@ -184,3 +194,128 @@ def test_existing_cards_are_labelled_with_the_version_of_their_stored_text(
         "3.0",
     )
     store.db.close()
+
+
+def test_a_snapshot_sees_one_state_and_reads_never_wait_for_a_writer(
+    tmp_path: Path, store: ContactStore, store_config: StoreConfig | None
+) -> None:
+    book = store.ensure_book("alice", "work", "local")
+    store.save(_row(book.id, "a.vcf"))
+    other = ContactStore(open_database(tmp_path, store_config))  # a second instance
+    writing, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with other.db.transaction():
+            other.save(_row(book.id, "b.vcf"))
+            writing.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    try:
+        with store.db.snapshot():
+            assert store.count(book.id) == 1
+            thread.start()
+            assert writing.wait(30)
+            started = time.monotonic()
+            assert store.count(book.id) == 1  # the writer's card is not committed yet
+            assert store.get(book.id, "a.vcf") is not None
+            assert time.monotonic() - started < 5  # and the read did not wait for it
+            release.set()
+            thread.join(30)
+            assert store.count(book.id) == 1  # committed, but after the snapshot began
+        assert store.count(book.id) == 2
+    finally:
+        release.set()
+        thread.join(30)
+        other.db.close()
+
+
+def test_write_transactions_of_two_instances_take_turns(
+    tmp_path: Path, store: ContactStore, store_config: StoreConfig | None
+) -> None:
+    """What the outbox and the UID checks rest on: a check and the write it decides are
+    never interleaved with another writer's, even another instance's."""
+    book = store.ensure_book("alice", "work", "local")
+    other = ContactStore(open_database(tmp_path, store_config))
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with store.db.transaction():
+            store.save(_row(book.id, "first.vcf"))
+            inside.set()
+            release.wait(30)
+            order.append("first commits")
+
+    def second() -> None:
+        with other.db.transaction():
+            order.append("second begins")
+            other.save(_row(book.id, "second.vcf"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        threads[0].start()
+        assert inside.wait(30)
+        threads[1].start()
+        time.sleep(0.3)
+        assert order == []  # the second instance's transaction waits for the first's
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        assert order == ["first commits", "second begins"]
+        assert store.count(book.id) == 2
+    finally:
+        release.set()
+        other.db.close()
+
+
+def test_a_write_transaction_cannot_start_inside_a_snapshot(store: ContactStore) -> None:
+    """A snapshot is read-only on PostgreSQL, and a write after a read is not safe on
+    SQLite either: both refuse it the same way."""
+    book = store.ensure_book("alice", "work", "local")
+    with store.db.snapshot(), pytest.raises(RuntimeError, match="inside a snapshot"):
+        store.save(_row(book.id, "a.vcf"))
+    with store.db.transaction(), store.db.snapshot():  # a read inside a write joins it
+        store.save(_row(book.id, "a.vcf"))
+    assert store.count(book.id) == 1
+
+
+def test_streamed_listings_read_in_batches_inside_one_snapshot(store: ContactStore) -> None:
+    book = store.ensure_book("alice", "work", "local")
+    for i in range(25):
+        row = _row(book.id, f"{i:02}.vcf")
+        store.save(ContactRow(**{**row.__dict__, "vcard": f"N:é{i}\r\n"}))
+    cards = store.stream_cards(book.id, None, with_length=True, with_text=True, batch=4)
+    seen = []
+    for href, card in cards:
+        assert card is not None
+        assert card.length == len(f"N:é{int(href[:2])}\r\n".encode())  # bytes, not characters
+        store.vcard(book.id, href)  # other reads in between, as a listing's renderer does
+        seen.append(href)
+    assert seen == [f"{i:02}.vcf" for i in range(25)]
+    first = store.stream_cards(book.id, None, batch=4)
+    assert next(first)[0] == "00.vcf"
+    first.close()  # a client gone mid-listing: its snapshot ends with it
+    store.save(_row(book.id, "99.vcf"))
+    assert [h for h, c in store.stream_cards(book.id, ["99.vcf", "zz.vcf"])] == ["99.vcf", "zz.vcf"]
+
+
+def test_a_folders_file_records_and_position_are_replaced_not_duplicated(
+    tmp_path: Path, store: ContactStore
+) -> None:
+    """FolderState's upserts (once SQLite's INSERT OR REPLACE): one row per file, one
+    position per folder and book."""
+    from bridge.folder.state import FileRecord, FolderState
+
+    book = store.ensure_book("alice", "work", "local")
+    state = FolderState(store.db, tmp_path / "vdir", book.id)
+    state.record(FileRecord("a.vcf", "a.vcf", '"1"', "d1"))
+    state.record(FileRecord("a.vcf", "moved.vcf", '"2"', "d2"))
+    assert state.files() == {"a.vcf": FileRecord("a.vcf", "moved.vcf", '"2"', "d2")}
+    assert state.by_href("moved.vcf") == state.get("a.vcf")
+    assert state.seq() is None
+    state.set_seq(3)
+    state.set_seq(5)
+    assert state.seq() == 5
+    state.forget("a.vcf")
+    assert state.get("a.vcf") is None and state.files() == {}

@@ -1,4 +1,8 @@
-"""An engine over a real loopback sandbox, plus a second client playing another device."""
+"""An engine over a real loopback sandbox, plus a second client playing another device.
+
+``env`` (and so every test using it) runs on both store backends, through ``store_config``
+(tests/conftest.py): SQLite in the data directory, then a fresh PostgreSQL store.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridge.aurinko import AurinkoClient, RetryPolicy
+from bridge.config import StoreConfig
 from bridge.sandbox import ProfileConfig, SandboxApp
 from bridge.store import Book
 from bridge.sync import ConflictPolicy, EngineOptions, SyncEngine
@@ -32,11 +37,12 @@ class Env:
     sandbox: SandboxApp
     url: str
     data_dir: Path
+    store: StoreConfig | None = None  # None: SQLite in data_dir
 
     def reopen(self, policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS) -> SyncEngine:
-        """A new engine on the same data directory, as after a restart."""
+        """A new engine on the same data directory and store, as after a restart."""
         self.engine.close()
-        self.engine = make_engine(self.data_dir, self.url, policy)
+        self.engine = make_engine(self.data_dir, self.url, policy, store=self.store)
         book = self.engine.book("alice", "work")
         assert book is not None
         self.book = book
@@ -49,10 +55,14 @@ class Env:
 
 
 def make_engine(
-    data_dir: Path, url: str, policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
+    data_dir: Path,
+    url: str,
+    policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS,
+    *,
+    store: StoreConfig | None = None,
 ) -> SyncEngine:
     options = EngineOptions(policy=policy, request_wait=30, retry=OUTBOX_NOW)
-    engine = SyncEngine(data_dir, options=options)
+    engine = SyncEngine(data_dir, options=options, store=store)
     client = AurinkoClient(TOKEN, url, retry=FAST_RETRY, sleep=no_sleep, timeout=10)
     engine.attach("alice", "work", client)
     return engine
@@ -80,14 +90,15 @@ def env(
     tmp_path: Path,
     policy: ConflictPolicy,
     profile: str,
+    store_config: StoreConfig | None,
 ) -> Iterator[Env]:
     sandbox_app.set_profile(ProfileConfig(profile, weak_etags=profile == "google"))
     data_dir = tmp_path / "bridge"
-    engine = make_engine(data_dir, live_sandbox, policy)
+    engine = make_engine(data_dir, live_sandbox, policy, store=store_config)
     book = engine.book("alice", "work")
     assert book is not None
     remote = AurinkoClient(TOKEN, live_sandbox, retry=FAST_RETRY, sleep=no_sleep)
-    environment = Env(engine, book, remote, sandbox_app, live_sandbox, data_dir)
+    environment = Env(engine, book, remote, sandbox_app, live_sandbox, data_dir, store_config)
     yield environment
     environment.engine.close()
     remote.close()

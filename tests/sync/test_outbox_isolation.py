@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from bridge.aurinko import AurinkoClient, Breaker, RetryPolicy
+from bridge.config import StoreConfig
 from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import EngineOptions, SyncEngine
 from tests.conftest import TOKEN, write_bridge_config
+from tests.postgres import store_toml
 from tests.sync.conftest import FAST_RETRY, no_sleep, vcard
 
 CAP = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0)
@@ -35,8 +37,10 @@ class Refusing(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def engine_over(tmp_path: Path, transport: httpx.BaseTransport) -> tuple[SyncEngine, Book]:
-    engine = SyncEngine(tmp_path / "bridge", options=EngineOptions(retry=CAP))
+def engine_over(
+    tmp_path: Path, transport: httpx.BaseTransport, store: StoreConfig | None
+) -> tuple[SyncEngine, Book]:
+    engine = SyncEngine(tmp_path / "bridge", options=EngineOptions(retry=CAP), store=store)
     client = AurinkoClient(
         TOKEN, "http://sandbox/v1", retry=FAST_RETRY, sleep=no_sleep, transport=transport,
         breaker=Breaker(),
@@ -56,9 +60,9 @@ def upstream_names(app: SandboxApp) -> list[str]:
 
 
 def test_a_write_failing_every_time_waits_alone_then_is_parked(
-    sandbox_app: SandboxApp, tmp_path: Path
+    sandbox_app: SandboxApp, tmp_path: Path, store_config: StoreConfig | None
 ) -> None:
-    engine, book = engine_over(tmp_path, Refusing(sandbox_app, 500))
+    engine, book = engine_over(tmp_path, Refusing(sandbox_app, 500), store_config)
     fill(engine, book)
     report = engine.push(book)
     assert upstream_names(sandbox_app) == [f"Fine {i:02}" for i in range(51) if i != 20]
@@ -75,11 +79,11 @@ def test_a_write_failing_every_time_waits_alone_then_is_parked(
 
 
 def test_a_write_refused_for_good_is_parked_at_once(
-    sandbox_app: SandboxApp, tmp_path: Path
+    sandbox_app: SandboxApp, tmp_path: Path, store_config: StoreConfig | None
 ) -> None:
     """A 400 that names no field of the contact (a field it names is held back instead, and
     the rest sent: tests/sync/test_held_fields.py)."""
-    engine, book = engine_over(tmp_path, Refusing(sandbox_app, 400))
+    engine, book = engine_over(tmp_path, Refusing(sandbox_app, 400), store_config)
     fill(engine, book)
     report = engine.push(book)
     assert len(upstream_names(sandbox_app)) == 50 and "Poison" not in upstream_names(sandbox_app)
@@ -94,10 +98,14 @@ def test_a_write_refused_for_good_is_parked_at_once(
     [(403, "lacks the Contacts.ReadWrite permission"), (401, "renew the token")],
 )
 def test_a_refused_token_stops_writes_with_what_to_do(
-    sandbox_app: SandboxApp, tmp_path: Path, status: int, message: str
+    sandbox_app: SandboxApp,
+    tmp_path: Path,
+    status: int,
+    message: str,
+    store_config: StoreConfig | None,
 ) -> None:
     transport = Refusing(sandbox_app, status, poison="")  # every write
-    engine, book = engine_over(tmp_path, transport)
+    engine, book = engine_over(tmp_path, transport, store_config)
     fill(engine, book)
     report = engine.push(book)
     assert report.error is not None and message in report.error
@@ -109,9 +117,9 @@ def test_a_refused_token_stops_writes_with_what_to_do(
 
 
 def test_status_shows_a_parked_write_and_retries_or_drops_it(
-    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, store_config: StoreConfig | None
 ) -> None:
-    config = str(write_bridge_config(tmp_path, live_sandbox))
+    config = str(write_bridge_config(tmp_path, live_sandbox, extra=store_toml(store_config)))
 
     def bridge(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "bridge", *args, "--config", config]

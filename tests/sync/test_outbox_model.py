@@ -15,12 +15,18 @@ from pathlib import Path
 import httpx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from bridge.aurinko import AurinkoClient
 from bridge.sandbox import SandboxApp, SandboxConfig
 from bridge.sync import EngineOptions, SyncEngine
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, NewStore
 from tests.sync.conftest import FAST_RETRY, no_sleep, vcard
 
 HREFS = ["a.vcf", "b.vcf", "c.vcf"]
@@ -62,9 +68,10 @@ class FaultyTransport(httpx.BaseTransport):
 
 
 class OutboxModel(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, new_store: NewStore) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="outbox-model-"))
+        self.store = new_store()  # each example its own, on the test's backend
         self.app = SandboxApp(SandboxConfig(db_path=str(self.tmp / "sb.sqlite3"), tokens=[TOKEN]))
         self.transport = FaultyTransport(self.app)
         self.engine = self._open()
@@ -77,7 +84,9 @@ class OutboxModel(RuleBasedStateMachine):
         self.version = 0
 
     def _open(self) -> SyncEngine:
-        engine = SyncEngine(self.tmp / "bridge", options=EngineOptions(request_wait=0))
+        engine = SyncEngine(
+            self.tmp / "bridge", options=EngineOptions(request_wait=0), store=self.store
+        )
         client = AurinkoClient(
             TOKEN,
             "http://sandbox/v1",
@@ -207,10 +216,13 @@ class OutboxModel(RuleBasedStateMachine):
             assert row is not None and row.remote_id is not None, href
 
 
-OutboxModel.TestCase.settings = settings(
+SETTINGS = settings(
     max_examples=150,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_outbox_keeps_order_and_identity_per_contact = OutboxModel.TestCase
+
+
+def test_outbox_keeps_order_and_identity_per_contact(new_store: NewStore) -> None:
+    run_state_machine_as_test(lambda: OutboxModel(new_store), settings=SETTINGS)

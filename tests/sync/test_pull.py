@@ -123,7 +123,9 @@ def test_a_book_configured_for_vcard_4_serves_4(env: Env) -> None:
     assert "VERSION:4.0" in item.vcard and "BDAY:--0414" in item.vcard
 
 
-def test_one_unmappable_remote_record_is_skipped_not_fatal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_one_unmappable_remote_record_is_skipped_not_fatal(  # type: ignore[no-untyped-def]
+    tmp_path, store_config
+) -> None:
     """Aurinko answering a record the mapping cannot render (here: a malformed ``name``)."""
     import httpx
 
@@ -145,7 +147,7 @@ def test_one_unmappable_remote_record_is_skipped_not_fatal(tmp_path) -> None:  #
             return httpx.Response(200, json={"records": records, "nextDeltaToken": "u1"})
         return httpx.Response(200, json={"records": [], "nextDeltaToken": "d1"})
 
-    engine = SyncEngine(tmp_path / "bridge")
+    engine = SyncEngine(tmp_path / "bridge", store=store_config)
     client = AurinkoClient("t", "http://aurinko.invalid/v1", transport=httpx.MockTransport(handler))
     book = engine.attach("alice", "work", client)
     report = engine.pull(book)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.config import StoreConfig
 from bridge.sandbox import ProfileConfig, SandboxApp
 from tests.conftest import TOKEN
 from tests.sync.conftest import make_engine, vcard
@@ -17,10 +18,14 @@ FULL = ("NOTE:call after six", "BDAY:1980-02-03", "EMAIL;TYPE=INTERNET:ann@examp
 
 @pytest.mark.parametrize("profile", ["generic", "office365", "google"])
 def test_removed_fields_stay_removed(
-    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, profile: str
+    sandbox_app: SandboxApp,
+    live_sandbox: str,
+    tmp_path: Path,
+    profile: str,
+    store_config: StoreConfig | None,
 ) -> None:
     sandbox_app.set_profile(ProfileConfig(profile))
-    engine = make_engine(tmp_path / "bridge", live_sandbox)
+    engine = make_engine(tmp_path / "bridge", live_sandbox, store=store_config)
     book = engine.book("alice", "work")
     assert book is not None
     try:

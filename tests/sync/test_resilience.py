@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from bridge.sandbox import SandboxApp
 from tests.conftest import TOKEN, write_bridge_config
+from tests.postgres import store_toml
 from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
 
 
@@ -92,15 +92,10 @@ def _wait_until(predicate, timeout: float = 60) -> None:  # type: ignore[no-unty
         time.sleep(0.02)
 
 
-def _stored(data_dir: Path) -> int:
-    path = data_dir / "store.sqlite3"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path, timeout=30) as conn:
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
+def _stored(env: Env) -> int:
+    """What the other process has stored so far, read through the test's own engine (on
+    the same store, whichever backend it is)."""
+    return env.engine.store.count(env.book.id)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -114,11 +109,13 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(latency=0.01)
-    config = write_bridge_config(tmp_path, env.url, data_dir=str(env.data_dir))
+    config = write_bridge_config(
+        tmp_path, env.url, data_dir=str(env.data_dir), extra=store_toml(env.store)
+    )
     process = _start_sync(config)
-    _wait_until(lambda: _stored(env.data_dir) >= 20)
+    _wait_until(lambda: _stored(env) >= 20)
     _kill(process)
-    assert _stored(env.data_dir) < 300  # really interrupted mid-way
+    assert _stored(env) < 300  # really interrupted mid-way
     env.sandbox.set_faults(latency=0.0)
     assert _start_sync(config).wait(timeout=120) == 0
     env.reopen()
@@ -133,7 +130,9 @@ def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
         env.engine.put(env.book, f"c{i}.vcf", vcard(f"uid-{i}", f"C{i:03d}"))
     env.engine.close()
     env.sandbox.set_faults(error_rate=0.0, latency=0.02)
-    config = write_bridge_config(tmp_path, env.url, data_dir=str(env.data_dir))
+    config = write_bridge_config(
+        tmp_path, env.url, data_dir=str(env.data_dir), extra=store_toml(env.store)
+    )
     process = _start_sync(config)
     _wait_until(lambda: len(env.sandbox.dump(TOKEN)) >= 10)
     _kill(process)

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from bridge.aurinko import AurinkoClient, RetryPolicy
+from bridge.config import StoreConfig
 from bridge.sync import SyncEngine
 from tests.sync.conftest import FAST_RETRY, no_sleep
 
@@ -64,8 +65,10 @@ class FakeAurinko:
         return sum(1 for path, _ in self.log if "/sync" not in path and path != "contacts/sync")
 
 
-def engine_for(tmp_path: Path, fake: FakeAurinko) -> tuple[SyncEngine, int]:
-    engine = SyncEngine(tmp_path / "bridge")
+def engine_for(
+    tmp_path: Path, fake: FakeAurinko, store: StoreConfig | None
+) -> tuple[SyncEngine, int]:
+    engine = SyncEngine(tmp_path / "bridge", store=store)
     client = AurinkoClient(
         "t", "http://aurinko.invalid/v1", retry=FAST_RETRY, sleep=no_sleep,
         transport=httpx.MockTransport(fake),
@@ -79,10 +82,12 @@ def names(engine: SyncEngine, book_id: int) -> list[str]:
     )
 
 
-def test_a_token_from_a_page_before_the_last_is_never_kept(tmp_path: Path) -> None:
+def test_a_token_from_a_page_before_the_last_is_never_kept(
+    tmp_path: Path, store_config: StoreConfig | None
+) -> None:
     fake = FakeAurinko()
     fake.pages[("updated", "u0-1")] = page([person(1)], delta="u1")
-    engine, book_id = engine_for(tmp_path, fake)
+    engine, book_id = engine_for(tmp_path, fake, store_config)
     assert engine.pull(engine.store.book_by_id(book_id)).error is None
 
     # A page that carries both tokens, then a page that fails for the whole run.
@@ -100,10 +105,12 @@ def test_a_token_from_a_page_before_the_last_is_never_kept(tmp_path: Path) -> No
     engine.close()
 
 
-def test_an_unknown_400_on_sync_falls_back_to_a_full_resync(tmp_path: Path) -> None:
+def test_an_unknown_400_on_sync_falls_back_to_a_full_resync(
+    tmp_path: Path, store_config: StoreConfig | None
+) -> None:
     fake = FakeAurinko()
     fake.pages[("updated", "u0-1")] = page([person(1), person(2)], delta="u1")
-    engine, book_id = engine_for(tmp_path, fake)
+    engine, book_id = engine_for(tmp_path, fake, store_config)
     engine.pull(engine.store.book_by_id(book_id))
 
     weird = httpx.Response(400, json={"code": "badRequest", "message": "Something unforeseen"})
@@ -120,10 +127,12 @@ def test_an_unknown_400_on_sync_falls_back_to_a_full_resync(tmp_path: Path) -> N
     engine.close()
 
 
-def test_a_last_page_without_its_token_does_not_fail_every_run(tmp_path: Path) -> None:
+def test_a_last_page_without_its_token_does_not_fail_every_run(
+    tmp_path: Path, store_config: StoreConfig | None
+) -> None:
     fake = FakeAurinko()
     fake.pages[("updated", "u0-1")] = page([person(1)], delta="u1")
-    engine, book_id = engine_for(tmp_path, fake)
+    engine, book_id = engine_for(tmp_path, fake, store_config)
     engine.pull(engine.store.book_by_id(book_id))
 
     fake.pages[("updated", "u1")] = page([person(2)])  # no nextPageToken, no nextDeltaToken
@@ -136,13 +145,13 @@ def test_a_last_page_without_its_token_does_not_fail_every_run(tmp_path: Path) -
 
 
 def test_photos_are_fetched_only_for_changed_contacts_and_a_failure_waits(
-    tmp_path: Path,
+    tmp_path: Path, store_config: StoreConfig | None
 ) -> None:
     fake = FakeAurinko()
     everyone = [person(n, photo=True) for n in range(1, 6)]
     fake.pages[("updated", "u0-1")] = page(everyone, delta="u1")
     fake.photo_fails = {"c5"}
-    engine, book_id = engine_for(tmp_path, fake)
+    engine, book_id = engine_for(tmp_path, fake, store_config)
     report = engine.pull(engine.store.book_by_id(book_id))
     assert report.error is None and report.created == 5  # c5's photo failed, not its page
     before = fake.photo_gets()
@@ -161,7 +170,9 @@ def test_photos_are_fetched_only_for_changed_contacts_and_a_failure_waits(
     engine.close()
 
 
-def test_an_interrupted_first_sync_resumes_from_its_last_page(tmp_path: Path) -> None:
+def test_an_interrupted_first_sync_resumes_from_its_last_page(
+    tmp_path: Path, store_config: StoreConfig | None
+) -> None:
     """1,000 contacts, 200 with photos, in 10 pages; the service rate-limits page 4 and
     page 8 once each for longer than a run is willing to wait. Every run goes on from the
     page it stopped at: no page is listed twice, no photo fetched twice."""
@@ -187,7 +198,7 @@ def test_an_interrupted_first_sync_resumes_from_its_last_page(tmp_path: Path) ->
 
     for token in limited:
         fake.pages[("updated", token)] = rate_limited(token, fake.pages[("updated", token)])  # type: ignore[arg-type]
-    engine, book_id = engine_for(tmp_path, fake)
+    engine, book_id = engine_for(tmp_path, fake, store_config)
     engine.clients[book_id]._retry = RetryPolicy(max_attempts=1)  # a run gives up at once
     reports = [engine.pull(engine.store.book_by_id(book_id)) for _ in range(3)]
     assert [r.error is None for r in reports] == [False, False, True]

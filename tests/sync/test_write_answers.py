@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bridge.aurinko import AurinkoClient
+from bridge.config import StoreConfig
 from bridge.sandbox import SandboxApp
 from bridge.sync import EngineOptions, SyncEngine
 from tests.conftest import TOKEN
@@ -41,10 +42,15 @@ class TerseAnswers(httpx.BaseTransport):
 @pytest.mark.parametrize("keep", [("id", "etag"), ("id",)], ids=["id-etag", "id-only"])
 @pytest.mark.parametrize("reads_fail", [False, True], ids=["read-back", "no-read-back"])
 def test_terse_write_answers_leave_cards_whole_and_single(
-    sandbox_app: SandboxApp, tmp_path: Path, keep: tuple[str, ...], reads_fail: bool
+    sandbox_app: SandboxApp,
+    tmp_path: Path,
+    keep: tuple[str, ...],
+    reads_fail: bool,
+    store_config: StoreConfig | None,
 ) -> None:
     transport = TerseAnswers(sandbox_app, keep)
-    engine = SyncEngine(tmp_path / "bridge", options=EngineOptions(request_wait=30))
+    options = EngineOptions(request_wait=30)
+    engine = SyncEngine(tmp_path / "bridge", options=options, store=store_config)
     client = AurinkoClient(
         TOKEN, "http://sandbox/v1", retry=FAST_RETRY, sleep=no_sleep, transport=transport
     )
