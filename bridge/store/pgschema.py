@@ -135,7 +135,31 @@ CREATE = f"""
 
 # Append only, in step with ``schema.MIGRATIONS``: entry i takes a store from version
 # BASE_VERSION + i to BASE_VERSION + i + 1.
-MIGRATIONS: list[str] = []
+MIGRATIONS: list[str] = [
+    # 9: webhook subscriptions at Aurinko, clients' WebDAV-Push subscriptions (schema.py).
+    f"""
+    CREATE TABLE webhook_subscriptions (
+        book_id BIGINT PRIMARY KEY REFERENCES books(id) ON DELETE CASCADE,
+        subscription_id TEXT NOT NULL,
+        notification_url TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        checked DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE push_subscriptions (
+        id {_ID},
+        book_id {_BOOK},
+        owner {_KEY} NOT NULL,
+        endpoint {_KEY} NOT NULL,
+        public_key TEXT NOT NULL,
+        auth_secret TEXT NOT NULL,
+        content_encoding TEXT NOT NULL DEFAULT 'aes128gcm',
+        expires DOUBLE PRECISION,
+        created DOUBLE PRECISION NOT NULL,
+        last_sent DOUBLE PRECISION,
+        UNIQUE (book_id, endpoint)
+    );
+    """,
+]
 
 if BASE_VERSION + len(MIGRATIONS) != SCHEMA_VERSION:  # a migration added on one side only
     raise RuntimeError(

@@ -149,6 +149,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conflicts ADD COLUMN path TEXT;
     ALTER TABLE conflicts ADD COLUMN resolved REAL;
     """,
+    # 9: real time (issue 16): each Aurinko book's webhook subscription at Aurinko, and the
+    # WebDAV-Push subscriptions clients registered on books (Web Push endpoints and keys).
+    # The VAPID key pair lives in ``meta``: every instance sharing a store signs alike.
+    """
+    CREATE TABLE webhook_subscriptions (
+        book_id INTEGER PRIMARY KEY REFERENCES books(id) ON DELETE CASCADE,
+        subscription_id TEXT NOT NULL,
+        notification_url TEXT NOT NULL,
+        created REAL NOT NULL,
+        checked REAL NOT NULL
+    );
+    CREATE TABLE push_subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        auth_secret TEXT NOT NULL,
+        content_encoding TEXT NOT NULL DEFAULT 'aes128gcm',
+        expires REAL,
+        created REAL NOT NULL,
+        last_sent REAL,
+        UNIQUE (book_id, endpoint)
+    );
+    """,
 ]
 
 
