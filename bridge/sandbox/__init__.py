@@ -48,22 +48,36 @@ Choices the contract leaves open, as the sandbox makes them:
 - ``GET /v1/account`` describes the token's account (``ApiAccountOutDto``, see
   ``accounts.py``); ``DELETE /v1/account`` deletes its contacts and kills its token (401
   ``token.dead``); a configured token gets a new, empty account at the next start.
+- Aurinko's Webhooks API (``subscriptions.py``, ``webhooks.py``) for the ``/contacts``
+  resource: ``POST /v1/subscriptions`` validates the notification URL with a signed
+  ``validationToken`` handshake first (400 ``subscription.validationFailed`` when it
+  fails) and is refused (400) while no ``signing_secret`` (``--signing-secret``) is set;
+  ``GET`` lists (``SubscriptionsPage``), ``GET``/``DELETE /v1/subscriptions/{id}``. Every
+  committed create, update and delete of a contact is notified, signed, from a delivery
+  thread, to the account's active subscriptions; ``webhook_max_failures`` failed attempts
+  in a row deactivate one. ``WebhookFaults`` (``/_sandbox/webhooks``, GET and PUT, like
+  ``/_sandbox/faults``) drop, delay, duplicate and mis-sign notifications;
+  ``/_sandbox/subscriptions`` (GET) lists the caller's with delivery counts and
+  ``/_sandbox/subscriptions/{id}/lapse`` (POST) deactivates one.
 """
 
 from bridge.sandbox.app import SandboxApp
-from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.config import FaultConfig, SandboxConfig, WebhookFaults
 from bridge.sandbox.errors import ConnectionDropped
 from bridge.sandbox.profiles import ProfileConfig
 from bridge.sandbox.seed import SeedError
 from bridge.sandbox.server import RunningSandbox, serve_in_thread
+from bridge.sandbox.webhooks import DeliveryCounts
 
 __all__ = [
     "ConnectionDropped",
+    "DeliveryCounts",
     "FaultConfig",
     "ProfileConfig",
     "RunningSandbox",
     "SandboxApp",
     "SandboxConfig",
     "SeedError",
+    "WebhookFaults",
     "serve_in_thread",
 ]

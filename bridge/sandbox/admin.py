@@ -2,7 +2,7 @@
 
 They take the same bearer tokens as the API and are never subject to faults, so a test
 can always reach them to turn faults off again. Fault and profile settings are global to
-the sandbox.
+the sandbox; ``/_sandbox/subscriptions`` shows and lapses the caller's own subscriptions.
 """
 
 from __future__ import annotations
@@ -10,19 +10,34 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bridge.sandbox.errors import bad_request
-from bridge.sandbox.faults import FaultInjector, fault_config_from_json
+from bridge.sandbox.faults import FaultInjector, fault_config_from_json, webhook_faults_from_json
 from bridge.sandbox.profiles import ProfileState, profile_config_from_json
 from bridge.sandbox.records import render
 from bridge.sandbox.routing import Handler
 from bridge.sandbox.store import Store
+from bridge.sandbox.subscriptions import Subscriptions, parse_id, render_subscription
+from bridge.sandbox.webhooks import DeliveryCounts, Notifier, WebhookFaultInjector
 from bridge.sandbox.wire import Request, Response
+
+LAPSED = "lapsed by the sandbox's test hook"
 
 
 class AdminHandlers:
-    def __init__(self, store: Store, faults: FaultInjector, profile: ProfileState) -> None:
+    def __init__(
+        self,
+        store: Store,
+        faults: FaultInjector,
+        profile: ProfileState,
+        webhook_faults: WebhookFaultInjector,
+        subscriptions: Subscriptions,
+        notifier: Notifier,
+    ) -> None:
         self._store = store
         self._faults = faults
         self._profile = profile
+        self._webhook_faults = webhook_faults
+        self._subscriptions = subscriptions
+        self._notifier = notifier
 
     def routes(self) -> list[tuple[str, dict[str, Handler]]]:
         return [
@@ -30,6 +45,9 @@ class AdminHandlers:
             ("/_sandbox/faults", {"GET": self.get_faults, "PUT": self.put_faults}),
             ("/_sandbox/profile", {"GET": self.get_profile, "PUT": self.put_profile}),
             ("/_sandbox/contacts", {"GET": self.dump}),
+            ("/_sandbox/webhooks", {"GET": self.get_webhooks, "PUT": self.put_webhooks}),
+            ("/_sandbox/subscriptions", {"GET": self.list_subscriptions}),
+            ("/_sandbox/subscriptions/{id}/lapse", {"POST": self.lapse}),
         ]
 
     def compact(self, request: Request, account: int, _: str) -> Response:
@@ -62,3 +80,29 @@ class AdminHandlers:
         rows = self._store.live_after(account, "", None)
         weak = self._profile.config.weak_etags
         return Response.json(200, {"contacts": [render(row, True, weak) for row in rows]})
+
+    def get_webhooks(self, request: Request, account: int, _: str) -> Response:
+        return Response.json(200, self._webhook_faults.describe())
+
+    def put_webhooks(self, request: Request, account: int, _: str) -> Response:
+        """Replace all webhook fault settings; keys left out take their defaults (off)."""
+        try:
+            faults = webhook_faults_from_json(request.json())
+        except ValueError as exc:
+            raise bad_request(f"Invalid webhook fault settings: {exc}") from exc
+        self._webhook_faults.replace(faults)
+        return Response.json(200, self._webhook_faults.describe())
+
+    def list_subscriptions(self, request: Request, account: int, _: str) -> Response:
+        """The caller's subscriptions, inactive ones too, each with its delivery counts."""
+        counts = self._notifier.counts()
+        listed = [
+            {**render_subscription(row), "deliveries": asdict(counts.get(row.id, DeliveryCounts()))}
+            for row in self._store.subscriptions(account)
+        ]
+        return Response.json(200, {"subscriptions": listed})
+
+    def lapse(self, request: Request, account: int, ident: str) -> Response:
+        """Deactivate one of the caller's subscriptions, as repeated failures would."""
+        row = self._subscriptions.get(account, parse_id(ident))
+        return Response.json(200, render_subscription(self._subscriptions.lapse(row.id, LAPSED)))

@@ -15,7 +15,7 @@ from typing import Any
 from bridge.sandbox.accounts import AccountHandlers
 from bridge.sandbox.admin import AdminHandlers
 from bridge.sandbox.auth import AuthHandler, AuthHandlers, redact
-from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.config import FaultConfig, SandboxConfig, WebhookFaults
 from bridge.sandbox.contacts import ContactService
 from bridge.sandbox.errors import ApiError, ConnectionDropped
 from bridge.sandbox.faults import FaultInjector
@@ -25,8 +25,10 @@ from bridge.sandbox.records import render, rfc3339
 from bridge.sandbox.routing import Handler, Router
 from bridge.sandbox.seed import load_seed
 from bridge.sandbox.store import Store, token_hash
+from bridge.sandbox.subscriptions import SubscriptionHandlers, Subscriptions, render_subscription
 from bridge.sandbox.sync import SyncService
 from bridge.sandbox.tokens import TokenCodec
+from bridge.sandbox.webhooks import DeliveryCounts, Notifier, WebhookFaultInjector
 from bridge.sandbox.wire import Request, Response
 
 logger = logging.getLogger("bridge.sandbox")
@@ -38,8 +40,10 @@ class SandboxApp:
     """A WSGI app serving the Aurinko Contacts API from SQLite. Thread-safe.
 
     Test hooks: ``compact_history``, ``set_faults``/``faults``, ``set_profile``/``profile``,
-    ``set_clock`` and ``dump``. Raises ``SeedError`` (a ``ValueError``) for a bad seed file
-    and ``ValueError`` for a bad configuration.
+    ``set_clock``, ``dump``, and for webhooks ``subscriptions``, ``deliveries``,
+    ``wait_for_deliveries``, ``lapse_subscription`` and ``set_webhook_faults``/
+    ``webhook_faults``. Raises ``SeedError`` (a ``ValueError``) for a bad seed file and
+    ``ValueError`` for a bad configuration.
     """
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -56,29 +60,43 @@ class SandboxApp:
                 self._store.ensure_account(token, rfc3339(self.now()))
             self._faults = FaultInjector(config.faults)
             self._profile = ProfileState(config.profile)
-            self._contacts = ContactService(self._store, self.now, self._profile)
+            self._webhook_faults = WebhookFaultInjector(config.webhook_faults)
+            self._notifier = Notifier(self._store, self.now, config, self._webhook_faults)
+            self._subscriptions = Subscriptions(self._store, self._notifier, config, self.now)
+            self._contacts = ContactService(
+                self._store, self.now, self._profile, self._notifier.changed
+            )
             self._sync = SyncService(
                 self._store, TokenCodec(self._store.secret()), self.now,
                 config.page_size, config.token_ttl, self._profile,
             )  # fmt: skip
             api = ApiHandlers(self._store, self._contacts, self._sync, self._faults, self._profile)
             accounts = AccountHandlers(self._store, self._profile, self.now)
-            self._api: Router[Handler] = Router(api.routes() + accounts.routes())
-            self._admin: Router[Handler] = Router(
-                AdminHandlers(self._store, self._faults, self._profile).routes()
+            webhooks = SubscriptionHandlers(self._subscriptions)
+            self._api: Router[Handler] = Router(
+                api.routes() + accounts.routes() + webhooks.routes()
             )
+            self._admin: Router[Handler] = Router(
+                AdminHandlers(
+                    self._store, self._faults, self._profile, self._webhook_faults,
+                    self._subscriptions, self._notifier,
+                ).routes()
+            )  # fmt: skip
             self._auth: Router[AuthHandler] = Router(
                 AuthHandlers(config, self._store, self.now).routes()
             )
             if seed is not None:
                 self._seed(seed)
         except BaseException:
+            if hasattr(self, "_notifier"):
+                self._notifier.close()
             self._store.close()
             raise
 
     # --- lifecycle and hooks -------------------------------------------------------------
 
     def close(self) -> None:
+        self._notifier.close()
         self._store.close()
 
     def __enter__(self) -> SandboxApp:
@@ -142,6 +160,46 @@ class SandboxApp:
                 if host is None or named == host:
                     counted[route] += count
             return dict(counted)
+
+    @property
+    def webhook_faults(self) -> WebhookFaults:
+        return self._webhook_faults.config
+
+    def set_webhook_faults(
+        self, faults: WebhookFaults | None = None, /, **changes: Any
+    ) -> WebhookFaults:
+        """Replace the notification faults, or change some of them by keyword, like
+        ``set_faults``: ``set_webhook_faults(drop_rate=1)``. The RNG is reseeded."""
+        config = replace(faults or self._webhook_faults.config, **changes)
+        self._webhook_faults.replace(config)
+        return config
+
+    def subscriptions(self, token: str) -> list[dict[str, Any]]:
+        """The token's webhook subscriptions, inactive ones too (``SubscriptionResponse``)."""
+        rows = self._store.subscriptions(self._account(token))
+        return [render_subscription(row) for row in rows]
+
+    def deliveries(self) -> dict[int, DeliveryCounts]:
+        """Per subscription id: what its notifications met since start (``DeliveryCounts``:
+        ``notifications``, ``attempts``, ``delivered``, ``failed``, ``dropped``,
+        ``duplicated``). Subscriptions that never had a notification are absent."""
+        return self._notifier.counts()
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Wait until no notification is queued, on the wire or waiting for a retry; False
+        if that did not happen within ``timeout`` seconds."""
+        return self._notifier.wait_idle(timeout)
+
+    def lapse_subscription(
+        self, ident: int, description: str = "lapsed by the sandbox's test hook"
+    ) -> dict[str, Any]:
+        """Deactivate a subscription as repeated delivery failures would (``active: false``,
+        ``failSince``, ``failDescription``): it gets nothing more until deleted and created
+        again. ``ValueError`` for an unknown id."""
+        try:
+            return render_subscription(self._subscriptions.lapse(ident, description))
+        except ApiError as error:
+            raise ValueError(f"unknown subscription {ident}") from error
 
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""

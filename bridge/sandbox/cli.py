@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from bridge.sandbox.config import FaultConfig, SandboxConfig
+from bridge.sandbox.config import FaultConfig, SandboxConfig, WebhookFaults
 from bridge.sandbox.profiles import PROFILES, WRITE_ANSWERS, ProfileConfig
 from bridge.sandbox.server import serve_in_thread
 
 _FAULTS = FaultConfig()
+_WEBHOOK_FAULTS = WebhookFaults()
+_DEFAULTS = SandboxConfig(db_path=":memory:", tokens=["-"])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +80,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=300.0,
         metavar="SECONDS",
         help="how long a consent page and an authorization code stay usable (default: 300)",
+    )
+    group = parser.add_argument_group(
+        "webhooks: /v1/subscriptions and signed notifications (refused without a signing secret)"
+    )
+    group.add_argument(
+        "--signing-secret",
+        metavar="SECRET",
+        help="the application's signing secret: notifications carry X-Aurinko-Signature, "
+        "the hex HMAC-SHA256 of v0:{timestamp}:{body}",
+    )
+    group.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=_DEFAULTS.webhook_timeout,
+        metavar="SECONDS",
+        help="how long the validation handshake and each notification may take (default: 10)",
+    )
+    group.add_argument(
+        "--webhook-max-failures",
+        type=int,
+        default=_DEFAULTS.webhook_max_failures,
+        metavar="N",
+        help="failed notification attempts in a row that deactivate a subscription (default: 5)",
+    )
+    group.add_argument(
+        "--webhook-retry-delay",
+        type=float,
+        default=_DEFAULTS.webhook_retry_delay,
+        metavar="SECONDS",
+        help="wait before retrying a failed notification, doubled at each retry (default: 1)",
+    )
+    add = group.add_argument
+    add(
+        "--webhook-drop-rate",
+        type=float,
+        default=_WEBHOOK_FAULTS.drop_rate,
+        metavar="RATE",
+        help="share of notifications (0..1) silently never sent",
+    )
+    add(
+        "--webhook-delay",
+        type=float,
+        default=_WEBHOOK_FAULTS.delay,
+        metavar="SECONDS",
+        help="delay added before sending each notification",
+    )
+    add(
+        "--webhook-duplicate-rate",
+        type=float,
+        default=_WEBHOOK_FAULTS.duplicate_rate,
+        metavar="RATE",
+        help="share of notifications sent twice",
+    )
+    add(
+        "--webhook-bad-signature-rate",
+        type=float,
+        default=_WEBHOOK_FAULTS.bad_signature_rate,
+        metavar="RATE",
+        help="share of notification requests sent with a wrong signature",
+    )
+    add(
+        "--webhook-fault-seed",
+        type=int,
+        default=_WEBHOOK_FAULTS.seed,
+        metavar="N",
+        help="seed of the webhook fault RNG, for reproducible runs",
     )
     group = parser.add_argument_group("fault injection (off by default)")
     add = group.add_argument
@@ -181,6 +249,17 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         client_secret=args.client_secret,
         return_urls=tuple(args.return_url),
         code_ttl=args.code_ttl,
+        signing_secret=args.signing_secret,
+        webhook_timeout=args.webhook_timeout,
+        webhook_max_failures=args.webhook_max_failures,
+        webhook_retry_delay=args.webhook_retry_delay,
+        webhook_faults=WebhookFaults(
+            drop_rate=args.webhook_drop_rate,
+            delay=args.webhook_delay,
+            duplicate_rate=args.webhook_duplicate_rate,
+            bad_signature_rate=args.webhook_bad_signature_rate,
+            seed=args.webhook_fault_seed,
+        ),
     )
 
 

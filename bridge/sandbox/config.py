@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from bridge.sandbox import returnurls
 from bridge.sandbox.profiles import ProfileConfig
 
+# The longest wait between two attempts of one notification, however long the backoff grew.
+MAX_RETRY_DELAY = 60.0
+
 
 def _check_rate(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
@@ -50,6 +53,30 @@ class FaultConfig:
             raise ValueError(f"not_ready_count must be >= 0, got {self.not_ready_count}")
 
 
+@dataclass(frozen=True)
+class WebhookFaults:
+    """Faults of outgoing webhook notifications; everything is off by default.
+
+    Drawn once per notification (``drop_rate``, ``duplicate_rate``) or once per HTTP
+    request sent (``bad_signature_rate``) from one RNG seeded with ``seed``; ``delay``
+    seconds pass before each notification is sent. Frozen, like ``FaultConfig``:
+    ``SandboxApp.set_webhook_faults`` swaps the whole object.
+    """
+
+    drop_rate: float = 0.0
+    delay: float = 0.0
+    duplicate_rate: float = 0.0
+    bad_signature_rate: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_rate("drop_rate", self.drop_rate)
+        _check_rate("duplicate_rate", self.duplicate_rate)
+        _check_rate("bad_signature_rate", self.bad_signature_rate)
+        if self.delay < 0:
+            raise ValueError(f"delay must be >= 0, got {self.delay}")
+
+
 @dataclass
 class SandboxConfig:
     """Everything a ``SandboxApp`` needs to start.
@@ -63,6 +90,14 @@ class SandboxConfig:
     ``return_urls`` are its registered return URLs (empty: any ``http://127.0.0.1`` or
     ``http://localhost`` URL), and ``code_ttl`` is how many seconds a consent page and an
     authorization code stay usable.
+
+    ``signing_secret`` is the application's webhook signing secret: without it the
+    sandbox refuses webhook subscriptions. ``webhook_timeout`` bounds the validation
+    handshake and each notification request; a notification that fails is retried after
+    ``webhook_retry_delay`` seconds, doubling each time (at most
+    ``MAX_RETRY_DELAY``), until it is delivered or ``webhook_max_failures`` attempts in a
+    row have failed, which deactivates the subscription. ``webhook_faults`` are the
+    notification faults at start.
     """
 
     db_path: str
@@ -76,6 +111,11 @@ class SandboxConfig:
     client_secret: str | None = None
     return_urls: tuple[str, ...] = ()
     code_ttl: float = 300.0
+    signing_secret: str | None = None
+    webhook_timeout: float = 10.0
+    webhook_max_failures: int = 5
+    webhook_retry_delay: float = 1.0
+    webhook_faults: WebhookFaults = WebhookFaults()
 
     def __post_init__(self) -> None:
         if not self.tokens:
@@ -87,6 +127,17 @@ class SandboxConfig:
         if self.token_ttl is not None and self.token_ttl <= 0:
             raise ValueError(f"token_ttl must be > 0, got {self.token_ttl}")
         self._check_oauth()
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        if self.signing_secret is not None and not self.signing_secret:
+            raise ValueError("signing_secret must not be empty")
+        if not self.webhook_timeout > 0:
+            raise ValueError(f"webhook_timeout must be > 0, got {self.webhook_timeout}")
+        if self.webhook_max_failures < 1:
+            raise ValueError(f"webhook_max_failures must be >= 1, got {self.webhook_max_failures}")
+        if self.webhook_retry_delay < 0:
+            raise ValueError(f"webhook_retry_delay must be >= 0, got {self.webhook_retry_delay}")
 
     def _check_oauth(self) -> None:
         # Accept any iterable (e.g. argparse's list) but keep the value hashable.

@@ -1,4 +1,5 @@
-"""Contact writes: create, patch (with If-Match), delete. Each write is one change-log entry."""
+"""Contact writes: create, patch (with If-Match), delete. Each write is one change-log entry,
+and, once committed, one call of the change listener (the webhook notifier)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from bridge.sandbox.profiles import ProfileState
 from bridge.sandbox.records import rfc3339
 from bridge.sandbox.store import ContactRow, Store
 from bridge.sandbox.validation import ContactInput
+
+# (account, contact id, "created" | "updated" | "deleted"), called after the write.
+ChangeListener = Callable[[int, str, str], None]
+
+
+def _ignore(account: int, contact_id: str, change: str) -> None:
+    pass
 
 
 def _new_id() -> str:
@@ -42,10 +50,17 @@ def _merged(row: ContactRow, body: ContactInput) -> tuple[dict[str, Any], dict[s
 class ContactService:
     """The write side of ``/v1/contacts``; reads go straight to the store."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], profile: ProfileState) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        profile: ProfileState,
+        on_change: ChangeListener = _ignore,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._profile = profile
+        self._on_change = on_change
 
     def _new_etag(self) -> str:
         return new_etag(self._profile.config.rules.etag_style)
@@ -58,6 +73,7 @@ class ContactService:
             seq = self._store.next_seq(account)
             row = ContactRow(_new_id(), self._new_etag(), now, now, seq, data, photo, None)
             self._store.put(account, row)
+        self._on_change(account, row.id, "created")
         return row
 
     def patch(
@@ -77,6 +93,7 @@ class ContactService:
                 seq=self._store.next_seq(account), data=data, photo=photo,
             )  # fmt: skip
             self._store.update(account, updated)
+        self._on_change(account, contact_id, "updated")
         return updated
 
     def delete(self, account: int, contact_id: str) -> None:
@@ -90,3 +107,4 @@ class ContactService:
                 data={}, photo=None,
             )  # fmt: skip
             self._store.update(account, tombstone)
+        self._on_change(account, contact_id, "deleted")

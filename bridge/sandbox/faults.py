@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TypeVar
 
-from bridge.sandbox.config import FaultConfig
+from bridge.sandbox.config import FaultConfig, WebhookFaults
 from bridge.sandbox.errors import ApiError
 
 _ERROR_CODES = {
@@ -153,5 +153,29 @@ def fault_config_from_json(data: object) -> FaultConfig:
         drop_rate=pick("drop_rate", _number, default.drop_rate),
         drop_after_rate=pick("drop_after_rate", _number, default.drop_after_rate),
         not_ready_count=pick("not_ready_count", _integer, default.not_ready_count),
+        seed=pick("seed", partial(_optional, _integer), default.seed),
+    )
+
+
+def webhook_faults_from_json(data: object) -> WebhookFaults:
+    """``WebhookFaults`` from JSON (field names as in the dataclass; absent = default, off).
+
+    Raises ``ValueError`` naming the offending key.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("webhook fault settings must be a JSON object")
+    unknown = sorted(set(data) - set(WebhookFaults.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown webhook fault setting(s): {', '.join(unknown)}")
+    default = WebhookFaults()
+
+    def pick(key: str, parse: Callable[[str, object], _T], fallback: _T) -> _T:
+        return parse(key, data[key]) if key in data else fallback
+
+    return WebhookFaults(
+        drop_rate=pick("drop_rate", _number, default.drop_rate),
+        delay=pick("delay", _number, default.delay),
+        duplicate_rate=pick("duplicate_rate", _number, default.duplicate_rate),
+        bad_signature_rate=pick("bad_signature_rate", _number, default.bad_signature_rate),
         seed=pick("seed", partial(_optional, _integer), default.seed),
     )

@@ -1,4 +1,5 @@
-"""SQLite persistence: accounts, contacts, the change log and OAuth authorization codes.
+"""SQLite persistence: accounts, contacts, the change log, OAuth authorization codes and
+webhook subscriptions.
 
 The change log is folded into the contacts table: every write gives the contact the
 account's next sequence number, and a delete keeps the row as a tombstone. So "what
@@ -55,6 +56,21 @@ CREATE TABLE IF NOT EXISTS auth_codes (
     expires REAL NOT NULL,
     used INTEGER NOT NULL DEFAULT 0
 );
+-- AUTOINCREMENT: the id of a deleted subscription is never handed out again, so a late
+-- notification of a deleted subscription can never pass for one of its successor.
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account INTEGER NOT NULL REFERENCES accounts(id),
+    resource TEXT NOT NULL,
+    notification_url TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    created TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    failures INTEGER NOT NULL DEFAULT 0,
+    fail_since TEXT,
+    fail_description TEXT
+);
+CREATE INDEX IF NOT EXISTS subscriptions_by_account ON subscriptions (account, id);
 """
 
 # Columns added after the first release: a database made before them gets them by ALTER.
@@ -114,6 +130,37 @@ class CodeRow:
     return_url: str
     expires: float
     used: bool
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """A webhook subscription, as stored. ``failures`` counts failed delivery attempts in a
+    row; ``fail_since`` (RFC 3339) is when that run of failures began."""
+
+    id: int
+    account: int
+    resource: str
+    notification_url: str
+    filters: list[str]
+    created: str
+    active: bool
+    failures: int
+    fail_since: str | None
+    fail_description: str | None
+
+
+_SUBSCRIPTION_COLUMNS = (
+    "id, account, resource, notification_url, filters, created, active, failures, "
+    "fail_since, fail_description"
+)
+
+
+def _subscription(values: tuple[Any, ...]) -> SubscriptionRow:
+    ident, account, resource, url, filters, created, active, failures, since, why = values
+    return SubscriptionRow(
+        ident, account, resource, url, json.loads(filters), created, bool(active), failures,
+        since, why,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -276,11 +323,79 @@ class Store:
         (sync tokens name their account by id)."""
         with self.transaction():
             self._conn.execute("DELETE FROM contacts WHERE account = ?", (account,))
+            self._conn.execute("DELETE FROM subscriptions WHERE account = ?", (account,))
             # Not a hex digest, so no token can ever hash to it again.
             self._conn.execute(
                 "UPDATE accounts SET token_hash = 'deleted:' || id, deleted = ? WHERE id = ?",
                 (when, account),
             )
+
+    # --- webhook subscriptions ---------------------------------------------------------
+
+    def add_subscription(
+        self, account: int, resource: str, notification_url: str, filters: list[str], created: str
+    ) -> SubscriptionRow:
+        with self.transaction():
+            cursor = self._conn.execute(
+                "INSERT INTO subscriptions (account, resource, notification_url, filters, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (account, resource, notification_url, _dumps(filters), created),
+            )
+            ident = cursor.lastrowid
+        assert ident is not None
+        return SubscriptionRow(
+            ident, account, resource, notification_url, list(filters), created, True, 0, None, None
+        )
+
+    def subscription(self, ident: int) -> SubscriptionRow | None:
+        with self.transaction():
+            row = self._conn.execute(
+                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (ident,)
+            ).fetchone()
+        return _subscription(row) if row is not None else None
+
+    def subscriptions(
+        self, account: int | None, include_inactive: bool = True
+    ) -> list[SubscriptionRow]:
+        """One account's subscriptions (None: every account's), ordered by id."""
+        where, params = [], []
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        if not include_inactive:
+            where.append("active = 1")
+        sql = f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.transaction():
+            rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [_subscription(row) for row in rows]
+
+    def delete_subscription(self, account: int, ident: int) -> bool:
+        """Remove one of the account's subscriptions; False if it has none of that id."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM subscriptions WHERE id = ? AND account = ?", (ident, account)
+            )
+        return cursor.rowcount == 1
+
+    def record_delivery(
+        self,
+        ident: int,
+        failures: int,
+        fail_since: str | None,
+        fail_description: str | None,
+        active: bool,
+    ) -> bool:
+        """Keep a subscription's delivery state; True if it changed. Only an active one
+        changes: a late delivery result never revives a deleted or deactivated one."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE subscriptions SET failures = ?, fail_since = ?, fail_description = ?, "
+                "active = ? WHERE id = ? AND active = 1",
+                (failures, fail_since, fail_description, int(active), ident),
+            )
+        return cursor.rowcount == 1
 
     # --- authorization codes -----------------------------------------------------------
 
