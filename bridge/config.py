@@ -44,6 +44,8 @@ _KEYS: dict[str, set[str]] = {
         "display_name",
         "vcard_version",
     },
+    "webhooks": {"public_url", "signing_secret_file", "max_skew", "check_interval"},
+    "push": {"enabled", "contact", "allow_http"},
 }
 
 
@@ -124,6 +126,33 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    """``[webhooks]``: Aurinko pushes change notifications to ``serve`` at
+    ``{public_url}/.bridge/webhooks/aurinko/{book token}``, signed with the application's
+    signing secret; each one makes the book pull at once (polling goes on regardless)."""
+
+    public_url: str  # where Aurinko reaches this server's root: https://bridge.example.org
+    signing_secret_file: Path
+    max_skew: float = 300.0  # seconds a notification's timestamp may be off from now
+    check_interval: float = 600.0  # seconds between checks (and renewals) of subscriptions
+
+    def read_secret(self) -> str:
+        """The application's signing secret, from a file only its owner can read."""
+        return _read_secret(self.signing_secret_file, "[webhooks] signing_secret_file")
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """``[push]``: WebDAV-Push (phones told of changes at once). ``contact`` is the VAPID
+    ``sub`` push services may write to (mailto: or https:); ``allow_http`` lets clients
+    register push services reached over plain http (one on the local network)."""
+
+    enabled: bool = True
+    contact: str | None = None
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     host: str = "127.0.0.1"
@@ -140,6 +169,8 @@ class Config:
     path: Path | None = None
     aurinko: AurinkoApp | None = None  # [aurinko]: only ``account add`` needs it
     store: StoreConfig | None = None  # [store]: None keeps the store in SQLite in data_dir
+    webhooks: WebhooksConfig | None = None  # [webhooks]: None: changes reach us by polling
+    push: PushConfig = field(default_factory=PushConfig)  # [push]: WebDAV-Push
 
     def account(self, selector: str) -> AccountConfig:
         """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
@@ -298,6 +329,67 @@ def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
     )
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _webhooks(data: Mapping[str, Any], base: Path) -> WebhooksConfig | None:
+    if "webhooks" not in data:
+        return None
+    table, where = _table(data, "webhooks"), "[webhooks]"
+    url = _typed(table, "public_url", str, where)
+    if not url:
+        raise ConfigError(
+            f"{where} public_url is required (https://host/ where Aurinko reaches serve)"
+        )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not one
+    except ValueError:
+        raise ConfigError(f"{where} public_url is not a URL: {url!r}") from None
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not parts.hostname or not (parts.scheme == "https" or loopback):
+        raise ConfigError(
+            f"{where} public_url must be an https:// URL (http:// only on 127.0.0.1, for tests)"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{where} public_url must not have a query, fragment or credentials")
+    secret_file = _typed(table, "signing_secret_file", str, where)
+    if not secret_file or not secret_file.strip():
+        raise ConfigError(
+            f"{where} signing_secret_file is required (the file holding your Aurinko"
+            " application's signing secret)"
+        )
+    return WebhooksConfig(
+        public_url=url.rstrip("/"),
+        signing_secret_file=base / secret_file,
+        max_skew=_positive(table, "max_skew", where, WebhooksConfig.max_skew),
+        check_interval=_positive(table, "check_interval", where, WebhooksConfig.check_interval),
+    )
+
+
+def _push(data: Mapping[str, Any]) -> PushConfig:
+    table, where = _table(data, "push"), "[push]"
+    flags = {key: table.get(key) for key in ("enabled", "allow_http")}
+    for key, value in flags.items():
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+    contact = _typed(table, "contact", str, where)
+    if contact is not None:
+        contact = contact.strip()
+        mail = contact.startswith("mailto:") and "@" in contact
+        web = contact.startswith("https://") and bool(urlsplit(contact).hostname)
+        if not (mail or web):
+            raise ConfigError(
+                f"{where} contact must be a mailto: address or an https:// URL (push"
+                " services write there about this server's messages)"
+            )
+    return PushConfig(
+        enabled=True if flags["enabled"] is None else flags["enabled"],
+        contact=contact or None,
+        allow_http=bool(flags["allow_http"]),
+    )
+
+
 def _check_unambiguous(accounts: list[AccountConfig]) -> None:
     """One book per /user/name/; names that differ only in case would share a folder on
     case-insensitive file systems (conflicts/, exports), so they count as the same."""
@@ -352,6 +444,8 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         path=path,
         aurinko=_aurinko(data, base),
         store=_store(data, base),
+        webhooks=_webhooks(data, base),
+        push=_push(data),
     )
 
 

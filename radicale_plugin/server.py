@@ -10,11 +10,14 @@ from radicale.app import Application
 
 from bridge.config import Config
 from bridge.httpserver import RequestHandler, ServerLimits, ThreadingServer
+from bridge.push import PushFront, PushOptions, WebDAVPush
 from bridge.statuspage import StatusPage
 from bridge.sync import SyncEngine
+from bridge.webhooks import WebhookEndpoint
 
 from . import runtime
 from .auth import HtpasswdAuth
+from .tokens import make_token
 from .wsgi import BridgeMiddleware
 
 
@@ -58,8 +61,10 @@ class RunningServer:
         *,
         stream_listings: bool = True,
         limits: ServerLimits | None = None,
+        push_options: PushOptions | None = None,
     ) -> None:
-        """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``)."""
+        """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``);
+        ``push_options``: WebDAV-Push's timing (``[push] enabled`` turns it on, the default)."""
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
         configuration = radicale_configuration(config, bridge_key)
@@ -68,7 +73,19 @@ class RunningServer:
         # which Radicale keeps for its own htpasswd type only.
         radicale._auth = HtpasswdAuth(configuration)
         page = StatusPage(engine, config)
-        app = BridgeMiddleware(radicale, stream_listings=stream_listings, status_page=page)
+        self.webhooks = (
+            WebhookEndpoint(engine, config.webhooks, config.webhooks.read_secret())
+            if config.webhooks is not None
+            else None
+        )
+        self.push = _webdav_push(config, engine, push_options)
+        app = BridgeMiddleware(
+            radicale,
+            stream_listings=stream_listings,
+            status_page=page,
+            webhooks=self.webhooks,
+            push=PushFront(self.push, radicale._auth_realm) if self.push is not None else None,
+        )
 
         limits = limits or ServerLimits(
             config.max_connections, config.idle_timeout, config.request_timeout
@@ -79,10 +96,16 @@ class RunningServer:
 
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        if self.push is not None:
+            self.push.start()  # the sender: serve's alone, not a folder watcher's
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self.push is not None:
+            self.push.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
         self._thread.join(timeout=10)
         runtime.uninstall(self.bridge_key)
 
@@ -91,3 +114,16 @@ class RunningServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _webdav_push(
+    config: Config, engine: SyncEngine, options: PushOptions | None
+) -> WebDAVPush | None:
+    if not config.push.enabled:
+        return None
+    epoch = engine.store.epoch
+
+    def sync_token(book_id: int, seq: int) -> str:  # what a sync-collection REPORT answers
+        return make_token(epoch, book_id, seq)
+
+    return WebDAVPush(engine, config.push, options, sync_token=sync_token)

@@ -27,7 +27,9 @@ from radicale.auth import AuthContext
 
 from bridge import statuspage
 from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
+from bridge.push import PushFront
 from bridge.statuspage import StatusPage
+from bridge.webhooks import WebhookEndpoint
 
 from . import listing
 from .context import RequestContext, request_scope
@@ -184,22 +186,30 @@ class BridgeMiddleware:
         login: Callable[[Environ], str | None] | None = None,
         max_card: int = DEFAULT_LIMITS.max_bytes,
         status_page: StatusPage | None = None,
+        webhooks: WebhookEndpoint | None = None,
+        push: PushFront | None = None,
     ) -> None:
         """``stream_listings=False`` leaves listings to Radicale (the reference in tests).
         ``login`` is asked who sent a request before any body is read (by default, the
         wrapped Radicale application's own check); ``max_card`` bounds a PUT's body.
-        ``status_page`` serves ``/.bridge/`` to the users it authenticates."""
+        ``status_page`` serves ``/.bridge/`` to the users it authenticates; ``webhooks``
+        takes Aurinko's notifications (``/.bridge/webhooks/``), which no login precedes;
+        ``push`` answers WebDAV-Push registrations and adds push to CardDAV answers."""
         self.app = app
         self.max_body = max_body
         self.stream_listings = stream_listings
         self.login = login or radicale_login(app)
         self.max_card = max_card
         self.status_page = status_page
+        self.webhooks = webhooks
+        self.push = push
 
     def authenticate(self, environ: Environ) -> bool:
         return self.login(environ) is not None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if self.webhooks is not None and self.webhooks.handles(environ.get("PATH_INFO", "")):
+            return self.webhooks(environ, start_response)  # signed by Aurinko: no login
         if self.status_page is not None and statuspage.handles(environ.get("PATH_INFO", "")):
             return self.status_page(environ, start_response, self.login(environ))
         method = environ.get("REQUEST_METHOD", "").upper()
@@ -211,6 +221,10 @@ class BridgeMiddleware:
         if length > self.max_body:
             reason = f"the request body is {length} bytes; at most {self.max_body} are accepted"
             return _plain(start_response, too_large, reason)
+        if self.push is not None:  # a registration (POST) or unregistration (DELETE)
+            answered = self.push.answer(environ, start_response, method, self.login)
+            if answered is not None:
+                return answered
         if length and not self.authenticate(environ):
             # Radicale gives its own answer (401) to the request without its body; the
             # server skips a small body it has invited, or else closes the connection.
@@ -234,6 +248,8 @@ class BridgeMiddleware:
                 ctx.listing = listing.sync_listing(body, ctx.vcard_version)
             else:
                 ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
+                if self.push is not None:
+                    self.push.asked(environ, body)
             if not self.stream_listings:
                 ctx.listing = None
             environ["wsgi.input"] = io.BytesIO(radicale_body)
@@ -253,9 +269,15 @@ class BridgeMiddleware:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
+        if self.push is not None:
+            self.push.writing(environ, method)
         answer = b"".join(self.app(environ, capture))
         status: str = captured["status"]
         headers: list[tuple[str, str]] = list(captured["headers"])
+        if self.push is not None:
+            answer, headers = self.push.respond(
+                environ, method, status, headers, answer, self.login
+            )
         if method == "HEAD":  # Radicale already sized it as the GET it mirrors
             start_response(status, headers)
             return []

@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PageT = TypeVar("PageT", models.UpdatedPage, models.DeletedPage)
 
 _WRITES = frozenset({"POST", "PATCH", "DELETE"})
+_SUBSCRIPTION_PAGE = 50  # the API's default page size
+_MAX_SUBSCRIPTION_PAGES = 100
 
 # Failures after which the request certainly never reached the server's handler.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -166,6 +168,40 @@ class AurinkoClient:
 
     def delete(self, contact_id: str) -> None:
         self._send("DELETE", _contact_path(contact_id))
+
+    # -- webhook subscriptions ------------------------------------------------------
+
+    def subscriptions(self) -> list[models.Subscription]:
+        """The account's webhook subscriptions, inactive ones included (``GET
+        /v1/subscriptions``, every page)."""
+        found: list[models.Subscription] = []
+        for _ in range(_MAX_SUBSCRIPTION_PAGES):
+            params = {
+                "includeInactive": "true",
+                "limit": str(_SUBSCRIPTION_PAGE),
+                "offset": str(len(found)),
+            }
+            records, done = models.parse_subscriptions_page(
+                self._json("GET", "subscriptions", params=params)
+            )
+            found.extend(records)
+            if done:
+                return found
+        raise ProtocolError("GET subscriptions: too many pages; the server is looping")
+
+    def subscribe(self, resource: str, notification_url: str) -> models.Subscription:
+        """Subscribe ``notification_url`` to changes of ``resource`` (``/contacts``). Aurinko
+        first posts a validation token to the URL, which must answer it (within 30 s)
+        before this returns; else it fails (a BadRequestError, as Aurinko words it)."""
+        body = {"resource": resource, "notificationUrl": notification_url}
+        answer = self._json("POST", "subscriptions", json=body, idempotent=False)
+        return models.parse_subscription(answer)
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        """Remove a subscription; NotFoundError when Aurinko has no such one (any more)."""
+        if not subscription_id:
+            raise ValueError("empty subscription id")
+        self._send("DELETE", "subscriptions/" + urllib.parse.quote(subscription_id, safe=""))
 
     # -- transport ------------------------------------------------------------------
 

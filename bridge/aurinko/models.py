@@ -169,3 +169,47 @@ def parse_account(body: Mapping[str, Any]) -> AccountInfo:
         name=_optional_str(body, "name"),
         token_status=_optional_str(body, "tokenStatus"),
     )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription (``SubscriptionResponse``): Aurinko POSTs a notification to
+    ``notification_url`` when ``resource`` changes, while ``active``; one whose deliveries
+    kept failing turns inactive (``fail_since``, ``fail_description`` say since when, why).
+    The id is an int64 in the API reference and a string in the guide's example: kept as
+    its decimal text."""
+
+    id: str
+    resource: str
+    notification_url: str
+    active: bool = True
+    fail_since: str | None = None
+    fail_description: str | None = None
+
+
+def parse_subscription(body: Any) -> Subscription:
+    if not isinstance(body, dict):
+        raise ProtocolError("subscription is not a JSON object")
+    raw_id = body.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (int, str)) or raw_id == "":
+        raise ProtocolError("subscription without an id")
+    url = body.get("notificationUrl")
+    if not isinstance(url, str):
+        raise ProtocolError("subscription without a notificationUrl")
+    active = body.get("active")
+    return Subscription(
+        id=str(raw_id),
+        resource=_optional_str(body, "resource") or "",
+        notification_url=url,
+        active=active is not False,  # absent (the guide's example): a new one is active
+        fail_since=_optional_str(body, "failSince"),
+        fail_description=_optional_str(body, "failDescription"),
+    )
+
+
+def parse_subscriptions_page(body: Mapping[str, Any]) -> tuple[list[Subscription], bool]:
+    """One page of ``GET /subscriptions`` (``SubscriptionsPage``): its records, and whether
+    it is the last (``done``, or no records left)."""
+    records = _records(body)
+    done = body.get("done")
+    return [parse_subscription(r) for r in records], done is True or not records

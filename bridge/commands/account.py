@@ -28,6 +28,7 @@ from ..aurinko import (
     NO_RETRY,
     AurinkoClient,
     AurinkoError,
+    NotFoundError,
     RateLimitedError,
     UnauthorizedError,
     UnavailableError,
@@ -36,7 +37,8 @@ from ..aurinko.oauth import SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
 from ..console import fail
-from ..store import SchemaTooNewError, StoreError, store_exists
+from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
+from ..store.webhooks import WebhookRow, WebhookStore
 from ..sync import SyncEngine
 from ..sync.locks import LockTimeout
 
@@ -423,11 +425,13 @@ def _run_remove(args: argparse.Namespace, config: Config) -> int:
         if not args.purge:
             raise
         return _purge_leftover(config, selector)
+    hook, hook_report = _webhook_of(config, account)  # read before --purge deletes it
     engine: SyncEngine | None = None
     if args.purge and store_exists(config.data_dir, config.store):
         engine = SyncEngine(config.data_dir, store=config.store)
     try:
-        report = _remove(config, account, engine, purge=args.purge)
+        report = _remove(config, account, engine, purge=args.purge, hook=hook)
+        report[1:1] = hook_report
     finally:
         if engine is not None:
             engine.close()
@@ -465,9 +469,15 @@ def _purge_leftover(config: Config, selector: str) -> int:
 
 
 def _remove(
-    config: Config, account: AccountConfig, engine: SyncEngine | None, *, purge: bool
+    config: Config,
+    account: AccountConfig,
+    engine: SyncEngine | None,
+    *,
+    purge: bool,
+    hook: WebhookRow | None = None,
 ) -> list[str]:
-    """Take the table out, then (only then) the token file ``account add`` wrote and, with
+    """Take the table out, then (only then) the book's webhook subscription at Aurinko
+    (while its token is still there), the token file ``account add`` wrote and, with
     ``purge``, the book: under the book's sync lock, so no sync of it is midway."""
     assert config.path is not None
     label = f"{account.user}/{account.name}"
@@ -485,6 +495,8 @@ def _remove(
                 f"{label} is being synced (is serve running? stop it first); nothing was changed"
             ) from None
         report.append(f"Deleted its local copy (the book {book.path}) from the store.")
+    if hook is not None:
+        report.extend(_unsubscribe(config, account, hook))
     ours = _folder(config) / "tokens" / f"{account.user}.{account.name}.token"
     if account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
         try:
@@ -506,3 +518,68 @@ def _remove(
         shutil.rmtree(conflicts, ignore_errors=True)
         report.append(f"Deleted its kept conflicts ({conflicts}).")
     return report
+
+
+def _webhook_of(config: Config, account: AccountConfig) -> tuple[WebhookRow | None, list[str]]:
+    """The book's webhook subscription as the store records it (None: it has none, or
+    there is no store), and what to report if the store could not be read."""
+    try:
+        if not store_exists(config.data_dir, config.store):
+            return None, []
+        db = open_database(config.data_dir, config.store)
+    except (StoreError, SchemaTooNewError, ConfigError, sqlite3.Error) as exc:
+        return None, [f"Could not read the store to find its webhook subscription: {exc}."]
+    try:
+        book = ContactStore(db).get_book(account.user, account.name)
+        return (WebhookStore(db).get(book.id) if book is not None else None), []
+    finally:
+        db.close()
+
+
+def _unsubscribe(config: Config, account: AccountConfig, hook: WebhookRow) -> list[str]:
+    """Delete the book's subscriptions at Aurinko (the recorded one, and any other to its
+    notification URL), then its record. Best effort: a failure is reported, not fatal."""
+    try:
+        token = account.read_token()
+    except ConfigError as exc:
+        return [f"Could not delete its webhook subscription at Aurinko: {exc}."]
+    report: list[str] = []
+    with AurinkoClient(token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY) as client:
+        ids = [hook.subscription_id] if hook.subscription_id else []
+        try:
+            listed = client.subscriptions()
+            ids += [
+                s.id
+                for s in listed
+                if s.notification_url == hook.notification_url and s.id not in ids
+            ]
+        except AurinkoError:
+            pass  # the recorded one is deleted all the same
+        failed = False
+        for subscription_id in ids:
+            try:
+                client.unsubscribe(subscription_id)
+            except NotFoundError:
+                pass  # gone already
+            except AurinkoError as exc:
+                failed = True
+                report.append(
+                    f"Could not delete its webhook subscription {subscription_id} at Aurinko"
+                    f" ({exc}); delete it there, or it lapses when notifications keep failing."
+                )
+                continue
+            report.append(f"Deleted its webhook subscription {subscription_id} at Aurinko.")
+    if not failed:
+        _forget_webhook(config, hook.book_id)
+    return report
+
+
+def _forget_webhook(config: Config, book_id: int) -> None:
+    try:
+        db = open_database(config.data_dir, config.store)
+    except (StoreError, SchemaTooNewError, ConfigError, sqlite3.Error):
+        return  # the record points at nothing; a later serve of the book replaces it
+    try:
+        WebhookStore(db).delete(book_id)
+    finally:
+        db.close()

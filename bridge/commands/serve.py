@@ -18,6 +18,7 @@ from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_pass
 from ..htpasswd import ensure_password
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError, StoreError
+from ..webhooks import WebhookManager, url_prefix
 from .common import add_config_arguments, configuration
 
 
@@ -47,13 +48,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     _check_users(config, args.config)
+    if config.webhooks is not None:
+        config.webhooks.read_secret()  # unreadable: refused before anything starts
     engine, books = open_engine(config)
     try:
         engine.start(config.interval)
         with _frontend("server").RunningServer(config, engine, key) as server:
             demo_dir = args.demo_dir if args.config is None else None
             _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
-            wait_for_signal()
+            # Started once the server answers: Aurinko checks the URL of each subscription.
+            hooks = WebhookManager(engine, config.webhooks) if config.webhooks else None
+            if hooks is not None:
+                hooks.start()
+            try:
+                wait_for_signal()
+            finally:
+                if hooks is not None:
+                    hooks.stop()
     finally:
         engine.close()
     return 0
@@ -79,6 +90,8 @@ def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | N
     for book in books:
         print(f"  address book {book.name}: {url}{book.owner}/{book.name}/", flush=True)
     print(f"  status page: {url}.bridge/", flush=True)
+    if config.webhooks is not None:
+        print(f"  Aurinko webhooks: {url_prefix(config.webhooks)}...", flush=True)
     if demo:
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
         print(

@@ -320,6 +320,9 @@ class SyncEngine:
         # A create claimed by a pusher that died may be upstream already: the pull must
         # link it, not list it as a new contact.
         self.outbox.release_claims(book.id)
+        # The pull covers what changed before it began: a request (a webhook's, say) made
+        # while it ran is not covered by it, and ``_pulled_before`` must say so.
+        started = time.time()
         puller = Puller(self._context(book), progress)
         try:
             puller.pull(self.store.book_by_id(book.id), report)
@@ -327,7 +330,7 @@ class SyncEngine:
             report.error = str(exc)
             log.warning("%s: pull stopped: %s", book.path, exc)
             return
-        self.store.mark_pulled(book.id)
+        self.store.mark_pulled(book.id, started)
 
     def _pusher(self, book: Book) -> Pusher:
         return Pusher(self._context(book))
@@ -367,6 +370,16 @@ class SyncEngine:
                 continue
             if not self.runner.wait(book.id, ticket, left):
                 log.info("%s: still syncing; serving the stored state", book.path)
+
+    def notified(self, book: Book) -> None:
+        """Aurinko says the book changed (a webhook): pull it now, in the background, here
+        or at the instance that owns it. Requests coalesce as any others do."""
+        if book.id not in self.clients:
+            return
+        if self.locks.try_own(book.id):
+            self.runner.ask(book.id, Job.PULL)
+        else:
+            self._ask_owner(book.id, Job.PULL)
 
     def _pulled_before(self, book_id: int, since: float) -> bool:
         last_pull = self.store.book_by_id(book_id).last_pull

@@ -48,3 +48,17 @@ def test_postgres_benchmark_runs_and_prints_every_row() -> None:
         "| GET card (8 x 15) |",
     ):
         assert row in result.stdout, row
+
+
+@pytest.mark.slow
+def test_realtime_benchmark_runs_and_prints_both_rows() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.realtime", "--changes", "2", "--every", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in ("| off (freshness 30 s) |", "| on |"):
+        assert row in result.stdout, row

@@ -1,0 +1,187 @@
+"""How soon a change made in Aurinko reaches a client: with webhooks on and off.
+
+    python -m benchmarks.realtime [--changes 100] [--every 0.5]
+
+Another device creates ``--changes`` contacts in the sandbox, one every ``--every`` seconds,
+while a CardDAV client polls sync-collection every 0.2 s and a WebDAV-Push subscriber (a
+push service of our own on 127.0.0.1, decrypting each message) waits for messages. For each
+change: the time until it is listed by sync-collection, and until the first push message
+that arrives once it is listed. Webhooks off is the default configuration (a read pulls a
+book older than ``freshness``, 30 s); on, Aurinko's notification pulls the book at once.
+Everything runs on 127.0.0.1, ``serve`` and the sandbox in processes of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from . import servers
+from .run import machine
+
+SECRET = "bench-signing-secret-0123456789"
+SYNC = (
+    '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}'
+    "</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop>"
+    "</D:sync-collection>"
+)
+
+
+@dataclass
+class Timeline:
+    made: dict[str, float] = field(default_factory=dict)  # contact name -> when created
+    listed: dict[str, float] = field(default_factory=dict)  # -> first seen in a listing
+    pushed: list[float] = field(default_factory=list)  # arrival of each push message
+
+
+def _sandbox(work: Path) -> servers.Process:
+    port = servers.free_port()
+    args = [sys.executable, "-m", "bridge", "sandbox", "--port", str(port)]
+    args += ["--db", str(work / "sandbox.sqlite3"), "--token", servers.TOKEN]
+    args += ["--signing-secret", SECRET]
+    return servers.Process(args, f"http://127.0.0.1:{port}/v1", work / "sandbox.log")
+
+
+def _config(work: Path, sandbox_url: str, webhooks: bool) -> Path:
+    port = servers.free_port()
+    config = servers.bridge_config(work, sandbox_url, port=port, freshness=30)
+    text = config.read_text(encoding="utf-8").replace("interval = 180", "interval = 300")
+    text += '\n[push]\ncontact = "mailto:bench@example.org"\nallow_http = true\n'
+    if webhooks:
+        secret = work / "signing.secret"
+        secret.write_text(SECRET + "\n")
+        secret.chmod(0o600)
+        text += f'\n[webhooks]\npublic_url = "http://127.0.0.1:{port}"\n'
+        text += f'signing_secret_file = "{secret}"\n'
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def _listings(client: httpx.Client, timeline: Timeline, stop: threading.Event) -> None:
+    token = ""
+    while not stop.is_set():
+        answer = client.request(
+            "REPORT",
+            "",
+            content=SYNC.format(token=token),
+            headers={"Depth": "1", "Content-Type": "application/xml"},
+        )
+        now = time.monotonic()
+        tree = ET.fromstring(answer.content)
+        token = tree.findtext("{DAV:}sync-token") or token
+        hrefs = [r.findtext("{DAV:}href") for r in tree.iter("{DAV:}response")]
+        for href in hrefs:
+            if href and href.endswith(".vcf"):
+                card = client.get(href.rsplit("/", 1)[-1]).text
+                for line in card.splitlines():
+                    if line.startswith("FN:"):
+                        timeline.listed.setdefault(line[3:].strip(), now)
+        stop.wait(0.2)
+
+
+def run_once(work: Path, changes: int, every: float, webhooks: bool) -> Timeline:
+    from tests.push.conftest import PushService, Subscriber  # the tests' push service
+
+    sandbox = _sandbox(work)
+    service = PushService()
+    timeline = Timeline()
+    try:
+        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks))
+        try:
+            book = f"{server.url}{servers.USER}/contacts/"
+            auth = (servers.USER, servers.PASSWORD)
+            client = httpx.Client(base_url=book, auth=auth, timeout=60)
+            subscriber: Subscriber = service.subscriber("bench")
+            registered = client.post(
+                "", content=subscriber.register_body(), headers={"Content-Type": "application/xml"}
+            )
+            assert registered.status_code in (201, 204), registered.text
+            stop = threading.Event()
+            poller = threading.Thread(target=_listings, args=(client, timeline, stop))
+            poller.start()
+            time.sleep(1.0)  # the first listing and pull are behind us
+            remote = httpx.Client(
+                base_url=sandbox.url, headers={"Authorization": f"Bearer {servers.TOKEN}"}
+            )
+            for i in range(changes):
+                name = f"Realtime {i}"
+                timeline.made[name] = time.monotonic()
+                remote.post("/contacts", json={"name": {"displayName": name}}).raise_for_status()
+                time.sleep(every)
+            deadline = time.monotonic() + 60
+            while len(timeline.listed) < changes and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(6.0)  # the last push message, after its quiet period
+            stop.set()
+            poller.join()
+            timeline.pushed = [m.arrived for m in subscriber.messages]
+            client.close()
+            remote.close()
+        finally:
+            server.stop()
+    finally:
+        service.close()
+        sandbox.stop()
+    return timeline
+
+
+def _figures(timeline: Timeline) -> tuple[list[float], list[float], int]:
+    listed, pushed, missing = [], [], 0
+    for name, made in timeline.made.items():
+        seen = timeline.listed.get(name)
+        if seen is None:
+            missing += 1
+            continue
+        listed.append(seen - made)
+        after = [t for t in timeline.pushed if t >= seen - 0.25]
+        if after:
+            pushed.append(min(after) - made)
+    return listed, pushed, missing
+
+
+def _p(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))]:.2f}"
+
+
+def row(label: str, timeline: Timeline) -> str:
+    listed, pushed, missing = _figures(timeline)
+    median = f"{statistics.median(listed):.2f}" if listed else "-"
+    push_median = f"{statistics.median(pushed):.2f}" if pushed else "-"
+    return (
+        f"| {label} | {median} | {_p(listed, 0.95)} | {push_median} | {_p(pushed, 0.95)} "
+        f"| {len(timeline.pushed)} | {missing} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=100, help="contacts created upstream")
+    parser.add_argument("--every", type=float, default=0.5, help="seconds between changes")
+    args = parser.parse_args()
+    print(f"Run on {machine()}; {args.changes} changes, one every {args.every} s.", flush=True)
+    lines = [
+        "| webhooks | listed: median s | p95 | push message: median s | p95 | messages "
+        "| never listed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, on in (("off (freshness 30 s)", False), ("on", True)):
+        with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
+            lines.append(row(label, run_once(Path(tmp), args.changes, args.every, on)))
+            print(lines[-1], flush=True)
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The sender: watches the change log of every book that has subscribers and, when a book's
+sync token moves, sends each of them one push message, off every request's thread.
+
+A burst of writes makes few messages: a book is notified once its changes have settled
+for a moment (or have kept coming for a whole interval), and at most once per interval;
+a change that comes after a message is sent in a trailing one, so the last message of a
+burst always carries the last sync token. A client's own write is not pushed back to it
+when it names its registration in ``Push-Dont-Notify`` (the draft's suppression).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from ..store.push import PushStore, Subscription
+from .protocol import push_message
+from .vapid import Vapid
+from .webpush import Delivery, Outcome, send
+
+log = logging.getLogger("bridge.push")
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    interval: float = 5.0  # at most one message per book this often
+    settle: float = 0.5  # a book's changes are sent once it has been quiet this long
+    poll: float = 1.0  # how often the change log is read (pulls, other processes' writes)
+    default_expiry: float = 3 * DAY  # a registration that asks for no expiry
+    max_expiry: float = 7 * DAY  # the longest a registration is kept without renewal
+    purge_every: float = 600.0  # expired subscriptions are deleted this often
+    workers: int = 4  # books whose messages are sent at once
+    delivery: Delivery = field(default_factory=Delivery)
+
+
+@dataclass
+class _Book:
+    notified: int  # the change-log position the last message (or the start) stood at
+    seen: int  # the latest position seen
+    sent_at: float = float("-inf")  # monotonic
+    changed_at: float = 0.0  # when ``seen`` last moved
+    pending_since: float | None = None  # when ``seen`` first moved past ``notified``
+    busy: bool = False  # its messages are being sent
+
+
+@dataclass(frozen=True)
+class _Quiet:
+    """Changes of ``href`` in ``(before, upto]`` were made by a request that asked not to
+    notify ``excluded`` (None: anyone)."""
+
+    href: str
+    before: int
+    upto: int
+    excluded: frozenset[int] | None
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: PushStore,
+        vapid: Vapid,
+        topic: Callable[[int], str],
+        *,
+        owns: Callable[[int], bool] = lambda book_id: True,
+        sync_token: Callable[[int, int], str] | None = None,
+        options: PushOptions | None = None,
+    ) -> None:
+        """``topic(book_id)`` names a book in messages; ``owns(book_id)`` says whether this
+        instance sends for it (the book's owner among instances sharing a store);
+        ``sync_token(book_id, seq)`` is the book's sync token at a change-log position."""
+        self.store = store
+        self.vapid = vapid
+        self.topic = topic
+        self.owns = owns
+        self.sync_token = sync_token
+        self.options = options or PushOptions()
+        self._books: dict[int, _Book] = {}
+        self._quiet: dict[int, list[_Quiet]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: httpx.Client | None = None
+        self._purged = float("-inf")
+
+    # -- called from requests -------------------------------------------------------
+
+    def track(self, book_id: int) -> None:
+        """Start watching a book now (a registration): a change right after it counts."""
+        seq = self.store.positions(time.time()).get(book_id)
+        if seq is None:
+            return
+        with self._lock:
+            if book_id not in self._books:
+                self._books[book_id] = _Book(notified=seq, seen=seq)
+
+    def poke(self) -> None:
+        """Something was written: look at the change log now rather than at the next poll."""
+        self._wake.set()
+
+    def quiet(
+        self, book_id: int, href: str, before: int, upto: int, excluded: frozenset[int] | None
+    ) -> None:
+        """A write of ``href`` moved the book from ``before`` to ``upto`` and asked not to
+        notify ``excluded`` (None: anyone) of it."""
+        if upto <= before:
+            return
+        with self._lock:
+            self._quiet.setdefault(book_id, []).append(_Quiet(href, before, upto, excluded))
+        self._wake.set()
+
+    # -- the thread -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._client = httpx.Client(follow_redirects=False)
+        self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="webdav-push")
+        with self._lock:
+            for book_id, seq in self.store.positions(time.time()).items():
+                self._books.setdefault(book_id, _Book(notified=seq, seen=seq))
+        self._thread = threading.Thread(target=self._run, name="webdav-push", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.tick()
+            except Exception:  # the store is away for a moment: try again at the next poll
+                log.exception("WebDAV-Push: cannot read the change log")
+                wait = self.options.poll
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def tick(self) -> float:
+        """One look at every subscribed book; how long until the next one is due."""
+        options = self.options
+        now, wall = time.monotonic(), time.time()
+        if wall - self._purged >= options.purge_every:
+            self._purged = wall
+            purged = self.store.purge_expired(wall)
+            if purged:
+                log.info("WebDAV-Push: %d expired subscription(s) removed", purged)
+        positions = self.store.positions(wall)
+        due: list[tuple[int, int, int]] = []
+        wait = options.poll
+        with self._lock:
+            for book_id in set(self._books) - set(positions):
+                if not self._books[book_id].busy:
+                    del self._books[book_id]  # no subscriber left
+                    self._quiet.pop(book_id, None)
+            for book_id, seq in positions.items():
+                book = self._books.get(book_id)
+                if book is None:
+                    self._books[book_id] = _Book(notified=seq, seen=seq)
+                    continue
+                if seq > book.seen:
+                    book.seen, book.changed_at = seq, now
+                    if book.pending_since is None:
+                        book.pending_since = now
+                if book.seen <= book.notified or book.busy or book.pending_since is None:
+                    continue
+                ready = max(
+                    book.sent_at + options.interval,
+                    min(book.changed_at + options.settle, book.pending_since + options.interval),
+                )
+                if ready > now:
+                    wait = min(wait, ready - now)
+                    continue
+                due.append((book_id, book.notified, book.seen))
+                book.notified, book.sent_at, book.pending_since = book.seen, now, None
+                book.busy = True
+        for book_id, after, upto in due:
+            if self._pool is None:
+                self._notify(book_id, after, upto)
+            else:
+                self._pool.submit(self._notify, book_id, after, upto)
+        return max(0.01, wait)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _notify(self, book_id: int, after: int, upto: int) -> None:
+        try:
+            if self.owns(book_id):
+                self._send(book_id, after, upto)
+        except Exception:
+            log.exception("WebDAV-Push: messages for book %d failed", book_id)
+        finally:
+            with self._lock:
+                book = self._books.get(book_id)
+                if book is not None:
+                    book.busy = False
+                self._quiet[book_id] = [q for q in self._quiet.get(book_id, []) if q.upto > upto]
+            self._wake.set()  # changes that came meanwhile may be due now
+
+    def _send(self, book_id: int, after: int, upto: int) -> None:
+        subscriptions = self.store.live(book_id, time.time())
+        silenced = self._silenced(book_id, after, upto, subscriptions)
+        recipients = [s for s in subscriptions if s.id not in silenced]
+        if not recipients:
+            return
+        token = self.sync_token(book_id, upto) if self.sync_token is not None else None
+        topic = self.topic(book_id)
+        payload = push_message(topic, token)
+        sent: list[int] = []
+        with contextlib.ExitStack() as stack:
+            client = self._client or stack.enter_context(httpx.Client(follow_redirects=False))
+            for subscription in recipients:
+                delivery = self.options.delivery
+                outcome = send(client, self.vapid, subscription, payload, topic, delivery)
+                if outcome is Outcome.SENT:
+                    sent.append(subscription.id)
+                elif outcome is Outcome.GONE:
+                    self.store.delete(subscription.id)
+        self.store.mark_sent(sent, time.time())
+        log.debug("WebDAV-Push: book %d at %d: %d message(s) sent", book_id, upto, len(sent))
+
+    def _silenced(
+        self, book_id: int, after: int, upto: int, subscriptions: list[Subscription]
+    ) -> set[int]:
+        """The subscriptions every change in ``(after, upto]`` asked not to notify."""
+        with self._lock:
+            quiet = [q for q in self._quiet.get(book_id, []) if q.upto > after and q.before < upto]
+        if not quiet:
+            return set()
+        changes = self.store.changes(book_id, after, upto)
+        if not changes:
+            return set()
+        silenced = set()
+        for subscription in subscriptions:
+            if all(
+                any(
+                    q.href == href
+                    and q.before < seq <= q.upto
+                    and (q.excluded is None or subscription.id in q.excluded)
+                    for q in quiet
+                )
+                for seq, href in changes
+            ):
+                silenced.add(subscription.id)
+        return silenced

@@ -1,0 +1,224 @@
+"""The endpoint Aurinko posts to: ``POST /.bridge/webhooks/aurinko/{book token}``.
+
+Served ahead of CardDAV and its authentication (Aurinko has no CardDAV password): the
+request's signature is what authenticates it, and it is checked before anything else is
+done. The token in the path says which book changed; the body is not trusted for that
+(nor read at all beyond its signature: a notification only means "pull this book now").
+
+- ``?validationToken=X`` (Aurinko checking the URL while a subscription is made): 200 with
+  exactly X as text/plain, for a book's URL that the store knows; its signature is checked
+  when it carries one.
+- A notification: 401 unless signed by the application's signing secret, recent and not a
+  replay (``signature.Verifier``); 404 for a token no book here has; else the book's pull is
+  asked for, without waiting for it, and the answer is 200 at once.
+
+A book is pulled at most once per ``SPACING`` seconds on notifications: one that comes
+sooner after the last is folded into one more pull at the end of that time (on top of the
+engine's own coalescing of a book's runs), so a burst costs two pulls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..config import WebhooksConfig
+from ..store import StoreError
+from ..store.webhooks import WebhookStore
+from ..sync import SyncEngine
+from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
+
+log = logging.getLogger("bridge.webhooks")
+
+PREFIX = "/.bridge/webhooks"
+AURINKO = PREFIX + "/aurinko/"
+MAX_BODY = 64 * 1024  # a notification is a few hundred bytes
+MAX_VALIDATION_TOKEN = 4096
+SPACING = 1.0  # seconds between two pulls of one book that notifications ask for
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+def handles(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def notification_url(config: WebhooksConfig, token: str) -> str:
+    """A book's notification URL: under ``public_url``, the server's root as Aurinko sees it."""
+    return url_prefix(config) + token
+
+
+def url_prefix(config: WebhooksConfig) -> str:
+    return config.public_url.rstrip("/") + AURINKO
+
+
+class Spacer:
+    """Calls ``ask(book_id)`` at once for a book's first notification, and at most once per
+    ``spacing`` seconds after it: what comes sooner is one more call at the end of the
+    spacing. Calls from timers run on their own threads."""
+
+    def __init__(self, ask: Callable[[int], None], spacing: float = SPACING) -> None:
+        self._ask = ask
+        self._spacing = spacing
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}  # monotonic time of the book's last call
+        self._timers: dict[int, threading.Timer] = {}
+        self._closed = False
+
+    def notify(self, book_id: int) -> None:
+        with self._lock:
+            if self._closed or book_id in self._timers:
+                return  # a call is due soon: it covers this one
+            wait = self._last.get(book_id, -self._spacing) + self._spacing - time.monotonic()
+            if wait > 0:
+                timer = threading.Timer(wait, self._fire, args=(book_id,))
+                timer.daemon = True
+                self._timers[book_id] = timer
+                timer.start()
+                return
+            self._last[book_id] = time.monotonic()
+        self._call(book_id)
+
+    def _fire(self, book_id: int) -> None:
+        with self._lock:
+            self._timers.pop(book_id, None)
+            if self._closed:
+                return
+            self._last[book_id] = time.monotonic()
+        self._call(book_id)
+
+    def _call(self, book_id: int) -> None:
+        try:
+            self._ask(book_id)
+        except Exception:  # the book's next poll gets to it anyway
+            log.exception("could not ask for a pull of book %d", book_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            timers = list(self._timers.values())
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+
+
+class WebhookEndpoint:
+    """What ``BridgeMiddleware`` hands the requests under ``/.bridge/webhooks`` to."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        config: WebhooksConfig,
+        secret: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        spacing: float = SPACING,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.verifier = Verifier(secret, config.max_skew, clock=clock)
+        self.hooks = WebhookStore(engine.db)
+        self.spacer = Spacer(self._pull, spacing)
+
+    handles = staticmethod(handles)
+
+    def close(self) -> None:
+        self.spacer.close()
+
+    def _pull(self, book_id: int) -> None:
+        self.engine.notified(self.engine.store.book_by_id(book_id))
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        token = path[len(AURINKO) :] if path.startswith(AURINKO) else ""
+        if not token or "/" in token:
+            return _plain(start_response, "404 Not Found", "no such webhook")
+        if environ.get("REQUEST_METHOD", "").upper() != "POST":
+            return _plain(
+                start_response, "405 Method Not Allowed", "POST only", [("Allow", "POST")]
+            )
+        body = _body(environ)
+        if isinstance(body, tuple):
+            return _plain(start_response, *body)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        timestamp, signature = environ.get(TIMESTAMP_HEADER), environ.get(SIGNATURE_HEADER)
+        validation = query.get("validationToken")
+        if validation is not None:
+            # Aurinko checking the URL: the token's echo is no work for anyone, so an
+            # unsigned check is answered; a signed one must be signed right.
+            if timestamp is not None or signature is not None:
+                refused = self.verifier.check(timestamp, signature, body)
+                if refused is not None:
+                    return self._refuse(start_response, environ, refused)
+            if len(validation[0]) > MAX_VALIDATION_TOKEN:
+                return _plain(start_response, "400 Bad Request", "validation token too long")
+        else:
+            refused = self.verifier.check(timestamp, signature, body)
+            if refused is not None:
+                return self._refuse(start_response, environ, refused)
+        try:
+            book_id = self.hooks.book_of_token(token)
+        except StoreError as exc:
+            log.warning("webhook: the store cannot be read: %s", exc)
+            self.verifier.release(signature)
+            return _plain(start_response, "503 Service Unavailable", "try again later")
+        if book_id is None or book_id not in self.engine.clients:
+            self.verifier.release(signature)
+            return _plain(start_response, "404 Not Found", "no such webhook")
+        if validation is not None:
+            log.info("webhook: Aurinko checked the notification URL of book %d", book_id)
+            return _plain(start_response, "200 OK", validation[0], newline=False)
+        self.spacer.notify(book_id)
+        return _plain(start_response, "200 OK", "")
+
+    @staticmethod
+    def _refuse(start_response: StartResponse, environ: Environ, why: str) -> Iterable[bytes]:
+        log.info("webhook refused (%s) from %s", why, environ.get("REMOTE_ADDR", "?"))
+        return _plain(start_response, "401 Unauthorized", why)
+
+
+def _body(environ: Environ) -> bytes | tuple[str, str]:
+    """The request's body, or the status and reason to refuse it with."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request", "bad Content-Length"
+    if length < 0:
+        return "400 Bad Request", "bad Content-Length"
+    if length > MAX_BODY:
+        return "413 Request Entity Too Large", f"at most {MAX_BODY} bytes are accepted"
+    try:
+        body: bytes = environ["wsgi.input"].read(length) if length else b""
+    except TimeoutError:
+        return "408 Request Timeout", "the request body did not arrive in time"
+    except OSError:
+        return "400 Bad Request", "the request body could not be read"
+    if len(body) < length:
+        return "400 Bad Request", "the request body ended early"
+    return body
+
+
+def _plain(
+    start_response: StartResponse,
+    status: str,
+    text: str,
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    newline: bool = True,
+) -> Iterable[bytes]:
+    body = (text + ("\n" if newline and text else "")).encode("utf-8")
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *(headers or []),
+        ],
+    )
+    return [body]
