@@ -48,6 +48,23 @@ _BUSY = (
 )
 
 
+def read_body(environ: dict[str, Any], length: int) -> bytes | tuple[str, str]:
+    """A WSGI request's whole body of ``length`` bytes, or the status and reason to refuse
+    the request with: the body's deadline passed (408), it could not be read or ended short
+    of its Content-Length (400)."""
+    try:
+        body: bytes = environ["wsgi.input"].read(length) if length else b""
+    except TimeoutError:
+        return "408 Request Timeout", "the request body did not arrive in time"
+    except OSError:
+        return "400 Bad Request", "the request body could not be read"
+    if len(body) < length:
+        return "400 Bad Request", (
+            f"the request body ended after {len(body)} of its {length} bytes (Content-Length)"
+        )
+    return body
+
+
 @dataclass(frozen=True)
 class ServerLimits:
     """What one server spends on its clients: open connections, and seconds of waiting."""

@@ -26,6 +26,7 @@ from radicale import httputils
 from radicale.auth import AuthContext
 
 from bridge import statuspage
+from bridge.httpserver import read_body
 from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
 from bridge.push import PushFront
 from bridge.statuspage import StatusPage
@@ -161,21 +162,6 @@ def _content_length(environ: Environ) -> int:
         return 0
 
 
-def _read_body(environ: Environ, length: int) -> bytes | tuple[str, str]:
-    """The whole body, or the status and reason to refuse the request with."""
-    try:
-        body: bytes = environ["wsgi.input"].read(length) if length else b""
-    except TimeoutError:
-        return "408 Request Timeout", "the request body did not arrive in time"
-    except OSError:
-        return "400 Bad Request", "the request body could not be read"
-    if len(body) < length:
-        return "400 Bad Request", (
-            f"the request body ended after {len(body)} of its {length} bytes (Content-Length)"
-        )
-    return body
-
-
 class BridgeMiddleware:
     def __init__(
         self,
@@ -233,7 +219,7 @@ class BridgeMiddleware:
             return self.app(environ, start_response)
         ctx = RequestContext(path=environ.get("PATH_INFO", ""))
         if method in ("PUT", "REPORT", "PROPFIND"):
-            body = _read_body(environ, length)
+            body = read_body(environ, length)
             if isinstance(body, tuple):
                 return _plain(start_response, *body)
             radicale_body = body

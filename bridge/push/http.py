@@ -22,6 +22,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..httpserver import read_body
 from ..store import Book
 from ..sync import SyncEngine
 from . import protocol
@@ -149,12 +150,9 @@ class PushFront:
             length = 0
         if length > MAX_REGISTER:
             return None  # not a registration: whatever else it is, Radicale answers it
-        try:
-            body: bytes = environ["wsgi.input"].read(length) if length else b""
-        except (OSError, TimeoutError):
-            return _plain(start_response, "400 Bad Request", "the request body could not be read")
-        if len(body) < length:
-            return _plain(start_response, "400 Bad Request", "the request body ended early")
+        body = read_body(environ, length)
+        if isinstance(body, tuple):
+            return _plain(start_response, *body)
         try:
             root = protocol.register_root(body)
         except ET.ParseError as exc:

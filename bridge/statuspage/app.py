@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..config import Config
+from ..httpserver import read_body
 from ..mapping import MappingError
 from ..status import collect
 from ..store import Book
@@ -133,7 +134,9 @@ class StatusPage:
             length = -1
         if not 0 <= length <= MAX_FORM:
             raise Refused("413 Request Entity Too Large", "Refused", "The form is too large.")
-        raw = environ["wsgi.input"].read(length) if length else b""
+        raw = read_body(environ, length)
+        if isinstance(raw, tuple):
+            raise Refused(raw[0], "Refused", raw[1])
         fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
         if not hmac.compare_digest(fields.get("csrf", ""), self._csrf(user)):
             raise Refused(

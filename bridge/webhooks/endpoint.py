@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config import WebhooksConfig
+from ..httpserver import read_body
 from ..store import StoreError
 from ..store.webhooks import WebhookStore
 from ..sync import SyncEngine
@@ -192,15 +193,7 @@ def _body(environ: Environ) -> bytes | tuple[str, str]:
         return "400 Bad Request", "bad Content-Length"
     if length > MAX_BODY:
         return "413 Request Entity Too Large", f"at most {MAX_BODY} bytes are accepted"
-    try:
-        body: bytes = environ["wsgi.input"].read(length) if length else b""
-    except TimeoutError:
-        return "408 Request Timeout", "the request body did not arrive in time"
-    except OSError:
-        return "400 Bad Request", "the request body could not be read"
-    if len(body) < length:
-        return "400 Bad Request", "the request body ended early"
-    return body
+    return read_body(environ, length)
 
 
 def _plain(
