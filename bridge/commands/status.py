@@ -59,13 +59,13 @@ def _act(engine: SyncEngine, retry: int | None, drop: int | None) -> int:
     op_id = retry if retry is not None else drop
     assert op_id is not None
     op = engine.outbox.get(op_id)
-    if op is None or not op.failed:
+    book = engine.store.book_by_id(op.book_id) if op is not None else None
+    act = engine.retry_parked if retry is not None else engine.drop_parked
+    if op is None or book is None or not act(book, op_id):
         return fail(f"status: no parked write #{op_id} (see aurinko-bridge status)")
     if retry is not None:
-        engine.outbox.retry(op_id)
         print(f"#{op_id} ({op.op} {op.href}) will be sent again at the next sync", flush=True)
     else:
-        engine.outbox.drop(op_id)
         print(f"#{op_id} ({op.op} {op.href}) dropped; the card keeps its version", flush=True)
     return 0
 

@@ -210,10 +210,9 @@ class SyncEngine:
         there (the write is in the store and the outbox already: it never fails over this)."""
         if book.id not in self.clients:
             return
-        if not self.locks.try_own(book.id):
-            self._ask_owner(book.id, Job.PUSH)  # its instance pushes; the write is stored
+        ticket = self._ask(book.id, Job.PUSH)
+        if ticket is None:  # another instance owns the book and pushes: the write is stored
             return
-        ticket = self.runner.ask(book.id, Job.PUSH)
         if not self._not_worth_waiting(book) and not self.runner.wait(
             book.id, ticket, self.options.request_wait
         ):
@@ -357,12 +356,9 @@ class SyncEngine:
         seconds in all for them; then the caller serves what the store holds. Accounts
         found unreachable are not waited for at all."""
         stale = [b for b in books if b.id in self.clients and not self._fresh(b.id, max_age)]
-        tickets = []
-        for book in stale:
-            if self.locks.try_own(book.id):
-                tickets.append((book, self.runner.ask(book.id, Job.PULL)))
-            else:  # another instance syncs it: ask it, and serve the store meanwhile
-                self._ask_owner(book.id, Job.PULL)
+        # A book another instance owns is pulled there; the store is served meanwhile.
+        asked = [(book, self._ask(book.id, Job.PULL)) for book in stale]
+        tickets = [(book, ticket) for book, ticket in asked if ticket is not None]
         deadline = time.monotonic() + wait
         for book, ticket in tickets:
             left = deadline - time.monotonic()
@@ -374,12 +370,8 @@ class SyncEngine:
     def notified(self, book: Book) -> None:
         """Aurinko says the book changed (a webhook): pull it now, in the background, here
         or at the instance that owns it. Requests coalesce as any others do."""
-        if book.id not in self.clients:
-            return
-        if self.locks.try_own(book.id):
-            self.runner.ask(book.id, Job.PULL)
-        else:
-            self._ask_owner(book.id, Job.PULL)
+        if book.id in self.clients:
+            self._ask(book.id, Job.PULL)
 
     def _pulled_before(self, book_id: int, since: float) -> bool:
         last_pull = self.store.book_by_id(book_id).last_pull
@@ -439,12 +431,20 @@ class SyncEngine:
         self._ask_owner(book.id, Job.PUSH | Job.PULL)
         return True
 
+    def _ask(self, book_id: int, job: Job) -> int | None:
+        """Ask for a run of the book: here if this instance owns it (the runner's ticket),
+        else at the instance that does (None)."""
+        if self.locks.try_own(book_id):
+            return self.runner.ask(book_id, job)
+        self._ask_owner(book_id, job)
+        return None
+
     def _ask_owner(self, book_id: int, job: Job) -> None:
         """Hand a push or pull to the instance that owns the book (PostgreSQL only: on
         SQLite every process owns every book)."""
-        try:
-            with self.db.transaction() as conn:
-                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{book_id}:{job.value}"))
+        try:  # one autocommit statement: no need to wait for the store's write lock
+            payload = f"{book_id}:{job.value}"
+            self.db.connection().execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, payload))
         except Exception as exc:  # the owner's own loop gets to it anyway
             log.warning("could not ask the owner of book %d to sync: %s", book_id, exc)
 
