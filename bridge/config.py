@@ -227,6 +227,14 @@ def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wh
     return value
 
 
+def _named(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    """An optional string that, when given, names something: blank is refused."""
+    value: str | None = _typed(table, key, str, where)
+    if value is not None and not value.strip():
+        raise ConfigError(f"{where} {key} is empty")
+    return value
+
+
 def _positive(
     table: Mapping[str, Any], key: str, where: str, default: float, *, allow_zero: bool = False
 ) -> float:
@@ -275,12 +283,8 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
     if "aurinko" not in data:
         return None
     table, where = _table(data, "aurinko"), "[aurinko]"
-    client_id = _typed(table, "client_id", str, where)
-    if client_id is not None and not client_id.strip():
-        raise ConfigError(f"{where} client_id is empty")
-    secret_file = _typed(table, "client_secret_file", str, where)
-    if secret_file is not None and not secret_file.strip():
-        raise ConfigError(f"{where} client_secret_file is empty")
+    client_id = _named(table, "client_id", where)
+    secret_file = _named(table, "client_secret_file", where)
     base_url = _typed(table, "base_url", str, where)
     if base_url is not None and not base_url.startswith(("https://", "http://")):
         raise ConfigError(f"{where} base_url must be an http(s) URL")
@@ -314,14 +318,10 @@ def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
             " logs); put it in a file named by password_file, or in the environment"
             " variable named by password_env"
         )
-    password_file = _typed(table, "password_file", str, where)
-    password_env = _typed(table, "password_env", str, where)
+    password_file = _named(table, "password_file", where)
+    password_env = _named(table, "password_env", where)
     if password_file is not None and password_env is not None:
         raise ConfigError(f"{where}: set at most one of password_file and password_env")
-    if password_file is not None and not password_file.strip():
-        raise ConfigError(f"{where} password_file is empty")
-    if password_env is not None and not password_env.strip():
-        raise ConfigError(f"{where} password_env is empty")
     return StoreConfig(
         url=url,
         password_file=base / password_file if password_file else None,
