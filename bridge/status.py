@@ -83,12 +83,13 @@ def collect(
     configured account that never synced yet is listed too, empty."""
     accounts = {(a.user, a.name): a for a in config.accounts if owner in (None, a.user)}
     books = engine.store.list_books(owner)
-    unsynced = [a for key, a in accounts.items() if key not in {(b.owner, b.name) for b in books}]
-    wanted = [accounts.get((b.owner, b.name)) for b in books] + list(unsynced)
-    checks = _check_all(wanted, check_tokens)
+    stored = [accounts.get((b.owner, b.name)) for b in books]
+    seen = {(b.owner, b.name) for b in books}
+    unsynced = [a for key, a in accounts.items() if key not in seen]
+    checks = _check_all([*stored, *unsynced], check_tokens)
     statuses = [
-        book_status(engine, book, accounts.get((book.owner, book.name)), check)
-        for book, check in zip(books, checks, strict=False)
+        book_status(engine, book, account, check)
+        for book, account, check in zip(books, stored, checks, strict=False)
     ]
     statuses += [_never_synced(a, c) for a, c in zip(unsynced, checks[len(books) :], strict=True)]
     return sorted(statuses, key=lambda s: (s.owner, s.name))
@@ -146,14 +147,17 @@ def check_token(account: AccountConfig, timeout: float = CHECK_TIMEOUT) -> Token
 
 
 def _check_all(accounts: list[AccountConfig | None], check: bool) -> list[TokenCheck]:
+    """One check per configured account (None: a local book), in the order given."""
     unchecked = TokenCheck(TokenState.UNCHECKED)
-    wanted = [a for a in accounts if a is not None] if check else []
-    if not wanted:
+
+    def one(account: AccountConfig | None) -> TokenCheck:
+        return check_token(account) if account is not None else unchecked
+
+    if not check or not any(accounts):
         return [unchecked for _ in accounts]
     # In parallel: a page waits for the slowest account, not for their sum.
-    with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
-        results = dict(zip(map(id, wanted), pool.map(check_token, wanted), strict=True))
-    return [results[id(a)] if a is not None else unchecked for a in accounts]
+    with ThreadPoolExecutor(max_workers=min(8, len(accounts))) as pool:
+        return list(pool.map(one, accounts))
 
 
 def _parked(op: OutboxOp) -> ParkedWrite:
