@@ -32,7 +32,7 @@ _KEYS: dict[str, set[str]] = {
         "idle_timeout",
         "request_timeout",
     },
-    "sync": {"interval", "conflict", "freshness", "request_wait"},
+    "sync": {"interval", "conflict", "freshness", "request_wait", "write_wait"},
     "aurinko": {"client_id", "client_secret_file", "base_url", "callback_port"},
     "store": {"url", "password_file", "password_env"},
     "accounts": {
@@ -160,7 +160,8 @@ class Config:
     htpasswd: Path | None = None
     interval: float = 300.0
     freshness: float = 30.0  # a read pulls first when the book is older than this
-    request_wait: float = 2.0  # the longest a CardDAV request waits for Aurinko
+    request_wait: float = 2.0  # the longest a CardDAV read waits for Aurinko
+    write_wait: float = 0.0  # the longest a CardDAV write waits for Aurinko (0: never)
     conflict: ConflictPolicy = ConflictPolicy.REMOTE_WINS
     max_connections: int = 200  # open CardDAV connections; the slowest make way beyond it
     idle_timeout: float = 60.0  # a kept-open connection's wait for its next request
@@ -427,6 +428,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
     interval = _typed(sync, "interval", (int, float), "[sync]")
     freshness = _typed(sync, "freshness", (int, float), "[sync]")
     request_wait = _positive(sync, "request_wait", "[sync]", 2.0, allow_zero=True)
+    write_wait = _positive(sync, "write_wait", "[sync]", 0.0, allow_zero=True)
     max_connections = _positive(server, "max_connections", "[server]", 200)
     return Config(
         data_dir=base / str(_typed(server, "data_dir", str, "[server]") or "var"),
@@ -436,6 +438,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         interval=300.0 if interval is None else float(interval),
         freshness=30.0 if freshness is None else float(freshness),
         request_wait=request_wait,
+        write_wait=write_wait,
         conflict=conflict,
         max_connections=int(max_connections),
         idle_timeout=_positive(server, "idle_timeout", "[server]", 60.0),

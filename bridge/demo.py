@@ -11,7 +11,6 @@ from pathlib import Path
 from .config import AccountConfig, Config
 from .paths import DEMO_CONTACTS, default_data_dir
 from .private import PRIVATE_FILE, private_dir
-from .sandbox import SandboxConfig, serve_in_thread
 
 DEMO_USER = "demo"
 DEMO_BOOK = "contacts"
@@ -60,6 +59,9 @@ def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterat
 
     Raises OSError when the data directory cannot be used.
     """
+    # The sandbox is loaded for the demo alone: a configured server never runs it.
+    from .sandbox import SandboxConfig, serve_in_thread
+
     root = _private_root(data_dir)
     token_file = _secret_file(root / "demo.token")
     sandbox = SandboxConfig(

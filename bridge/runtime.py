@@ -17,7 +17,11 @@ def open_engine(config: Config) -> tuple[SyncEngine, dict[BookKey, Book]]:
     when the store cannot be reached.
     """
     tokens = {key(account): account.read_token() for account in config.accounts}
-    options = EngineOptions(policy=config.conflict, request_wait=config.request_wait)
+    options = EngineOptions(
+        policy=config.conflict,
+        request_wait=config.request_wait,
+        write_wait=config.write_wait,
+    )
     engine = SyncEngine(config.data_dir, options=options, store=config.store)
     books: dict[BookKey, Book] = {}
     for account in config.accounts:

@@ -12,7 +12,7 @@ import radicale.item as radicale_item
 from radicale.storage import BaseCollection
 
 from bridge.mapping import MappingError
-from bridge.store import Book, ContactStore, ListedCard, StoredItem
+from bridge.store import Book, ContactStore, ItemMeta, ListedCard, StoredItem
 from bridge.sync import UidConflictError
 
 from . import context
@@ -152,10 +152,15 @@ class BookCollection(BaseCollection):
 
     def get(self, href: str) -> radicale_item.Item | None:
         """One card, its text read only if used: a PUT's or DELETE's precondition check
-        needs its etag and UID alone."""
+        needs its etag and UID alone. Kept for the request: its upload replaces it."""
         meta = self.store.meta(self.book.id, href)
         if meta is None:
             return None
+        item = self._lazy(meta)
+        context.current().found[f"{self._path}/{href}"] = item
+        return item
+
+    def _lazy(self, meta: ItemMeta) -> radicale_item.Item:
         version = context.current().vcard_version
         return to_lazy_item(self, meta, partial(self.text_of, version, meta.href))
 
@@ -164,7 +169,8 @@ class BookCollection(BaseCollection):
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         ctx = context.current()
         sent = ctx.raw_body if ctx.raw_body is not None else item.serialize().encode("utf-8")
-        replaced = self.get(href)
+        path = f"{self._path}/{href}"
+        replaced = ctx.found[path] if path in ctx.found else self.get(href)
         try:
             row = self.bridge.engine.put(self.book, href, sent)
         except (MappingError, UidConflictError) as exc:
@@ -173,8 +179,8 @@ class BookCollection(BaseCollection):
         # The stored card is what the client sent (folding and line ends aside) whenever the
         # mapping kept it as is: the reply's ETag then spares the client a download.
         ctx.stored_differs = _normalized(row.vcard) != _normalized(sent.decode("utf-8", "replace"))
-        stored = self.get(href)
-        assert stored is not None
+        # The row as committed: its etag is the reply's, whatever the push does next.
+        stored = self._lazy(ItemMeta(row.href, row.uid, row.etag, row.last_modified))
         return stored, replaced
 
     def delete(self, href: str | None = None) -> None:

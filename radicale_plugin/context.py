@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .listing import Listing
 
@@ -23,6 +24,9 @@ class RequestContext:
     stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
     listing: Listing | None = None  # a listing the wrapper streams from the store
     path: str | None = None  # the request's path (None outside the wrapper)
+    # What this request already looked up, by path: Radicale asks discover for the same
+    # book two or three times in one PUT, and upload for the item it discovered.
+    found: dict[str, Any] = field(default_factory=dict)
 
 
 _local = threading.local()

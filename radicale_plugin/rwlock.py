@@ -1,4 +1,5 @@
-"""A readers-writer lock: Radicale's "r" requests share it, "w" requests own it."""
+"""Readers-writer locks, one per address book: Radicale's "r" requests share a book's lock,
+"w" requests own it, and a request on one book never waits for another book's."""
 
 from __future__ import annotations
 
@@ -46,3 +47,39 @@ class RWLock:
             else:
                 self._readers -= 1
             self._cond.notify_all()
+
+
+class KeyedRWLocks:
+    """One RWLock per key (a book's ``user/book`` path), made on first use and dropped
+    when nobody holds or waits for it, so the table stays as small as the traffic."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[RWLock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str, exclusive: bool) -> Iterator[None]:
+        lock = self._enter(key)
+        try:
+            with lock.hold(exclusive):
+                yield
+        finally:
+            self._leave(key)
+
+    def _enter(self, key: str) -> RWLock:
+        with self._guard:
+            lock, users = self._locks.get(key) or (RWLock(), 0)
+            self._locks[key] = (lock, users + 1)
+            return lock
+
+    def _leave(self, key: str) -> None:
+        with self._guard:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)

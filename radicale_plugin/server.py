@@ -72,6 +72,7 @@ class RunningServer:
         # Swapped in after the fact: given as [auth] type, it would lose the login cache,
         # which Radicale keeps for its own htpasswd type only.
         radicale._auth = HtpasswdAuth(configuration)
+        self.storage = radicale._storage  # tests hold its book locks
         page = StatusPage(engine, config)
         self.webhooks = (
             WebhookEndpoint(engine, config.webhooks, config.webhooks.read_secret())

@@ -15,7 +15,7 @@ from bridge.store import BookExistsError
 
 from . import context, runtime
 from .collections import BookCollection, _Container
-from .rwlock import RWLock
+from .rwlock import KeyedRWLocks
 
 Discovered = BaseCollection | radicale_item.Item
 
@@ -34,6 +34,14 @@ def advertise_vcard4() -> None:
     radicale.utils.vobject_supports_vcard4 = _serves_vcard4
 
 
+def book_key(path: str | None) -> str | None:
+    """``user/book`` of a request's path, or None for the root and principals."""
+    if not path:
+        return None
+    parts = [p for p in path.split("/") if p]
+    return "/".join(parts[:2]) if len(parts) >= 2 else None
+
+
 class Storage(BaseStorage):
     """Paths: ``""`` root, ``user`` principal, ``user/book`` address book, ``user/book/href``
     card. One instance serves every request thread."""
@@ -47,7 +55,7 @@ class Storage(BaseStorage):
                 "radicale_plugin needs [storage] bridge_config = <path to the bridge's TOML>"
             ) from None
         self.bridge = runtime.bridge_for(key)
-        self._lock = RWLock()
+        self._locks = KeyedRWLocks()
         advertise_vcard4()
 
     def discover(
@@ -80,15 +88,30 @@ class Storage(BaseStorage):
                 yield item
 
     def _book(self, parts: list[str]) -> BookCollection | None:
-        book = self.bridge.book(parts[0], parts[1])
-        return BookCollection(self.bridge, book) if book is not None else None
+        """The book at ``parts``, looked up once per request (a PUT discovers it twice)."""
+        found = context.current().found
+        key = "/".join(parts[:2])
+        if key not in found:
+            book = self.bridge.book(parts[0], parts[1])
+            found[key] = BookCollection(self.bridge, book) if book is not None else None
+        collection: BookCollection | None = found[key]
+        return collection
 
     @contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        """A lock on the one book the request touches, never on the whole server: a PUT
+        holds its book's exclusively (precondition check and store write as one step),
+        reads share it. A request on the root or a principal reads only the list of
+        books, one query of the store, and takes no lock."""
+        request_path = context.current().path
         if mode == "r" and user:
             # Before, never under, the lock; the pull itself runs in the background.
-            self.bridge.refresh(user, context.current().path)
-        with self._lock.hold(exclusive=(mode == "w")):
+            self.bridge.refresh(user, request_path)
+        key = book_key(kwargs.get("path") or request_path)
+        if key is None:
+            yield
+            return
+        with self._locks.hold(key, exclusive=(mode == "w")):
             yield
 
     def create_collection(

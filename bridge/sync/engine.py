@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import from_vcard, to_vcard
 from ..store import Book, ContactRow, ContactStore, Outbox, open_database
-from ..store.postgres import PostgresDatabase
 from .cards import local_row
 from .conflicts import ConflictGoneError, ConflictKeeper, Keep, losing_card
 from .context import SyncContext
@@ -52,10 +51,13 @@ OUTBOX_RETRY = RetryPolicy(max_attempts=8, base_delay=10.0, max_delay=3600.0)
 @dataclass(frozen=True)
 class EngineOptions:
     policy: ConflictPolicy = ConflictPolicy.REMOTE_WINS
-    # How long a request (a CardDAV write, a read of a stale book) waits for the push or
-    # pull it asked for; after that it goes on with the store as it is, and the work goes
-    # on in the background. A client must not hang on Aurinko.
+    # How long a read of a stale book waits for the pull it asked for; after that it
+    # serves the store as it is, and the pull goes on in the background.
     request_wait: float = 2.0
+    # How long a write waits for Aurinko to confirm it. 0 (the default) is write-behind:
+    # a write answers once the store and the outbox hold it, and the push goes on in the
+    # background; Aurinko is hundreds of milliseconds away, a store write is not.
+    write_wait: float = 0.0
     # Outbox left after a failed push is tried again this often at the least (or when the
     # account's breaker lets calls out again, if later).
     retry_pending: float = 5.0
@@ -101,8 +103,11 @@ class SyncEngine:
         """How this engine shares books with other processes: on SQLite, file locks (each
         process syncs any book, one at a time); on PostgreSQL, one owner per book among the
         instances, which hear each other's requests."""
-        if not isinstance(self.db, PostgresDatabase):
+        if self.db.kind != "postgresql":  # psycopg is loaded for PostgreSQL stores alone
             return FileLocks(self.data_dir), None
+        from ..store.postgres import PostgresDatabase
+
+        assert isinstance(self.db, PostgresDatabase)
         listener = Listener(self.db.connect, NOTIFY_CHANNEL, self._asked)
         return OwnerLocks(self.db.connect), listener
 
@@ -167,11 +172,9 @@ class SyncEngine:
             self.store.save(row)
             if book.kind == "aurinko":
                 self._enqueue_write(book, row, existing)
-        if push:
-            self._push_soon(book, href)
-        stored = self.store.get(book.id, href)
-        assert stored is not None
-        return stored
+        if push and self._push_soon(book, href):
+            return self.store.get(book.id, href) or row  # as Aurinko confirmed it
+        return row
 
     def _check_uid(self, book: Book, href: str, uid: str, existing: ContactRow | None) -> None:
         if existing is not None and existing.uid != uid:
@@ -205,18 +208,22 @@ class SyncEngine:
         if push:
             self._push_soon(book, href)
 
-    def _push_soon(self, book: Book, href: str) -> None:
-        """Push the book's outbox in the background, and give it ``request_wait`` to get
-        there (the write is in the store and the outbox already: it never fails over this)."""
+    def _push_soon(self, book: Book, href: str) -> bool:
+        """Push the book's outbox in the background; wait ``write_wait`` for it only when
+        so configured (the write is in the store and the outbox already: it never fails
+        over this). True if the push ran meanwhile."""
         if book.id not in self.clients:
-            return
+            return False
         ticket = self._ask(book.id, Job.PUSH)
-        if ticket is None:  # another instance owns the book and pushes: the write is stored
-            return
-        if not self._not_worth_waiting(book) and not self.runner.wait(
-            book.id, ticket, self.options.request_wait
-        ):
+        wait = self.options.write_wait
+        if ticket is None or wait <= 0:  # write-behind, or another instance pushes it
+            return False
+        if self._not_worth_waiting(book, wait):
+            return False
+        if not self.runner.wait(book.id, ticket, wait):
             log.info("%s: Aurinko is slow; %s waits in the outbox", book.path, href)
+            return False
+        return True
 
     # -- what a user settles by hand ------------------------------------------------
 
@@ -261,10 +268,10 @@ class SyncEngine:
         client = self.clients.get(book.id)
         return client is not None and client.paused_for() > 0
 
-    def _not_worth_waiting(self, book: Book) -> bool:
+    def _not_worth_waiting(self, book: Book, wait: float) -> bool:
         """Aurinko is backed off, or the book's run under way has already outlasted what
         one request waits (an earlier request waited for it in vain)."""
-        stuck = self.runner.busy_for(book.id) > self.options.request_wait
+        stuck = self.runner.busy_for(book.id) > wait
         return stuck or self.unreachable(book)
 
     def _run_job(self, book_id: int, job: Job, since: float) -> None:
@@ -362,7 +369,7 @@ class SyncEngine:
         deadline = time.monotonic() + wait
         for book, ticket in tickets:
             left = deadline - time.monotonic()
-            if left <= 0 or self._not_worth_waiting(book):
+            if left <= 0 or self._not_worth_waiting(book, self.options.request_wait):
                 continue
             if not self.runner.wait(book.id, ticket, left):
                 log.info("%s: still syncing; serving the stored state", book.path)

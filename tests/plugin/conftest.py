@@ -34,6 +34,7 @@ class Server:
     remote: AurinkoClient
     alice: httpx.Client
     bob: httpx.Client
+    running: RunningServer
 
     @property
     def book_url(self) -> str:
@@ -49,10 +50,15 @@ def write_token(tmp_path: Path) -> Path:
 
 @contextmanager
 def running_server(
-    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, vcard_version: str = "3.0"
+    sandbox_app: SandboxApp,
+    live_sandbox: str,
+    tmp_path: Path,
+    vcard_version: str = "3.0",
+    write_wait: float = 0.0,
 ) -> Iterator[Server]:
     """The bridge's CardDAV server over ``live_sandbox``: alice's account book ``work``
-    (served by default in ``vcard_version``), users alice and bob."""
+    (served by default in ``vcard_version``), users alice and bob; ``write_wait`` as
+    ``[sync] write_wait`` (0: write-behind, the default)."""
     htpasswd = tmp_path / "users.htpasswd"
     set_password(htpasswd, "alice", "alice-pw", rounds=4)
     set_password(htpasswd, "bob", "bob-pw", rounds=4)
@@ -70,6 +76,7 @@ def running_server(
         htpasswd=htpasswd,
         freshness=0,
         interval=3600,
+        write_wait=write_wait,
         accounts=[account],
     )
     engine, books = open_engine(config)
@@ -79,7 +86,7 @@ def running_server(
     with RunningServer(config, engine, f"test:{tmp_path}") as running:
         alice = httpx.Client(base_url=running.url, auth=("alice", "alice-pw"), timeout=30)
         bob = httpx.Client(base_url=running.url, auth=("bob", "bob-pw"), timeout=30)
-        yield Server(running.url, engine, book, sandbox_app, remote, alice, bob)
+        yield Server(running.url, engine, book, sandbox_app, remote, alice, bob, running)
         alice.close()
         bob.close()
     remote.close()

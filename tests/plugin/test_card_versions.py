@@ -138,6 +138,7 @@ def test_a_3_0_card_in_a_4_0_account_and_cards_born_in_aurinko(server_v4: Server
 
 def test_a_remote_change_keeps_the_cards_version(server: Server) -> None:
     assert put(server.alice, f"{server.book_url}ada.vcf", ADA_4).status_code == 201
+    server.engine.push(server.book)  # the PUT answered before its push (write-behind)
     row = server.engine.store.get(server.book.id, "ada.vcf")
     assert row is not None and row.remote_id is not None
     current = server.remote.get(row.remote_id)

@@ -12,6 +12,7 @@ import httpx
 
 from bridge.htpasswd import set_password
 from tests.conftest import TOKEN
+from tests.folder.conftest import eventually
 from tests.plugin.conftest import card, write_token
 
 
@@ -68,10 +69,13 @@ def test_plain_radicale_serves_the_bridge(tmp_path: Path, live_sandbox: str) -> 
         put = client.put("/alice/work/new.vcf", content=card("uid-new", "New").encode())
         assert put.status_code == 201
         admin = live_sandbox.removesuffix("/v1") + "/_sandbox/contacts"
-        dump = remote.get(admin).json()["contacts"]
 
-        names = {c["name"]["displayName"] for c in dump}
-        assert names == {"From Aurinko", "New"}
+        def names() -> set[str]:
+            return {c["name"]["displayName"] for c in remote.get(admin).json()["contacts"]}
+
+        # The PUT answered once stored; its push to Aurinko follows in the background.
+        eventually(lambda: names() == {"From Aurinko", "New"}, what="the push")
+        assert names() == {"From Aurinko", "New"}
         assert client.delete("/alice/work/").status_code == 403
     finally:
         process.terminate()

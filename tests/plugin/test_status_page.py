@@ -6,19 +6,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from bridge.sandbox import SandboxApp
 from tests.conftest import TOKEN
-from tests.plugin.conftest import Server, card
+from tests.plugin.conftest import Server, card, running_server
 
 
 def _conflict_and_parked_write(server: Server) -> tuple[int, int]:
     """A nickname edited here while Aurinko failed every call and meanwhile on another
     device (kept: Aurinko's; the local card filed away), and a new card Aurinko refuses
-    for good (400): one conflict and one parked write, both made by the fault switches."""
+    for good (400): one conflict and one parked write, both made by the fault switches
+    (each PUT waits for its push: the ``server`` below has ``write_wait``)."""
     assert server.alice.put("alice/work/ann.vcf", content=card("uid-ann", "Ann")).status_code == 201
     server.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
     edit = card("uid-ann", "Ann", "NICKNAME:Annie")
@@ -35,6 +38,14 @@ def _conflict_and_parked_write(server: Server) -> tuple[int, int]:
     (conflict,) = server.engine.outbox.conflicts(server.book.id, unresolved=True)
     (parked,) = server.engine.outbox.failed(server.book.id)
     return conflict.id, parked.id
+
+
+@pytest.fixture
+def server(sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path) -> Iterator[Server]:
+    """Writes wait for Aurinko here (the ``write_wait`` opt-in), so that each meets the
+    fault switch set for it."""
+    with running_server(sandbox_app, live_sandbox, tmp_path, write_wait=30) as running:
+        yield running
 
 
 def _upstream_nickname(server: Server) -> str | None:

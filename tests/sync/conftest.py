@@ -61,7 +61,8 @@ def make_engine(
     *,
     store: StoreConfig | None = None,
 ) -> SyncEngine:
-    options = EngineOptions(policy=policy, request_wait=30, retry=OUTBOX_NOW)
+    # Writes wait for Aurinko (the opt-in): these tests follow each write to its upstream end.
+    options = EngineOptions(policy=policy, write_wait=30, retry=OUTBOX_NOW)
     engine = SyncEngine(data_dir, options=options, store=store)
     client = AurinkoClient(TOKEN, url, retry=FAST_RETRY, sleep=no_sleep, timeout=10)
     engine.attach("alice", "work", client)

@@ -49,7 +49,7 @@ def test_terse_write_answers_leave_cards_whole_and_single(
     store_config: StoreConfig | None,
 ) -> None:
     transport = TerseAnswers(sandbox_app, keep)
-    options = EngineOptions(request_wait=30)
+    options = EngineOptions(write_wait=30)
     engine = SyncEngine(tmp_path / "bridge", options=options, store=store_config)
     client = AurinkoClient(
         TOKEN, "http://sandbox/v1", retry=FAST_RETRY, sleep=no_sleep, transport=transport
