@@ -1,9 +1,10 @@
 """Side-by-side benchmark: the bridge (with its Aurinko round trips to the sandbox) against
 stock Radicale 3.9 (multifilesystem) holding the same cards.
 
-    python -m benchmarks.run [--sizes 1000,10000] [--reps 5] [--write-readme]
+    python -m benchmarks.run [--sizes 1000,10000] [--reps 5] [--write-readme] [--baseline REV]
 
-Everything runs on 127.0.0.1; each server is its own process.
+Everything runs on 127.0.0.1; each server is its own process. ``--baseline REV`` also
+measures the bridge of git revision REV ("baseline"), on a sandbox and a store of its own.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from . import servers
+from .baseline import checkout
 from .cards import contacts
 from .floor import floor_rate
 from .workload import Dav, timed
@@ -84,13 +89,23 @@ def measure_server(dav: Dav, reps: int, n: int, tag: str) -> Results:
     return results
 
 
-def pull(config: Path) -> tuple[int, float]:
+def pull(config: Path, code: Path | None = None) -> tuple[int, float]:
+    """The initial pull, with the working tree's code or with the checkout ``code``'s."""
+    # For a checkout, this file's pull.py runs as a script (-P: its folder is not put on
+    # sys.path), so the checkout needs no benchmarks of its own, only its bridge.
+    args = (
+        ["-m", "benchmarks.pull"]
+        if code is None
+        else ["-P", str(Path(__file__).parent / "pull.py")]
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.pull", str(config)],
+        [sys.executable, *args, str(config)],
         capture_output=True,
         text=True,
         check=True,
         timeout=3600,
+        cwd=code,
+        env=servers.code_env(code),
     ).stdout.split()
     return int(out[0]), float(out[1])
 
@@ -107,9 +122,26 @@ class SizeResult:
     floor_rate: float  # contacts per second, parse + render + insert in one process
     measured: dict[str, Results]  # server name -> operation -> sample
     rss: dict[str, float]  # server name -> peak resident MiB
+    baseline_pull_rate: float = 0.0  # contacts per second, the baseline's initial pull
 
 
-def run_size(n: int, reps: int, names: list[str]) -> SizeResult:
+def start_baseline(
+    work: Path, seed: Path, code: Path, result: SizeResult, stack: ExitStack
+) -> servers.Process:
+    """The revision compared against, on a sandbox seeded alike and a store of its own: its
+    schema may differ from the working tree's, so it pulls for itself rather than copy the
+    bridge's data directory (which the bridge's measurements have changed by then, too)."""
+    own = work / "baseline"
+    own.mkdir()
+    sandbox = servers.start_sandbox(own, seed)
+    stack.callback(sandbox.stop)
+    config = servers.bridge_config(own, sandbox.url)
+    pulled, seconds = pull(config, code)
+    result.baseline_pull_rate = pulled / seconds
+    return servers.start_bridge(own, config, code=code, name="baseline")
+
+
+def run_size(n: int, reps: int, names: list[str], baseline: Path | None = None) -> SizeResult:
     with tempfile.TemporaryDirectory(prefix=f"bench-{n}-") as tmp:
         work = Path(tmp)
         generated = contacts(n)
@@ -120,52 +152,78 @@ def run_size(n: int, reps: int, names: list[str]) -> SizeResult:
             config = servers.bridge_config(work, sandbox.url)
             pulled, pull_seconds = pull(config)
             floor = floor_rate(generated, work)
-            starters = {
-                "bridge": lambda: servers.start_bridge(work, config),
-                "radicale": lambda: servers.start_radicale(
+            result = SizeResult(n, pulled / pull_seconds, floor, {}, {})
+            starters: dict[str, Callable[[ExitStack], servers.Process]] = {
+                "bridge": lambda stack: servers.start_bridge(work, config),
+                "radicale": lambda stack: servers.start_radicale(
                     work, servers.seed_radicale(work, served_cards(work))
                 ),
             }
-            result = SizeResult(n, pulled / pull_seconds, floor, {}, {})
+            if baseline is not None:
+                starters["baseline"] = partial(start_baseline, work, seed, baseline, result)
             for name in names:
-                server = starters[name]()
-                try:
+                with ExitStack() as stack:
+                    server = starters[name](stack)
+                    stack.callback(server.stop)
                     dav = Dav(server.url, servers.USER, servers.PASSWORD, "contacts")
                     result.measured[name] = measure_server(dav, reps, n, name)
                     dav.close()
                     result.rss[name] = server.peak_rss()
-                finally:
-                    server.stop()
         finally:
             sandbox.stop()
     return result
 
 
-def table(result: SizeResult) -> str:
+def _share(mine: float | None, theirs: float | None, digits: int = 3) -> str:
+    return f"{mine / theirs:.{digits}f}" if mine and theirs else "-"
+
+
+def _show(sample: Sample | None) -> str:
+    return sample.show() if sample else "-"
+
+
+def _median(sample: Sample | None) -> float | None:
+    return sample.median if sample else None
+
+
+def table(result: SizeResult, rev: str = "") -> str:
+    """The size's table; with a baseline measured, two more columns: the baseline (revision
+    ``rev``) and bridge / baseline."""
     ratio = result.pull_rate / result.floor_rate
+    old = "baseline" in result.measured
+    pull = f"Initial pull: {result.pull_rate:,.0f} contacts/s; "
+    if old:
+        pull += f"baseline {rev}: {result.baseline_pull_rate:,.0f} contacts/s; "
     lines = [
         f"### N = {result.n:,}",
         "",
-        f"Initial pull: {result.pull_rate:,.0f} contacts/s; floor (JSON parse + vCard render + "
+        f"{pull}floor (JSON parse + vCard render + "
         f"SQLite insert, same process): {result.floor_rate:,.0f} contacts/s; ratio {ratio:.2f} "
         "(target >= 0.33)",
         "",
-        "| operation (ms: median (min-max)) | bridge | stock Radicale | bridge / Radicale |",
-        "|---|---|---|---|",
+        "| operation (ms: median (min-max)) | bridge | stock Radicale | bridge / Radicale |"
+        + (f" baseline {rev} | bridge / baseline |" if old else ""),
+        "|---|---|---|---|" + ("---|---|" if old else ""),
     ]
     bridge, radicale = result.measured.get("bridge", {}), result.measured.get("radicale", {})
-    for op in bridge or radicale:
-        mine, theirs = bridge.get(op), radicale.get(op)
-        share = f"{mine.median / theirs.median:.3f}" if mine and theirs else "-"
-        lines.append(
-            f"| {op} | {mine.show() if mine else '-'} | {theirs.show() if theirs else '-'} "
-            f"| {share} |"
+    baseline = result.measured.get("baseline", {})
+    for op in bridge or radicale or baseline:
+        mine, theirs, before = bridge.get(op), radicale.get(op), baseline.get(op)
+        line = (
+            f"| {op} | {_show(mine)} | {_show(theirs)} | {_share(_median(mine), _median(theirs))} |"
         )
+        if old:
+            line += f" {_show(before)} | {_share(_median(mine), _median(before))} |"
+        lines.append(line)
     rss = {name: f"{mib:.0f}" for name, mib in result.rss.items()}
-    share = f"{result.rss['bridge'] / result.rss['radicale']:.2f}" if len(rss) == 2 else "-"
-    lines.append(
-        f"| peak RSS (MiB) | {rss.get('bridge', '-')} | {rss.get('radicale', '-')} | {share} |"
+    mib = result.rss.get
+    line = (
+        f"| peak RSS (MiB) | {rss.get('bridge', '-')} | {rss.get('radicale', '-')} "
+        f"| {_share(mib('bridge'), mib('radicale'), 2)} |"
     )
+    if old:
+        line += f" {rss.get('baseline', '-')} | {_share(mib('bridge'), mib('baseline'), 2)} |"
+    lines.append(line)
 
     return "\n".join(lines)
 
@@ -199,15 +257,21 @@ def main() -> None:
         "--servers", default="bridge,radicale", help="which to measure (bridge alone for 100,000)"
     )
     parser.add_argument("--write-readme", action="store_true", help="record in README.md")
+    parser.add_argument(
+        "--baseline", metavar="REV", help='also measure git revision REV\'s bridge ("baseline")'
+    )
     args = parser.parse_args()
     started = time.monotonic()
     header = f"Run {datetime.date.today().isoformat()} on {machine()}."
     sections = [header]
     print(header, flush=True)
-    for n in (int(s) for s in args.sizes.split(",")):
-        section = table(run_size(n, args.reps, args.servers.split(",")))
-        print(f"\n{section}\n", flush=True)
-        sections.append(section)
+    names = args.servers.split(",") + (["baseline"] if args.baseline else [])
+    with checkout(args.baseline) if args.baseline else nullcontext() as checked:
+        code, rev = checked if checked else (None, "")
+        for n in (int(s) for s in args.sizes.split(",")):
+            section = table(run_size(n, args.reps, names, code), rev)
+            print(f"\n{section}\n", flush=True)
+            sections.append(section)
     sections.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")
     if args.write_readme:
         write_readme("\n\n".join(sections))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -43,10 +45,20 @@ def wait_http(url: str, timeout: float = 120) -> None:
 
 
 class Process:
-    def __init__(self, args: list[str], url: str, log: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        url: str,
+        log: Path,
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.url = url
         self._log = log.open("wb")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, env=env
+        )
         try:
             wait_http(url)
         except BaseException:
@@ -66,7 +78,11 @@ class Process:
         self._log.close()
 
 
-def start_sandbox(work: Path, seed: Path) -> Process:
+def start_sandbox(
+    work: Path, seed: Path, *, latency: float = 0.0, tokens: list[str] | None = None
+) -> Process:
+    """The sandbox in its own process; ``seed`` goes to the first of ``tokens``' accounts
+    (one account per token), and every /v1 request waits ``latency`` seconds first."""
     port = free_port()
     args = [
         sys.executable,
@@ -77,22 +93,25 @@ def start_sandbox(work: Path, seed: Path) -> Process:
         str(port),
         "--db",
         str(work / "sandbox.sqlite3"),
-        "--token",
-        TOKEN,
+        *(arg for token in tokens or [TOKEN] for arg in ("--token", token)),
         "--seed",
         str(seed),
         "--page-size",
         "500",
+        "--latency",
+        str(latency),
     ]
     return Process(args, f"http://127.0.0.1:{port}/v1", work / "sandbox.log")
 
 
-def htpasswd(work: Path) -> Path:
+def htpasswd(work: Path, users: Mapping[str, str] | None = None) -> Path:
+    """``users`` (name -> password; the one benchmark user by default) in one file."""
     # The same cheap hash for both servers: the benchmark measures storage, not bcrypt.
     from bridge.htpasswd import set_password
 
     path = work / "users.htpasswd"
-    set_password(path, USER, PASSWORD, rounds=4)
+    for user, password in (users or {USER: PASSWORD}).items():
+        set_password(path, user, password, rounds=4)
     return path
 
 
@@ -115,10 +134,24 @@ def bridge_config(
     return config
 
 
-def start_bridge(work: Path, config: Path) -> Process:
+def code_env(code: Path | None) -> dict[str, str] | None:
+    """The environment that makes ``python -m bridge`` import the tree at ``code`` (a
+    checkout of another revision) instead of the working tree the venv installs; None
+    keeps the working tree. PYTHONPATH comes before the editable install's finder."""
+    if code is None:
+        return None
+    return {**os.environ, "PYTHONPATH": str(code)}
+
+
+def start_bridge(
+    work: Path, config: Path, *, code: Path | None = None, name: str = "bridge"
+) -> Process:
+    """``serve`` in its own process, from the working tree or from the checkout ``code``."""
     port = int(re.search(r"port = (\d+)", config.read_text()).group(1))  # type: ignore[union-attr]
     args = [sys.executable, "-m", "bridge", "serve", "--config", str(config)]
-    return Process(args, f"http://127.0.0.1:{port}/", work / "bridge.log")
+    return Process(
+        args, f"http://127.0.0.1:{port}/", work / f"{name}.log", cwd=code, env=code_env(code)
+    )
 
 
 def seed_radicale(work: Path, cards: dict[str, str]) -> Path:
