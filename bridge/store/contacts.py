@@ -112,26 +112,26 @@ class ContactStore:
             conn.execute("DELETE FROM books WHERE id = ?", (book_id,))
 
     def set_book_props(self, book_id: int, props: Json) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute("UPDATE books SET props = ? WHERE id = ?", (json.dumps(props), book_id))
 
     def set_tokens(self, book_id: int, updated: str | None, deleted: str | None) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "UPDATE books SET updated_token = ?, deleted_token = ? WHERE id = ?",
                 (updated, deleted, book_id),
             )
 
     def set_updated_token(self, book_id: int, token: str) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute("UPDATE books SET updated_token = ? WHERE id = ?", (token, book_id))
 
     def set_deleted_token(self, book_id: int, token: str) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute("UPDATE books SET deleted_token = ? WHERE id = ?", (token, book_id))
 
     def mark_pulled(self, book_id: int, when: float | None = None) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "UPDATE books SET last_pull = ? WHERE id = ?", (when or time.time(), book_id)
             )
@@ -140,7 +140,7 @@ class ContactStore:
 
     def begin_resync(self, book_id: int) -> int:
         """Start (or resume, after a crash) a full listing; returns its generation."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             book = self.book_by_id(book_id)
             if book.resync_running:
                 return book.resync_generation
@@ -152,7 +152,7 @@ class ContactStore:
             return book.resync_generation + 1
 
     def mark_seen(self, book_id: int, remote_ids: Iterable[str], generation: int) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.executemany(
                 "UPDATE contacts SET seen_generation = ? WHERE book_id = ? AND remote_id = ?",
                 [(generation, book_id, rid) for rid in remote_ids],
@@ -172,7 +172,7 @@ class ContactStore:
         return [ContactRow.from_row(r) for r in rows]
 
     def finish_resync(self, book_id: int) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "UPDATE books SET resync_running = 0, resync_resume = NULL WHERE id = ?",
                 (book_id,),
@@ -180,7 +180,7 @@ class ContactStore:
 
     def set_resync_resume(self, book_id: int, resume: Json | None) -> None:
         """Where an interrupted full listing picks up (saved with the page it follows)."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "UPDATE books SET resync_resume = ? WHERE id = ?", (dumps(resume), book_id)
             )
@@ -336,7 +336,7 @@ class ContactStore:
 
         Returns whether the served card changed (a new etag or a new contact).
         """
-        with self.db.transaction() as conn:
+        with self.db.transaction(row.book_id) as conn:
             old = conn.execute(
                 "SELECT etag FROM contacts WHERE book_id = ? AND href = ?", (row.book_id, row.href)
             ).fetchone()
@@ -373,7 +373,7 @@ class ContactStore:
 
     def delete(self, book_id: int, href: str) -> bool:
         """Remove the contact and leave a tombstone in the change log; False if absent."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             cursor = conn.execute(
                 "DELETE FROM contacts WHERE book_id = ? AND href = ?", (book_id, href)
             )
@@ -416,7 +416,7 @@ class ContactStore:
 
     def prune_changes(self, book_id: int, before_seq: int) -> int:
         """Drop log entries at or below ``before_seq``; older tokens become invalid."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "DELETE FROM changes WHERE book_id = ? AND seq <= ?", (book_id, before_seq)
             )

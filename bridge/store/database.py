@@ -3,8 +3,8 @@ default) and PostgreSQL (``[store] url``), so that the store's code is written o
 
 The store's SQL is written once, in the dialect both accept, with ``?`` placeholders; rows
 are read by column name or position (``row["etag"]``, ``row[0]``, ``Item(*row)``) on both.
-Both backends give the engine the same guarantee: one write transaction at a time, across
-threads and processes, and reads that never wait for it.
+Both backends give the engine the same guarantee: one write transaction at a time per book
+(on SQLite, one at all), across threads and processes, and reads that never wait for it.
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class Database(ABC):
     """Connections per thread and explicit transactions over one store.
 
     ``connection()`` serves single statements (each its own transaction when not inside
-    one); ``transaction()`` is a write transaction, one at a time across every thread and
-    process using the store, nested calls joining the outer one; ``snapshot()`` is a read
+    one); ``transaction(book_id)`` is a write transaction of one book, one at a time per
+    book across every thread and process using the store, and ``transaction()`` one of the
+    whole store, alone; nested calls join the outer one. ``snapshot()`` is a read
     transaction: several queries see one state, without waiting for a writer.
     """
 
@@ -81,7 +82,7 @@ class Database(ABC):
     def connection(self) -> Connection: ...
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Connection]: ...
+    def transaction(self, book_id: int | None = None) -> AbstractContextManager[Connection]: ...
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[Connection]: ...

@@ -35,7 +35,7 @@ class Outbox:
         base_json: Json | None = None,
         local_json: Json | None = None,
     ) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             pending = conn.execute(
                 "SELECT * FROM outbox WHERE book_id = ? AND href = ? AND failed = 0"
                 " AND claimed = 0 AND uncertain = 0 ORDER BY id DESC LIMIT 1",
@@ -145,7 +145,7 @@ class Outbox:
         Choosing and claiming are one transaction: a write arriving between them would fold
         into an op whose older content is already on its way, and be lost.
         """
-        with self.db.transaction():
+        with self.db.transaction(book_id):
             op = self.next(book_id, href, due)
             if op is None:
                 return None
@@ -164,7 +164,7 @@ class Outbox:
         claimed = "SELECT 1 FROM outbox WHERE book_id = ? AND claimed = 1 LIMIT 1"
         if self.db.connection().execute(claimed, (book_id,)).fetchone() is None:
             return  # the usual case: no write transaction for nothing to do
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             conn.execute(
                 "UPDATE outbox SET claimed = 0, uncertain = 1 WHERE book_id = ? AND claimed = 1",
                 (book_id,),
@@ -175,7 +175,7 @@ class Outbox:
         those tried ``park_after`` times already are parked instead (returned): none of
         those tries reached Aurinko, and the next would fail as they did."""
         uncertain = "book_id = ? AND uncertain = 1 AND op = 'create' AND failed = 0"
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             parked = self._select(f"{uncertain} AND attempts >= ?", book_id, park_after)
             conn.execute(
                 "UPDATE outbox SET failed = 1, uncertain = 0,"
@@ -193,7 +193,7 @@ class Outbox:
         Their base is what ``op`` asked for, not what Aurinko answered: a later write was
         made on the card as served then, so a field another device changed meanwhile is
         not one the user removed."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(op.book_id) as conn:
             conn.execute("DELETE FROM outbox WHERE id = ?", (op.id,))
             conn.execute("UPDATE books SET last_push = ? WHERE id = ?", (time.time(), op.book_id))
             later = "book_id = ? AND href = ? AND id > ?"
@@ -291,7 +291,7 @@ class Outbox:
         lost_vcard: str | None,
         path: str | None = None,
     ) -> int:
-        with self.db.transaction() as conn:
+        with self.db.transaction(book_id) as conn:
             cursor = conn.execute(
                 "INSERT INTO conflicts (book_id, href, outcome, fields, lost_json, lost_vcard,"
                 " created, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

@@ -1,11 +1,13 @@
 """The PostgreSQL store (``[store] url``): several bridge instances can share one.
 
-The engine's correctness rests on SQLite's one writer at a time: it reads, decides and
+The engine's correctness rests on one writer at a time per book: it reads, decides and
 writes inside ``transaction()`` (outbox folding, claims, UID checks, the change log's
-order). Here every write transaction of every instance first takes one transaction-level
-advisory lock, so writers take turns exactly as they do on SQLite, and change-log
-sequence numbers are handed out in commit order; readers take no lock and never wait.
-Snapshots are REPEATABLE READ, READ ONLY.
+order). Here a write transaction of one book (``transaction(book_id)``) first takes that
+book's transaction-level advisory lock, and the store's lock shared; any other write
+transaction takes the store's lock exclusively. So one book's writers take turns as on
+SQLite, its change-log sequence numbers are handed out in commit order (a sync token is one
+book's position), and two books' writers never wait for each other; readers take no lock
+and never wait. Snapshots are REPEATABLE READ, READ ONLY.
 
 Connections come from a pool: a thread holds one for the length of a transaction or
 snapshot; a statement outside either borrows one, in autocommit, for that statement.
@@ -36,6 +38,9 @@ from .schema import SCHEMA_VERSION, SchemaTooNewError
 # of "bridgeWL". Advisory locks are per database; the two-int4 form's keys never meet the
 # single-bigint form's, which leaves that one free for per-book locks.
 STORE_LOCK = 0x6272_6964_6765_574C
+# A book's write lock: pg_advisory_xact_lock(int4, int4) with this first key ("ABWL") and the
+# book id (the owner's session lock, in ``bridge.sync.locks``, has a first key of its own).
+BOOK_LOCK = 0x4142_574C
 
 # Connections an instance keeps at most: a CardDAV request holds one only while in a
 # transaction or a streamed listing, so a few serve many threads; the pool waits
@@ -50,6 +55,7 @@ LOCK_WAIT_MS = 30_000
 
 # Sent without parameters, so in one round trip (psycopg then uses the simple protocol).
 _BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({STORE_LOCK})"
+_BEGIN_BOOK = f"BEGIN; SELECT pg_advisory_xact_lock_shared({STORE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 # The pool logs each borrow and return at INFO, and the store borrows for each statement
@@ -225,6 +231,7 @@ class _ThreadState(threading.local):
     pinned: _Pinned | None = None
     depth = 0
     reading = False
+    books: frozenset[int] | None = None  # the books locked; None: the whole store
 
 
 class PostgresDatabase(Database):
@@ -284,21 +291,35 @@ class PostgresDatabase(Database):
         return pinned if pinned is not None else self._borrowing
 
     @contextmanager
-    def transaction(self) -> Iterator[_Pinned]:
-        """A write transaction, after every other instance's (the advisory lock)."""
+    def transaction(self, book_id: int | None = None) -> Iterator[_Pinned]:
+        """A write transaction of one book (after that book's other writers, in every
+        instance) or, without ``book_id``, of the whole store (after every writer)."""
         state = self._local
         if state.depth:
             if state.reading:
                 raise RuntimeError("a write transaction cannot start inside a snapshot")
             assert state.pinned is not None
+            self._join_book(state, state.pinned, book_id)
             state.depth += 1
             try:
                 yield state.pinned
             finally:
                 state.depth -= 1
             return
-        with self._pinned(state, _BEGIN_WRITE, reading=False) as conn:
+        begin = _BEGIN_WRITE if book_id is None else f"{_BEGIN_BOOK}; {_book_lock(book_id)}"
+        with self._pinned(state, begin, reading=False) as conn:
+            state.books = None if book_id is None else frozenset((book_id,))
             yield conn
+
+    @staticmethod
+    def _join_book(state: _ThreadState, conn: _Pinned, book_id: int | None) -> None:
+        """A nested transaction joins the outer one; a book it names is locked too, unless
+        the outer one holds the whole store or that book already. (A nested one without a
+        book joins the outer one's books: it writes what they cover.)"""
+        if book_id is None or state.books is None or book_id in state.books:
+            return
+        conn.execute(_book_lock(book_id))
+        state.books = state.books | {book_id}
 
     @contextmanager
     def snapshot(self) -> Iterator[_Pinned]:
@@ -327,12 +348,17 @@ class PostgresDatabase(Database):
                 conn.execute("COMMIT")
             finally:
                 state.pinned, state.depth, state.reading = None, 0, False
+                state.books = None
 
     def octet_length(self, column: str) -> str:
         return f"octet_length({column})"
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _book_lock(book_id: int) -> str:
+    return f"SELECT pg_advisory_xact_lock({BOOK_LOCK}, {int(book_id)})"
 
 
 def _connect_kwargs(url: str, password: str | None) -> dict[str, Any]:

@@ -96,8 +96,10 @@ class SQLiteDatabase(Database):
         conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[SQLiteConnection]:
-        """A write transaction (BEGIN IMMEDIATE); nested calls join the outer one."""
+    def transaction(self, book_id: int | None = None) -> Iterator[SQLiteConnection]:
+        """A write transaction (BEGIN IMMEDIATE); nested calls join the outer one. SQLite
+        has one writer at a time whatever the book: ``book_id`` only says which a
+        transaction writes (PostgreSQL locks that book alone)."""
         conn = self.connection()
         if self._local.depth:
             if self._local.reading:

@@ -165,7 +165,7 @@ class SyncEngine:
         """
         parsed = from_vcard(text)
         uid = parsed.uid or uid or str(uuid.uuid4())
-        with self.db.transaction():
+        with self.db.transaction(book.id):
             existing = self.store.get(book.id, href)
             self._check_uid(book, href, uid, existing)
             row = local_row(book, href, uid, parsed, existing)
@@ -198,7 +198,7 @@ class SyncEngine:
         )
 
     def delete(self, book: Book, href: str, *, push: bool = True) -> None:
-        with self.db.transaction():
+        with self.db.transaction(book.id):
             row = self.store.get(book.id, href)
             if row is None:
                 raise ContactNotFoundError(href)

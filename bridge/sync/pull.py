@@ -68,12 +68,12 @@ class Puller:
         assert book.updated_token and book.deleted_token
         for page in self.client.iter_updated(book.updated_token):
             records, unfetched = self._with_photos(book, page.records)
-            with self.store.db.transaction():
+            with self.store.db.transaction(book.id):
                 self._apply_records(book, records, report, unfetched)
                 if page.next_page_token is None:
                     self.store.set_updated_token(book.id, _final_token(page, "updated"))
         for dpage in self.client.iter_deleted(book.deleted_token):
-            with self.store.db.transaction():
+            with self.store.db.transaction(book.id):
                 self._apply_deletions(book, dpage.records, report)
                 if dpage.next_page_token is None:
                     self.store.set_deleted_token(book.id, _final_token(dpage, "deleted"))
@@ -100,7 +100,7 @@ class Puller:
         if updated_token is None or deleted_token is None:  # the next run starts over
             log.warning("%s: a sync run ended without its delta token", book.path)
             updated_token = deleted_token = None
-        with self.store.db.transaction():
+        with self.store.db.transaction(book.id):
             self._apply_deletions(book, deleted, report)
             for row in self.store.unseen_since(book.id, generation):
                 self._remote_deleted(book, row, report)
@@ -124,7 +124,7 @@ class Puller:
         updated_token = None
         for page in pages:
             records, unfetched = self._with_photos(book, page.records)
-            with self.store.db.transaction():
+            with self.store.db.transaction(book.id):
                 self._apply_records(book, records, report, unfetched)
                 self.store.mark_seen(book.id, (str(r["id"]) for r in records), generation)
                 after = page.next_page_token

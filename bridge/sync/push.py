@@ -277,7 +277,7 @@ class Pusher:
         ``held`` the fields it refused, and ``sent_keys`` those it took (no longer held)."""
         record = _with_sent_photo(record, sent if sent is not None else op.local_json)
 
-        with self.store.db.transaction():
+        with self.store.db.transaction(book.id):
             self.outbox.done(op, str(record["id"]), record.get("etag"))
             row = self.store.get(book.id, op.href)
             if row is None:

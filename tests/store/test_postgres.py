@@ -297,3 +297,36 @@ def test_a_writer_stuck_past_the_lock_wait_surfaces_instead_of_hanging(
     finally:
         first.close()
         second.close()
+
+
+def _refused(db: PostgresDatabase, book_id: int | None) -> bool:
+    """Whether a write transaction of ``book_id`` (None: the whole store) on ``db`` times
+    out waiting for a lock held elsewhere."""
+    try:
+        with db.transaction(book_id):
+            return False
+    except StoreError as exc:
+        assert "lock timeout" in str(exc)
+        return True
+
+
+def test_two_books_writers_never_wait_for_each_other(
+    pg_store: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One book's write transaction holds that book alone: another book's writer in
+    another instance goes ahead; the same book's, and a writer of the whole store, wait."""
+    monkeypatch.setattr(postgres, "LOCK_WAIT_MS", 200)
+    first, second = _open(pg_store), _open(pg_store)
+    try:
+        with first.transaction(1):
+            assert not _refused(second, 2)
+            assert _refused(second, 1)
+            assert _refused(second, None)
+            with first.transaction(2):  # a nested transaction locks the book it names
+                assert _refused(second, 2)
+        with first.transaction():  # the whole store: every writer waits
+            assert _refused(second, 2)
+        assert not _refused(second, 1) and not _refused(second, None)
+    finally:
+        first.close()
+        second.close()
