@@ -1,13 +1,18 @@
 """How soon a change made in Aurinko reaches a client: with webhooks on and off.
 
-    python -m benchmarks.realtime [--changes 100] [--every 0.5]
+    python -m benchmarks.realtime [--changes 100] [--every 0.5] [--isolated 12] [--apart 10]
+                                  [--baseline REV]
 
-Another device creates ``--changes`` contacts in the sandbox, one every ``--every`` seconds,
-while a CardDAV client polls sync-collection every 0.2 s and a WebDAV-Push subscriber (a
-push service of our own on 127.0.0.1, decrypting each message) waits for messages. For each
-change: the time until it is listed by sync-collection, and until the first push message
-that arrives once it is listed. Webhooks off is the default configuration (a read pulls a
-book older than ``freshness``, 30 s); on, Aurinko's notification pulls the book at once.
+Another device creates ``--changes`` contacts in the sandbox, one every ``--every`` seconds
+(the stream), while a CardDAV client polls sync-collection every 0.2 s and a WebDAV-Push
+subscriber (a push service of our own on 127.0.0.1, decrypting each message) waits for
+messages. For each change: the time until it is listed by sync-collection, and until the
+first push message that arrives once it is listed. Webhooks off is the default
+configuration (a read pulls a book older than ``freshness``, 30 s); on, Aurinko's
+notification pulls the book at once. With webhooks on, a second phase follows the stream
+once its messages are over: ``--isolated`` changes, one every ``--apart`` seconds, each on
+its own (push messages are paced per book: the stream's pacing must not delay them).
+``--baseline REV`` measures the webhooks-on run again with ``serve`` from git revision REV.
 Everything runs on 127.0.0.1, ``serve`` and the sandbox in processes of their own.
 """
 
@@ -20,12 +25,14 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from . import servers
+from .baseline import checkout
 from .run import machine
 
 SECRET = "bench-signing-secret-0123456789"
@@ -41,6 +48,14 @@ class Timeline:
     made: dict[str, float] = field(default_factory=dict)  # contact name -> when created
     listed: dict[str, float] = field(default_factory=dict)  # -> first seen in a listing
     pushed: list[float] = field(default_factory=list)  # arrival of each push message
+
+
+@dataclass(frozen=True)
+class Phases:
+    """One run's changes: the stream, and the isolated changes after it (if any)."""
+
+    stream: Timeline
+    isolated: Timeline | None
 
 
 def _sandbox(work: Path) -> servers.Process:
@@ -88,14 +103,38 @@ def _listings(client: httpx.Client, timeline: Timeline, stop: threading.Event) -
         stop.wait(0.2)
 
 
-def run_once(work: Path, changes: int, every: float, webhooks: bool) -> Timeline:
+def _create(remote: httpx.Client, timeline: Timeline, name: str) -> None:
+    timeline.made[name] = time.monotonic()
+    remote.post("/contacts", json={"name": {"displayName": name}}).raise_for_status()
+
+
+def _listed(timeline: Timeline, listings: Timeline, timeout: float = 60) -> None:
+    """Wait until every change ``timeline`` made is in ``listings``; copy their times."""
+    deadline = time.monotonic() + timeout
+    while not timeline.made.keys() <= set(listings.listed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen = dict(listings.listed)  # a copy: the poller adds to it meanwhile
+    timeline.listed = {n: t for n, t in seen.items() if n in timeline.made}
+
+
+def run_once(
+    work: Path,
+    changes: int,
+    every: float,
+    webhooks: bool,
+    isolated: int = 0,
+    apart: float = 10,
+    code: Path | None = None,
+) -> Phases:
+    """One run; ``code``: a checkout whose ``serve`` runs instead of the working tree's."""
     from tests.push.conftest import PushService, Subscriber  # the tests' push service
 
     sandbox = _sandbox(work)
     service = PushService()
-    timeline = Timeline()
+    listings, stream = Timeline(), Timeline()
+    alone = Timeline() if isolated else None
     try:
-        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks))
+        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks), code=code)
         try:
             book = f"{server.url}{servers.USER}/contacts/"
             auth = (servers.USER, servers.PASSWORD)
@@ -106,24 +145,28 @@ def run_once(work: Path, changes: int, every: float, webhooks: bool) -> Timeline
             )
             assert registered.status_code in (201, 204), registered.text
             stop = threading.Event()
-            poller = threading.Thread(target=_listings, args=(client, timeline, stop))
+            poller = threading.Thread(target=_listings, args=(client, listings, stop))
             poller.start()
             time.sleep(1.0)  # the first listing and pull are behind us
             remote = httpx.Client(
                 base_url=sandbox.url, headers={"Authorization": f"Bearer {servers.TOKEN}"}
             )
             for i in range(changes):
-                name = f"Realtime {i}"
-                timeline.made[name] = time.monotonic()
-                remote.post("/contacts", json={"name": {"displayName": name}}).raise_for_status()
+                _create(remote, stream, f"Realtime {i}")
                 time.sleep(every)
-            deadline = time.monotonic() + 60
-            while len(timeline.listed) < changes and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(6.0)  # the last push message, after its quiet period
+            _listed(stream, listings)
+            time.sleep(6.0)  # the last push message, at the end of its window (5 s)
+            started = time.monotonic()
+            stream.pushed = [m.arrived for m in subscriber.messages]
+            if alone is not None:
+                for i in range(isolated):
+                    time.sleep(apart)  # a quiet spell: no message for longer than a window
+                    _create(remote, alone, f"Isolated {i}")
+                _listed(alone, listings)
+                time.sleep(6.0)
+                alone.pushed = [m.arrived for m in subscriber.messages if m.arrived >= started]
             stop.set()
             poller.join()
-            timeline.pushed = [m.arrived for m in subscriber.messages]
             client.close()
             remote.close()
         finally:
@@ -131,7 +174,7 @@ def run_once(work: Path, changes: int, every: float, webhooks: bool) -> Timeline
     finally:
         service.close()
         sandbox.stop()
-    return timeline
+    return Phases(stream, alone)
 
 
 def _figures(timeline: Timeline) -> tuple[list[float], list[float], int]:
@@ -169,17 +212,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=100, help="contacts created upstream")
     parser.add_argument("--every", type=float, default=0.5, help="seconds between changes")
+    parser.add_argument(
+        "--isolated", type=int, default=12, help="changes on their own, after the stream"
+    )
+    parser.add_argument(
+        "--apart", type=float, default=10.0, help="seconds between isolated changes"
+    )
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
     args = parser.parse_args()
-    print(f"Run on {machine()}; {args.changes} changes, one every {args.every} s.", flush=True)
+    print(
+        f"Run on {machine()}; {args.changes} changes, one every {args.every} s; "
+        f"then {args.isolated} isolated changes, one every {args.apart} s (webhooks on).",
+        flush=True,
+    )
     lines = [
         "| webhooks | listed: median s | p95 | push message: median s | p95 | messages "
         "| never listed |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, on in (("off (freshness 30 s)", False), ("on", True)):
-        with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
-            lines.append(row(label, run_once(Path(tmp), args.changes, args.every, on)))
+    with checkout(args.baseline) if args.baseline else nullcontext() as checked:
+        runs: list[tuple[str, bool, Path | None]] = [
+            ("off (freshness 30 s)", False, None),
+            ("on", True, None),
+        ]
+        if checked is not None:
+            runs.append((f"on, baseline {checked[1]}", True, checked[0]))
+        for label, on, code in runs:
+            with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
+                isolated = args.isolated if on else 0
+                phases = run_once(
+                    Path(tmp), args.changes, args.every, on, isolated, args.apart, code
+                )
+            lines.append(row(label, phases.stream))
             print(lines[-1], flush=True)
+            if phases.isolated is not None:
+                alone = f"{label}, isolated (one every {args.apart:g} s)"
+                lines.append(row(alone, phases.isolated))
+                print(lines[-1], flush=True)
     print("\n".join(lines), flush=True)
 
 

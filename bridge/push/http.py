@@ -274,7 +274,8 @@ class PushFront:
             excluded = dont_notify(str(environ.get("HTTP_PUSH_DONT_NOTIFY", "")))
             upto = self.engine.store.current_seq(book.id)
             self.push.notifier.quiet(book.id, href, before, upto, excluded)
-        self.push.notifier.poke()
+        if self.push.notifier.watching():  # a wake-up costs the request a thread switch
+            self.push.notifier.poke()
 
     def _options(self, environ: Environ, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         parts = _parts(str(environ.get("PATH_INFO", "")))

@@ -1,11 +1,13 @@
 """The sender: watches the change log of every book that has subscribers and, when a book's
 sync token moves, sends each of them one push message, off every request's thread.
 
-A burst of writes makes few messages: a book is notified once its changes have settled
-for a moment (or have kept coming for a whole interval), and at most once per interval;
-a change that comes after a message is sent in a trailing one, so the last message of a
-burst always carries the last sync token. A client's own write is not pushed back to it
-when it names its registration in ``Push-Dont-Notify`` (the draft's suppression).
+Pacing, per book: the first change after a quiet spell (no message for the book in the
+last ``interval`` seconds) is sent at once, after only ``settle`` (tens of milliseconds);
+what changes within ``interval`` of a message is folded into one message at the end of
+that interval. A burst thus makes at most one message per interval, and its last change
+is in the last message (every change is announced). A client's own write is not pushed
+back to it when it names its registration in ``Push-Dont-Notify`` (the draft's
+suppression).
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ from .webpush import Delivery, Outcome, send
 log = logging.getLogger("bridge.push")
 
 DAY = 24 * 3600.0
+RETRY = 1.0  # seconds until the change log is read again after it could not be
 
 
 @dataclass(frozen=True)
 class PushOptions:
     interval: float = 5.0  # at most one message per book this often
-    settle: float = 0.5  # a book's changes are sent once it has been quiet this long
-    poll: float = 1.0  # how often the change log is read (pulls, other processes' writes)
+    # A change after a quiet spell is sent this long after it is seen: time for the write
+    # that made it to say whom not to notify (``quiet``) before it is announced.
+    settle: float = 0.05
+    # How often the change log is read: what a pull or another process's write waits at
+    # most before it is seen (a CardDAV write here wakes the sender at once).
+    poll: float = 0.25
     default_expiry: float = 3 * DAY  # a registration that asks for no expiry
     max_expiry: float = 7 * DAY  # the longest a registration is kept without renewal
     purge_every: float = 600.0  # expired subscriptions are deleted this often
@@ -46,8 +53,7 @@ class PushOptions:
 class _Book:
     notified: int  # the change-log position the last message (or the start) stood at
     seen: int  # the latest position seen
-    sent_at: float = float("-inf")  # monotonic
-    changed_at: float = 0.0  # when ``seen`` last moved
+    sent_at: float = float("-inf")  # the clock's time of the last message
     pending_since: float | None = None  # when ``seen`` first moved past ``notified``
     busy: bool = False  # its messages are being sent
 
@@ -73,16 +79,19 @@ class Notifier:
         owns: Callable[[int], bool] = lambda book_id: True,
         sync_token: Callable[[int, int], str] | None = None,
         options: PushOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``topic(book_id)`` names a book in messages; ``owns(book_id)`` says whether this
         instance sends for it (the book's owner among instances sharing a store);
-        ``sync_token(book_id, seq)`` is the book's sync token at a change-log position."""
+        ``sync_token(book_id, seq)`` is the book's sync token at a change-log position;
+        ``clock`` is what pacing is measured with (monotonic seconds)."""
         self.store = store
         self.vapid = vapid
         self.topic = topic
         self.owns = owns
         self.sync_token = sync_token
         self.options = options or PushOptions()
+        self.clock = clock
         self._books: dict[int, _Book] = {}
         self._quiet: dict[int, list[_Quiet]] = {}
         self._lock = threading.Lock()
@@ -103,6 +112,11 @@ class Notifier:
         with self._lock:
             if book_id not in self._books:
                 self._books[book_id] = _Book(notified=seq, seen=seq)
+
+    def watching(self) -> bool:
+        """Whether any book has subscribers: until one has, writes need not wake the sender."""
+        with self._lock:
+            return bool(self._books)
 
     def poke(self) -> None:
         """Something was written: look at the change log now rather than at the next poll."""
@@ -149,16 +163,17 @@ class Notifier:
         while not self._stop.is_set():
             try:
                 wait = self.tick()
-            except Exception:  # the store is away for a moment: try again at the next poll
+            except Exception:  # the store is away for a moment: try again soon
                 log.exception("WebDAV-Push: cannot read the change log")
-                wait = self.options.poll
+                wait = max(self.options.poll, RETRY)
             self._wake.wait(wait)
             self._wake.clear()
 
     def tick(self) -> float:
-        """One look at every subscribed book; how long until the next one is due."""
+        """One look at every subscribed book: send what is due; how long until the next
+        look is (a book's message falling due, or the next poll)."""
         options = self.options
-        now, wall = time.monotonic(), time.time()
+        now, wall = self.clock(), time.time()
         if wall - self._purged >= options.purge_every:
             self._purged = wall
             purged = self.store.purge_expired(wall)
@@ -178,15 +193,14 @@ class Notifier:
                     self._books[book_id] = _Book(notified=seq, seen=seq)
                     continue
                 if seq > book.seen:
-                    book.seen, book.changed_at = seq, now
+                    book.seen = seq
                     if book.pending_since is None:
                         book.pending_since = now
                 if book.seen <= book.notified or book.busy or book.pending_since is None:
                     continue
-                ready = max(
-                    book.sent_at + options.interval,
-                    min(book.changed_at + options.settle, book.pending_since + options.interval),
-                )
+                # After a quiet spell, at once (but for ``settle``); within ``interval`` of
+                # the last message, at the end of that interval, with all that came meanwhile.
+                ready = max(book.sent_at + options.interval, book.pending_since + options.settle)
                 if ready > now:
                     wait = min(wait, ready - now)
                     continue

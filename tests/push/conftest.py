@@ -37,8 +37,9 @@ from tests.plugin.conftest import FAST, write_token
 
 PUSH_NS = "https://bitfire.at/webdav-push"
 NS = {"D": "DAV:", "P": PUSH_NS, "CR": "urn:ietf:params:xml:ns:carddav"}
-# Fast enough for tests, the same logic: a burst still makes few messages.
-OPTIONS = PushOptions(interval=1.0, settle=0.2, poll=0.1, purge_every=0.5)
+# Fast enough for tests, the same logic: a change after a quiet spell goes out at once, a
+# burst makes one message per interval.
+OPTIONS = PushOptions(interval=1.0, settle=0.05, poll=0.1, purge_every=0.5)
 
 
 @dataclass

@@ -320,7 +320,7 @@ def test_a_burst_of_writes_makes_few_messages_the_last_after_the_last_write(
     phone = push_server.service.subscriber("phone")
     registered(push_server, phone)
     for i in range(20):  # over more than two intervals, never quiet for long
-        time.sleep(OPTIONS.settle / 2)
+        time.sleep(OPTIONS.interval / 8)
         put(push_server, push_server.book_url, f"burst-{i}", f"Burst {i}")
     last_write = time.monotonic()
     final = sync_token(push_server, push_server.book_url)
