@@ -9,12 +9,14 @@ not what the client sent, so the client fetches the stored one (RFC 6352 practic
 No request body is read before its request is authenticated (issue 11): the wrapper asks
 Radicale's own auth backend first, and an unauthenticated request reaches Radicale without
 its body, for Radicale's own 401. A card larger than the bridge stores is refused unread.
+
+Listings (PROPFIND Depth 1, sync-collection, addressbook-multiget) are streamed into
+Radicale's answer from the store (``listing``), and a GET of one card is answered from the
+store with Radicale's own login, rights and headers (``direct``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gzip
 import io
 import re
@@ -22,7 +24,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from radicale import httputils
 from radicale.auth import AuthContext
 
 from bridge import statuspage
@@ -34,6 +35,7 @@ from bridge.webhooks import WebhookEndpoint
 
 from . import listing
 from .context import RequestContext, request_scope
+from .direct import DirectAnswers, basic_credentials
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -56,6 +58,9 @@ _VERSION_LINE = re.compile(_GROUP + rb"(VERSION:.*)$", re.IGNORECASE | re.MULTIL
 STAND_IN_LIMIT = 1024 * 1024  # larger bodies go whole, so Radicale's size limit applies
 
 _REASON_STATUSES = ("400", "403", "409", "412", "413")
+# The body of a request whose answer is streamed: if Radicale's answer cannot take the cards
+# (never seen), it is asked again, listing them itself (a multiget's stand-in aside).
+_WHOLE_BODY = "aurinko_bridge.listed_body"
 
 
 def accepted_version(accept: str) -> str | None:
@@ -75,11 +80,9 @@ def agent_version(environ: Environ) -> str | None:
     return "3.0" if _APPLE_AGENT.search(environ.get("HTTP_USER_AGENT", "")) else None
 
 
-def report_version(body: bytes) -> str | None:
-    """The ``version`` of ``<CR:address-data>`` in an addressbook-query or multiget."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
+def report_version(root: ET.Element | None) -> str | None:
+    """The ``version`` of ``<CR:address-data>`` in a REPORT (``listing.report_root``)."""
+    if root is None:
         return None
     for element in root.iter(f"{{{CARDDAV}}}address-data"):
         version = element.get("version")
@@ -137,15 +140,10 @@ def radicale_login(radicale: Any) -> Callable[[Environ], str | None]:
     auth, configuration = radicale._auth, radicale.configuration
 
     def login_of(environ: Environ) -> str | None:
-        header: str = environ.get("HTTP_AUTHORIZATION", "")
-        if not header.startswith("Basic"):
+        credentials = basic_credentials(environ, configuration)
+        if credentials is None:
             return None
-        try:
-            credentials = base64.b64decode(header[len("Basic") :].strip().encode("ascii"))
-            text: str = httputils.decode_request(configuration, environ, credentials)
-            login, password = text.split(":", 1)
-        except (ValueError, UnicodeError, binascii.Error):
-            return None
+        login, password = credentials
         context = AuthContext()
         if environ.get("REMOTE_ADDR"):
             context.remote_addr = environ["REMOTE_ADDR"]
@@ -175,7 +173,8 @@ class BridgeMiddleware:
         webhooks: WebhookEndpoint | None = None,
         push: PushFront | None = None,
     ) -> None:
-        """``stream_listings=False`` leaves listings to Radicale (the reference in tests).
+        """``stream_listings=False`` leaves listings and card GETs to Radicale (the
+        reference in tests).
         ``login`` is asked who sent a request before any body is read (by default, the
         wrapped Radicale application's own check); ``max_card`` bounds a PUT's body.
         ``status_page`` serves ``/.bridge/`` to the users it authenticates; ``webhooks``
@@ -184,6 +183,7 @@ class BridgeMiddleware:
         self.app = app
         self.max_body = max_body
         self.stream_listings = stream_listings
+        self.direct = DirectAnswers(app)
         self.login = login or radicale_login(app)
         self.max_card = max_card
         self.status_page = status_page
@@ -230,21 +230,38 @@ class BridgeMiddleware:
                 if refused is not None:
                     return _plain(start_response, "400 Bad Request", refused)
             elif method == "REPORT":
-                ctx.vcard_version = report_version(body) or agent_version(environ)
-                ctx.listing = listing.sync_listing(body, ctx.vcard_version)
+                radicale_body = self._report(environ, body, ctx)
             else:
                 ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
                 if self.push is not None:
                     self.push.asked(environ, body)
             if not self.stream_listings:
                 ctx.listing = None
+            if ctx.listing is not None:
+                environ[_WHOLE_BODY] = body
             environ["wsgi.input"] = io.BytesIO(radicale_body)
             environ["CONTENT_LENGTH"] = str(len(radicale_body))
         elif method in ("GET", "HEAD"):
             accept = environ.get("HTTP_ACCEPT", "")
             ctx.vcard_version = accepted_version(accept) or agent_version(environ)
         with request_scope(ctx):
+            if method in ("GET", "HEAD") and self.stream_listings:
+                answer = self.direct.get(environ, start_response, method, ctx.vcard_version)
+                if answer is not None:
+                    return answer
             return self._respond(environ, start_response, ctx, method)
+
+    def _report(self, environ: Environ, body: bytes, ctx: RequestContext) -> bytes:
+        """What Radicale is shown of a REPORT (a multiget's stand-in, or the body), once
+        ``ctx`` holds the vCard version asked for and the listing to stream."""
+        root = listing.report_root(self.direct.decoded(environ, body))
+        ctx.vcard_version = report_version(root) or agent_version(environ)
+        ctx.listing = listing.sync_listing(root, ctx.vcard_version)
+        if ctx.listing is not None or not self.stream_listings:
+            return body
+        with request_scope(ctx):  # the book it finds is kept for Radicale's own look
+            ctx.listing = self.direct.multiget(environ, root, ctx.vcard_version)
+        return body if ctx.listing is None else listing.MULTIGET_STAND_IN
 
     def _respond(
         self, environ: Environ, start_response: StartResponse, ctx: RequestContext, method: str
@@ -271,6 +288,7 @@ class BridgeMiddleware:
             streamed = self._stream(environ, start_response, status, headers, answer, ctx)
             if streamed is not None:
                 return streamed
+            return self._ask_whole(environ, start_response, ctx, method)
 
         if method == "PUT" and ctx.stored_differs and status.startswith("2"):
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
@@ -284,6 +302,16 @@ class BridgeMiddleware:
         headers.append(("Content-Length", str(len(answer))))
         start_response(status, headers)
         return [answer]
+
+    def _ask_whole(
+        self, environ: Environ, start_response: StartResponse, ctx: RequestContext, method: str
+    ) -> Iterable[bytes]:
+        """Radicale's own answer to the whole request, the cards listed by it."""
+        body: bytes = environ.pop(_WHOLE_BODY)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        ctx.listing = None
+        return self._respond(environ, start_response, ctx, method)
 
     def _stream(
         self,

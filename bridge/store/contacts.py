@@ -311,6 +311,21 @@ class ContactStore:
                 found[href] = StoredItem(*row)
         return found
 
+    def card_at(self, owner: str, name: str, href: str) -> StoredItem | None:
+        """The card at ``/owner/name/href``, found and read in one query (a GET): its text,
+        etag and date always belong together."""
+        columns = ", ".join(f"c.{column}" for column in _ITEM_COLUMNS.split(", "))
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT {columns} FROM contacts c JOIN books b ON b.id = c.book_id"
+                " WHERE b.owner = ? AND b.name = ? AND c.href = ?",
+                (owner, name, href),
+            )
+            .fetchone()
+        )
+        return None if row is None else StoredItem(*row)
+
     def count(self, book_id: int) -> int:
         row = (
             self.db.connection()

@@ -1,21 +1,23 @@
 """Streamed listings answer exactly what Radicale's own listing code answers.
 
-Each request goes to two servers over the same engine: the bridge as it runs (PROPFIND Depth 1
-and sync-collection streamed from the store) and the same server with streaming off, where
-Radicale builds every response itself. Their answers must mean the same thing.
+Each request goes to two servers over the same engine: the bridge as it runs (PROPFIND Depth 1,
+sync-collection and addressbook-multiget streamed from the store) and the same server with
+streaming off, where Radicale builds every response itself. Their answers must mean the same thing.
 """
 
 from __future__ import annotations
 
 import gzip
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from radicale_plugin import runtime
+from radicale_plugin import listing, runtime
+from radicale_plugin.context import RequestContext, request_scope
 from radicale_plugin.server import RunningServer
 from tests.plugin.conftest import NS, Server, card
 
@@ -75,7 +77,11 @@ def _meaning(content: bytes) -> dict[str, object]:
 
 
 def _ask(
-    client: httpx.Client, method: str, body: str, path: str = "/alice/work/", **headers: str
+    client: httpx.Client,
+    method: str,
+    body: str | bytes,
+    path: str = "/alice/work/",
+    **headers: str,
 ) -> httpx.Response:
     response = client.request(method, path, headers={"Depth": "1", **headers}, content=body)
     assert response.status_code == 207, response.text
@@ -198,3 +204,192 @@ def test_a_local_book_empty_and_filled_means_what_radicale_answers(
             assert _meaning(mine.content) == _meaning(theirs.content)
             assert (b"m.vcf" in mine.content) is filled
             assert "content-length" not in mine.headers  # streamed by the wrapper
+
+
+MULTIGET = (
+    f'<?xml version="1.0"?><CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="{CR}" '
+    'xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:X="urn:x">'
+    "<D:prop>{props}</D:prop>{hrefs}</CR:addressbook-multiget>"
+)
+EVERYTHING = "<D:getetag/><D:getcontenttype/><CR:address-data/><C:calendar-data/><X:unknown/>"
+
+
+def _multiget(props: str, hrefs: list[str]) -> str:
+    return MULTIGET.format(props=props, hrefs="".join(f"<D:href>{h}</D:href>" for h in hrefs))
+
+
+def _cards(server: Server) -> list[str]:
+    """Every card's href, as a multiget names it."""
+    tree = ET.fromstring(
+        _ask(server.alice, "PROPFIND", PROPFIND.format(props="<D:getetag/>")).content
+    )
+    hrefs = [r.findtext("D:href", namespaces=NS) or "" for r in tree.findall("D:response", NS)]
+    return [h for h in hrefs if h.endswith(".vcf")]
+
+
+def _same_multiget(
+    server: Server, reference: httpx.Client, body: str | bytes, **headers: str
+) -> dict[str, object]:
+    """The streamed multiget means what Radicale answers, each href as often."""
+    mine = _ask(server.alice, "REPORT", body, **headers)
+    theirs = _ask(reference, "REPORT", body, **headers)
+    assert _meaning(mine.content) == _meaning(theirs.content)
+    assert _hrefs(mine.content) == _hrefs(theirs.content)
+    assert "content-length" not in mine.headers  # streamed by the wrapper
+    return _meaning(mine.content)
+
+
+def _hrefs(content: bytes) -> Counter[str]:
+    tree = ET.fromstring(content)
+    return Counter(
+        r.findtext("D:href", namespaces=NS) or "" for r in tree.findall("D:response", NS)
+    )
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        "<D:getetag/>",
+        EVERYTHING,
+        '<D:getetag/><CR:address-data content-type="text/vcard" version="4.0"/>',
+        '<CR:address-data content-type="text/vcard" version="3.0"/>',
+    ],
+)
+def test_multiget_means_what_radicale_answers(
+    server: Server, reference: httpx.Client, props: str
+) -> None:
+    _fill(server)
+    cards = _cards(server)
+    meaning = _same_multiget(server, reference, _multiget(props, cards))
+    assert set(meaning) - {"sync-token"} == set(cards) and len(cards) == 13
+    local = str(meaning["/alice/work/local%20card.vcf"])
+    assert ("VERSION:4.0" in local) is ('version="4.0"' in props)
+    assert ("NOTE:a&b<c>" in local) is ("address-data" in props)
+
+
+@pytest.mark.parametrize(
+    "hrefs",
+    [
+        ["/alice/work/nobody.vcf", "/alice/work/local%20card.vcf"],  # unknown, encoded
+        ["/alice/work/local card.vcf", "/alice/work/local%20card.vcf"],  # the same card twice
+        ["/alice/work/nobody.vcf", "/alice/work/nobody.vcf", "/alice/work/./nobody.vcf"],
+        ["/bob/work/x.vcf", "/alice/other/x.vcf", "/alice/x.vcf", "/"],  # other collections
+        ["/alice/work/a/b.vcf", "/alice/work/x.vcf/", "/alice/work/../work/local%20card.vcf"],
+        ["http://elsewhere.example/alice/work/local%20card.vcf?x=1#f"],  # a full URL
+        ["/alice/work/nobody.vcf", "/alice/work/"],  # the book itself: every card
+        [],
+    ],
+)
+def test_multiget_reads_hrefs_as_radicale_does(
+    server: Server, reference: httpx.Client, hrefs: list[str]
+) -> None:
+    _fill(server)
+    body = _multiget(EVERYTHING, hrefs)
+    if "/alice/work/" in hrefs:  # left to Radicale, which lists the whole book
+        mine, theirs = (_ask(c, "REPORT", body) for c in (server.alice, reference))
+        assert _meaning(mine.content) == _meaning(theirs.content)
+        assert len(_hrefs(mine.content)) == 14
+        return
+    _same_multiget(server, reference, body)
+
+
+def test_multiget_of_many_cards_comes_in_batches(server: Server, reference: httpx.Client) -> None:
+    _fill(server)
+    unknown = [f"/alice/work/u{i}.vcf" for i in range(1200)]
+    meaning = _same_multiget(server, reference, _multiget(EVERYTHING, [*unknown, *_cards(server)]))
+    assert len(meaning) == 1 + 1200 + 13
+
+
+def test_multiget_follows_the_mount_point(server: Server, reference: httpx.Client) -> None:
+    _fill(server)
+    hrefs = ["/dav/alice/work/local%20card.vcf", "/alice/work/local%20card.vcf", "/dav/bob/x"]
+    meaning = _same_multiget(
+        server, reference, _multiget(EVERYTHING, hrefs), **{"X-Script-Name": "/dav"}
+    )
+    assert set(meaning) == {"sync-token", "/dav/alice/work/local%20card.vcf", "/dav/bob/x"}
+
+
+def test_multiget_is_gzipped_when_asked(server: Server, reference: httpx.Client) -> None:
+    _fill(server)
+    body = _multiget(EVERYTHING, _cards(server))
+    request = server.alice.build_request(
+        "REPORT", "/alice/work/", headers={"Accept-Encoding": "gzip"}, content=body
+    )
+    raw = server.alice.send(request, stream=True)
+    data = b"".join(raw.iter_raw())
+    raw.close()
+    assert raw.headers["content-encoding"] == "gzip"
+    assert _meaning(gzip.decompress(data)) == _meaning(_ask(reference, "REPORT", body).content)
+
+
+def test_multiget_needs_the_owner_and_an_address_book(server: Server) -> None:
+    _fill(server)
+    body = _multiget("<D:getetag/><CR:address-data/>", _cards(server))
+    for client in (server.bob, httpx.Client(base_url=server.url)):
+        response = client.request("REPORT", "/alice/work/", content=body)
+        assert response.status_code in (401, 403) and b".vcf" not in response.content
+    assert server.alice.request("REPORT", "/alice/nowhere/", content=body).status_code == 404
+    principal = server.alice.request("REPORT", "/alice/", content=body)
+    assert principal.status_code == 403 and b"supported-report" in principal.content
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # What Radicale refuses to parse (defusedxml) stays its answer.
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "/alice/work/x.vcf">]>'
+        f'<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="{CR}"><D:prop><D:getetag/></D:prop>'
+        "<D:href>&e;</D:href></CR:addressbook-multiget>",
+        _multiget("", ["/alice/work/local%20card.vcf"]),  # no property: no card
+        _multiget("<D:getetag/>", ["http://[::1/alice/work/x.vcf"]),  # unreadable: 400
+    ],
+)
+def test_multiget_radicale_does_not_read_is_its_own(
+    server: Server, reference: httpx.Client, body: str
+) -> None:
+    _fill(server)
+    mine = server.alice.request("REPORT", "/alice/work/", content=body)
+    theirs = reference.request("REPORT", "/alice/work/", content=body)
+    assert mine.status_code == theirs.status_code
+    if mine.status_code == 207:
+        assert _meaning(mine.content) == _meaning(theirs.content)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-1", "utf-7"])
+def test_multiget_in_a_charset_means_what_radicale_answers(
+    server: Server, reference: httpx.Client, charset: str
+) -> None:
+    _fill(server)
+    hrefs = [*_cards(server), "/alice/work/zoë.vcf", "/alice/work/zo%C3%AB.vcf"]
+    body = _multiget(EVERYTHING, hrefs).encode(charset)
+    _same_multiget(server, reference, body, **{"Content-Type": f"text/xml; charset={charset}"})
+
+
+@pytest.mark.parametrize("charset", ["cp037", "x-unknown"])  # EBCDIC; none
+def test_a_multiget_radicale_would_read_otherwise_is_its_own(server: Server, charset: str) -> None:
+    """Radicale would not read the stand-in as the collection's multiget: no streaming."""
+    _fill(server)
+    middleware = server.running._server.get_app()
+    body = _multiget(EVERYTHING, _cards(server)).encode("utf-8")
+    environ = {"PATH_INFO": "/alice/work/", "CONTENT_TYPE": f"text/xml; charset={charset}"}
+    with request_scope(RequestContext(path="/alice/work/")):
+        direct = middleware.direct
+        assert direct.multiget(environ, listing.report_root(body.decode()), None) is None
+        environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
+        assert direct.multiget(environ, listing.report_root(body.decode()), None) is not None
+
+
+def test_a_listing_goes_whole_to_radicale_if_its_answer_cannot_be_cut(
+    server: Server, reference: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(server)
+    requests = [
+        ("REPORT", _multiget(EVERYTHING, [*_cards(server), "/alice/work/nobody.vcf"])),
+        ("PROPFIND", PROPFIND.format(props="<D:getetag/><D:getcontentlength/>")),
+        ("REPORT", SYNC.format(token="", props="<D:getetag/><CR:address-data/>")),
+    ]
+    monkeypatch.setattr(listing, "split_answer", lambda answer: None)
+    for method, body in requests:
+        mine = _ask(server.alice, method, body)
+        assert _meaning(mine.content) == _meaning(_ask(reference, method, body).content)
+        assert len([h for h in _hrefs(mine.content) if h.endswith(".vcf")]) in (13, 14)
