@@ -66,11 +66,20 @@ def _sandbox(work: Path) -> servers.Process:
     return servers.Process(args, f"http://127.0.0.1:{port}/v1", work / "sandbox.log")
 
 
-def _config(work: Path, sandbox_url: str, webhooks: bool) -> Path:
+def _knows_allow_hosts(code: Path | None) -> bool:
+    """Whether the bridge under test reads ``[push] allow_hosts`` (a baseline from before it
+    refuses the unknown key, and sends to loopback without it)."""
+    root = code if code is not None else Path(__file__).resolve().parents[1]
+    return "allow_hosts" in (root / "bridge" / "config.py").read_text(encoding="utf-8")
+
+
+def _config(work: Path, sandbox_url: str, webhooks: bool, code: Path | None) -> Path:
     port = servers.free_port()
     config = servers.bridge_config(work, sandbox_url, port=port, freshness=30)
     text = config.read_text(encoding="utf-8").replace("interval = 180", "interval = 300")
     text += '\n[push]\ncontact = "mailto:bench@example.org"\nallow_http = true\n'
+    if _knows_allow_hosts(code):  # the push service is on 127.0.0.1: named, as it must be
+        text += 'allow_hosts = ["127.0.0.1"]\n'
     if webhooks:
         secret = work / "signing.secret"
         secret.write_text(SECRET + "\n")
@@ -134,7 +143,7 @@ def run_once(
     listings, stream = Timeline(), Timeline()
     alone = Timeline() if isolated else None
     try:
-        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks), code=code)
+        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks, code), code=code)
         try:
             book = f"{server.url}{servers.USER}/contacts/"
             auth = (servers.USER, servers.PASSWORD)

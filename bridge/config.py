@@ -6,6 +6,7 @@ variable, never from the file itself or the command line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import stat
@@ -45,7 +46,14 @@ _KEYS: dict[str, set[str]] = {
         "vcard_version",
     },
     "webhooks": {"public_url", "signing_secret_file", "max_skew", "check_interval"},
-    "push": {"enabled", "contact", "allow_http"},
+    "push": {
+        "enabled",
+        "contact",
+        "allow_http",
+        "allow_hosts",
+        "max_subscriptions_per_user",
+        "max_messages_per_minute",
+    },
 }
 
 
@@ -145,11 +153,17 @@ class WebhooksConfig:
 class PushConfig:
     """``[push]``: WebDAV-Push (phones told of changes at once). ``contact`` is the VAPID
     ``sub`` push services may write to (mailto: or https:); ``allow_http`` lets clients
-    register push services reached over plain http (one on the local network)."""
+    register push services reached over plain http (one on the local network);
+    ``allow_hosts`` names the hosts (as written in a push resource's URL) that may be on
+    a private network or this machine, which no other may; the limits bound what one
+    user can make the server send."""
 
     enabled: bool = True
     contact: str | None = None
     allow_http: bool = False
+    allow_hosts: tuple[str, ...] = ()
+    max_subscriptions_per_user: int = 50
+    max_messages_per_minute: int = 30  # to one user's push service
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,18 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
     )
 
 
+# libpq's connection parameters that are secrets: its password-type ones (PQconndefaults
+# marks them "*") and the SCRAM keys, which stand for the password. A URL holding one would
+# show it wherever the URL is shown (messages, logs, `ps` of a tool it is handed to).
+LIBPQ_SECRETS = (
+    "password",
+    "sslpassword",
+    "oauth_client_secret",
+    "scram_client_key",
+    "scram_server_key",
+)
+
+
 def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
     if "store" not in data:
         return None
@@ -307,18 +333,7 @@ def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
     url = _typed(table, "url", str, where)
     if not url:
         raise ConfigError(f"{where} url is required (postgresql://user@host:port/dbname)")
-    # The rest of the URL is libpq's to check when connecting (it takes forms urllib does
-    # not, several hosts for one); only the password matters here.
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"{where} url must be a postgresql:// URL")
-    if parts.password is not None or "password" in parse_qs(parts.query):
-        # Never repeated: the point is that it appears nowhere.
-        raise ConfigError(
-            f"{where} url must not contain a password (it would show in messages and"
-            " logs); put it in a file named by password_file, or in the environment"
-            " variable named by password_env"
-        )
+    _check_store_url(url, where)
     password_file = _named(table, "password_file", where)
     password_env = _named(table, "password_env", where)
     if password_file is not None and password_env is not None:
@@ -328,6 +343,39 @@ def _store(data: Mapping[str, Any], base: Path) -> StoreConfig | None:
         password_file=base / password_file if password_file else None,
         password_env=password_env,
     )
+
+
+def _check_store_url(url: str, where: str) -> None:
+    """Refuse a URL that is not PostgreSQL's, cannot be read, or holds a secret; the
+    rest is libpq's to check when connecting (it takes forms urllib does not, several
+    hosts for one). The URL itself is never repeated: it may hold what must not show."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        userinfo_password = parts.password
+    except ValueError as exc:  # postgresql://[::1 and the like
+        raise ConfigError(f"{where} url is not a valid URL ({exc})") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"{where} url must be a postgresql:// URL")
+    if userinfo_password is not None or "password" in query:
+        raise ConfigError(
+            f"{where} url must not contain a password (it would show in messages and"
+            " logs); put it in a file named by password_file, or in the environment"
+            " variable named by password_env"
+        )
+    secret = next((key for key in LIBPQ_SECRETS if key in query), None)
+    if secret is not None:
+        hint = _SECRET_HINTS.get(secret, "")
+        raise ConfigError(
+            f"{where} url must not contain {secret}: it is a secret, and the URL shows in"
+            f" messages and logs{hint}"
+        )
+
+
+_SECRET_HINTS = {
+    "sslpassword": "; keep the client key (sslkey) unencrypted, in a file only the bridge's"
+    " user can read",
+}
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -388,7 +436,47 @@ def _push(data: Mapping[str, Any]) -> PushConfig:
         enabled=True if flags["enabled"] is None else flags["enabled"],
         contact=contact or None,
         allow_http=bool(flags["allow_http"]),
+        allow_hosts=_push_hosts(table, where),
+        max_subscriptions_per_user=_count(
+            table, "max_subscriptions_per_user", where, PushConfig.max_subscriptions_per_user
+        ),
+        max_messages_per_minute=_count(
+            table, "max_messages_per_minute", where, PushConfig.max_messages_per_minute
+        ),
     )
+
+
+def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = _typed(table, key, int, where)
+    if value is not None and value < 1:
+        raise ConfigError(f"{where} {key} must be 1 or more")
+    return default if value is None else int(value)
+
+
+def _push_hosts(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``allow_hosts``: host names or IP addresses, compared with a push resource's host
+    as written (lower case, IPv6 without brackets): no scheme, port or path."""
+    hosts = table.get("allow_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ConfigError(f"{where} allow_hosts must be a list of host names or addresses")
+    found = []
+    for raw in hosts:
+        host = raw.strip().lower().removeprefix("[").removesuffix("]")
+        if not host or any(c in host for c in "/@?# ") or (":" in host and not _is_ip(host)):
+            raise ConfigError(
+                f"{where} allow_hosts: {raw!r} is not a host name or an address (no scheme,"
+                " port or path)"
+            )
+        found.append(host)
+    return tuple(dict.fromkeys(found))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_unambiguous(accounts: list[AccountConfig]) -> None:

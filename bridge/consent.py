@@ -3,13 +3,16 @@ consenting at Aurinko, and what is done with its answer (the code traded for a t
 token written to a private file, the account added to the configuration).
 
 Single use: the first callback carrying the attempt's ``state`` decides it, whatever it
-says; every failure leaves the configuration and the token files as they were.
+says; every failure leaves the configuration and the token files as they were. A callback
+without that state (stale, or forged by any local process or web page that finds the port)
+gets 400 and a log line, and decides nothing: the real one can still come.
 """
 
 from __future__ import annotations
 
 import hmac
 import html
+import logging
 import os
 import secrets
 import threading
@@ -28,6 +31,8 @@ from .config import AurinkoApp, Config, ConfigError
 from .private import PRIVATE_FILE, private_dir
 
 RESTART = "restart `aurinko-bridge serve` (it reads the accounts when it starts)"
+
+log = logging.getLogger("bridge.consent")
 
 
 class LinkFailed(Exception):
@@ -68,7 +73,8 @@ class Page:
 
 class Linker:
     """The one link attempt: checks the callback, trades the code, writes the token and the
-    configuration. Single use: the first callback with the right state ends it."""
+    configuration. Single use: the first callback with the right state ends it; one with
+    another state, or none, is refused and changes nothing."""
 
     def __init__(
         self,
@@ -100,24 +106,31 @@ class Linker:
             return self._outcome
 
     def answer(self, query: Mapping[str, list[str]]) -> Page:
+        if not self._ours(query):
+            # Not this attempt's browser: whoever sent it must not end the attempt.
+            log.warning(
+                "account add: a callback without this link attempt's state was refused"
+                " (stale or forged); still waiting for the browser"
+            )
+            return Page(400, "Not this link attempt", _NOT_OURS)
         with self._lock:
             if self._closed or self._outcome is not None:
                 return Page(400, "Link attempt over", "Start `aurinko-bridge account add` again.")
             page, self._outcome = self._decide(query)
             return page
 
+    def _ours(self, query: Mapping[str, list[str]]) -> bool:
+        """Whether the callback carries this attempt's state (compared in constant time)."""
+        state = (query.get("state") or [""])[0]
+        return bool(state) and hmac.compare_digest(state.encode(), self.state.encode())
+
     def _decide(self, query: Mapping[str, list[str]]) -> tuple[Page, Outcome]:
+        """The outcome of the callback carrying this attempt's state."""
+
         def one(key: str) -> str:
             values = query.get(key) or [""]
             return values[0]
 
-        state = one("state")
-        if not state or not hmac.compare_digest(state.encode(), self.state.encode()):
-            error = (
-                "the browser came back without this link attempt's state (a stale or"
-                " forged callback); nothing was changed"
-            )
-            return Page(400, "Not this link attempt", error), Outcome(error)
         error_code, status = one("error"), one("status")
         if error_code or (status and status != "success"):
             reason = _clean(error_code or f"status {status}")
@@ -183,6 +196,12 @@ class Linker:
             f" its token is in {self._entry['token_file']}.",
             f"Next: {RESTART}, to start syncing it.",
         )
+
+
+_NOT_OURS = (
+    "This address was opened without the state of the link attempt under way (a stale or"
+    " forged callback); nothing was changed."
+)
 
 
 def _clean(text: str, limit: int = 200) -> str:

@@ -1,7 +1,11 @@
-"""The ``[store]`` section: the store in PostgreSQL; its URL never holds the password."""
+"""The ``[store]`` section: the store in PostgreSQL; its URL never holds the password or
+another of libpq's secrets, and one that cannot be read is a one-line error."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +48,76 @@ def test_a_password_in_the_url_is_refused_without_being_repeated(tmp_path: Path,
     with pytest.raises(ConfigError, match="must not contain a password") as caught:
         _load(tmp_path, f'[store]\nurl = "{url}"\n')
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("sslmode=verify-full&sslkey=/etc/bridge/client.key&sslpassword=hunter2", "sslpassword"),
+        ("sslpassword=", "sslpassword"),  # even empty: it has no place there
+        ("sslpass%77ord=hunter2", "sslpassword"),  # libpq decodes the name too
+        ("oauth_client_secret=hunter2", "oauth_client_secret"),
+        ("scram_client_key=aHVudGVyMg%3D%3D", "scram_client_key"),
+        ("scram_server_key=aHVudGVyMg%3D%3D", "scram_server_key"),
+    ],
+)
+def test_libpqs_other_secrets_are_refused_without_being_repeated(
+    tmp_path: Path, query: str, key: str
+) -> None:
+    """Issue 21: `sslpassword` (the client key's passphrase) and libpq's other secret
+    parameters were printed with the URL in the "cannot connect" message."""
+    with pytest.raises(ConfigError, match=f"must not contain {key}: it is a secret") as caught:
+        _load(tmp_path, f'[store]\nurl = "postgresql://bridge@db/contacts?{query}"\n')
+    assert "hunter2" not in str(caught.value) and "aHVudGVy" not in str(caught.value)
+    assert "db/contacts" not in str(caught.value)
+
+
+def test_paths_and_settings_of_tls_are_not_secrets(tmp_path: Path) -> None:
+    url = (
+        "postgresql://bridge@db:5432,db2:5433/contacts?sslmode=verify-full"
+        "&sslcert=/etc/bridge/client.crt&sslkey=/etc/bridge/client.key"
+        "&sslrootcert=/etc/bridge/ca.crt&passfile=/etc/bridge/pgpass"
+    )
+    store = _load(tmp_path, f'[store]\nurl = "{url}"\n')
+    assert store is not None and store.url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://[::1", "postgresql://[::1/x?sslpassword=hunter2", "postgres://[db]x/"]
+)
+def test_a_url_that_cannot_be_read_is_one_line(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[store\] url is not a valid URL") as caught:
+        _load(tmp_path, f'[store]\nurl = "{url}"\n')
+    assert "\n" not in str(caught.value) and "hunter2" not in str(caught.value)
+    assert url not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["status"], ["sync"], ["account", "list"], ["user", "list"]],
+    ids=lambda words: "-".join(words),
+)
+def test_every_command_says_a_bad_store_url_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    """Issue 21: `postgresql://[::1` ended `status`, `sync` and the rest in a traceback."""
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        '[server]\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\n\n'
+        '[store]\nurl = "postgresql://[::1/bridge?sslpassword=hunter2"\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", *command, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "[store] url is not a valid URL" in lines[0]
+    assert "hunter2" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(

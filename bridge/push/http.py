@@ -2,7 +2,9 @@
 
 - ``POST`` of a ``push-register`` body to an address book registers a Web Push
   subscription for its owner: 201 (204 when it renews one) with the registration's URL in
-  ``Location`` and its expiry in ``Expires``; ``DELETE`` of that URL unregisters it.
+  ``Location`` and its expiry in ``Expires``; ``DELETE`` of that URL unregisters it. A
+  refusal is a 403 with the draft's precondition and the reason: a push resource that is
+  not a public address (``invalid-subscription``), a user at the cap (``push-not-available``).
 - A PROPFIND that names the push properties gets them for the user's address books.
 - ``OPTIONS`` of an address book lists ``webdav-push`` in ``DAV``.
 - A write (PUT, DELETE) wakes the sender, and its ``Push-Dont-Notify`` is honoured.
@@ -24,9 +26,10 @@ from urllib.parse import unquote, urlsplit
 
 from ..httpserver import read_body
 from ..store import Book
+from ..store.push import Subscription
 from ..sync import SyncEngine
 from . import protocol
-from .protocol import PUSH, Registration, RegistrationError
+from .protocol import PUSH, RegistrationError
 from .service import WebDAVPush
 
 log = logging.getLogger("bridge.push")
@@ -173,10 +176,11 @@ class PushFront:
             registration = protocol.parse_registration(
                 root, allow_http=self.push.settings.allow_http
             )
+            subscription, created = self.push.register(book, user, registration)
         except RegistrationError as exc:
             log.info("WebDAV-Push registration on %s refused: %s", book.path, exc.reason)
             return _refused(start_response, exc.condition, exc.reason)
-        return self._registered(environ, start_response, book, user, registration)
+        return self._registered(environ, start_response, book, user, subscription, created)
 
     def _book(self, user: str, path: str) -> tuple[Book | None, str | None]:
         """The user's address book at ``path``; else None and why (None: not found)."""
@@ -193,9 +197,9 @@ class PushFront:
         start_response: StartResponse,
         book: Book,
         user: str,
-        registration: Registration,
+        subscription: Subscription,
+        created: bool,
     ) -> list[bytes]:
-        subscription, created = self.push.register(book, user, registration)
         location = f"{origin(environ)}{base_prefix(environ)}{REGISTRATIONS}{subscription.id}"
         assert subscription.expires is not None
         headers = [

@@ -8,22 +8,26 @@ that interval. A burst thus makes at most one message per interval, and its last
 is in the last message (every change is announced). A client's own write is not pushed
 back to it when it names its registration in ``Push-Dont-Notify`` (the draft's
 suppression).
+
+The messages themselves go out through a ``Dispatcher``: per destination, within a rate,
+on a pool of senders no one user's dead push services can fill (see ``dispatch``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
 
 from ..store.push import PushStore, Subscription
+from .destination import Destinations
+from .dispatch import Dispatcher, Message, SendLimits
 from .protocol import push_message
+from .transport import guarded_client
 from .vapid import Vapid
 from .webpush import Delivery, Outcome, send
 
@@ -45,7 +49,7 @@ class PushOptions:
     default_expiry: float = 3 * DAY  # a registration that asks for no expiry
     max_expiry: float = 7 * DAY  # the longest a registration is kept without renewal
     purge_every: float = 600.0  # expired subscriptions are deleted this often
-    workers: int = 4  # books whose messages are sent at once
+    sending: SendLimits = field(default_factory=SendLimits)
     delivery: Delivery = field(default_factory=Delivery)
 
 
@@ -55,7 +59,7 @@ class _Book:
     seen: int  # the latest position seen
     sent_at: float = float("-inf")  # the clock's time of the last message
     pending_since: float | None = None  # when ``seen`` first moved past ``notified``
-    busy: bool = False  # its messages are being sent
+    busy: bool = False  # its messages are being made and queued
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,14 @@ class Notifier:
         sync_token: Callable[[int, int], str] | None = None,
         options: PushOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        destinations: Destinations | None = None,
+        per_minute: int = 30,
     ) -> None:
         """``topic(book_id)`` names a book in messages; ``owns(book_id)`` says whether this
         instance sends for it (the book's owner among instances sharing a store);
         ``sync_token(book_id, seq)`` is the book's sync token at a change-log position;
-        ``clock`` is what pacing is measured with (monotonic seconds)."""
+        ``clock`` is what pacing is measured with (monotonic seconds); ``destinations``
+        says where messages may go; ``per_minute`` bounds the messages to a destination."""
         self.store = store
         self.vapid = vapid
         self.topic = topic
@@ -92,13 +99,22 @@ class Notifier:
         self.sync_token = sync_token
         self.options = options or PushOptions()
         self.clock = clock
+        self.destinations = destinations or Destinations()
+        self.dispatcher = Dispatcher(
+            self._deliver,
+            self._sent,
+            self._drop,
+            limits=self.options.sending,
+            per_minute=per_minute,
+            clock=clock,
+        )
         self._books: dict[int, _Book] = {}
         self._quiet: dict[int, list[_Quiet]] = {}
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
         self._purged = float("-inf")
 
@@ -138,8 +154,7 @@ class Notifier:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._client = httpx.Client(follow_redirects=False)
-        self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="webdav-push")
+        self.dispatcher.start()
         with self._lock:
             for book_id, seq in self.store.positions(time.time()).items():
                 self._books.setdefault(book_id, _Book(notified=seq, seen=seq))
@@ -152,11 +167,12 @@ class Notifier:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if self._client is not None:
-            self._client.close()
+        # A sender in the middle of a message ends by its deadline; its client is left to
+        # it (closing the pool under it would only make it fail sooner and noisier).
+        ended = self.dispatcher.close(wait=self.options.delivery.timeout + 1.0)
+        with self._client_lock:
+            if self._client is not None and ended:
+                self._client.close()
             self._client = None
 
     def _run(self) -> None:
@@ -208,10 +224,11 @@ class Notifier:
                 book.notified, book.sent_at, book.pending_since = book.seen, now, None
                 book.busy = True
         for book_id, after, upto in due:
-            if self._pool is None:
-                self._notify(book_id, after, upto)
-            else:
-                self._pool.submit(self._notify, book_id, after, upto)
+            self._notify(book_id, after, upto)  # reads the store; the sending is queued
+        if self._thread is None:  # not started (tests): the messages go from here
+            deferred = self.dispatcher.drain()
+            if deferred is not None:
+                wait = min(wait, deferred)
         return max(0.01, wait)
 
     # -- sending ----------------------------------------------------------------------
@@ -231,6 +248,7 @@ class Notifier:
             self._wake.set()  # changes that came meanwhile may be due now
 
     def _send(self, book_id: int, after: int, upto: int) -> None:
+        """Queue the book's message for each subscriber not silenced."""
         subscriptions = self.store.live(book_id, time.time())
         silenced = self._silenced(book_id, after, upto, subscriptions)
         recipients = [s for s in subscriptions if s.id not in silenced]
@@ -239,18 +257,34 @@ class Notifier:
         token = self.sync_token(book_id, upto) if self.sync_token is not None else None
         topic = self.topic(book_id)
         payload = push_message(topic, token)
-        sent: list[int] = []
-        with contextlib.ExitStack() as stack:
-            client = self._client or stack.enter_context(httpx.Client(follow_redirects=False))
-            for subscription in recipients:
-                delivery = self.options.delivery
-                outcome = send(client, self.vapid, subscription, payload, topic, delivery)
-                if outcome is Outcome.SENT:
-                    sent.append(subscription.id)
-                elif outcome is Outcome.GONE:
-                    self.store.delete(subscription.id)
-        self.store.mark_sent(sent, time.time())
-        log.debug("WebDAV-Push: book %d at %d: %d message(s) sent", book_id, upto, len(sent))
+        self.dispatcher.put([Message(s, payload, topic) for s in recipients])
+        log.debug(
+            "WebDAV-Push: book %d at %d: %d message(s) queued", book_id, upto, len(recipients)
+        )
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = guarded_client(self.destinations)
+            return self._client
+
+    def _deliver(self, message: Message) -> Outcome:
+        """Send one queued message, unless its subscription went meanwhile."""
+        subscription = self.store.get(message.subscription.id)
+        if subscription is None or (
+            subscription.expires is not None and subscription.expires <= time.time()
+        ):
+            return Outcome.GONE
+        delivery = self.options.delivery
+        return send(
+            self._http(), self.vapid, subscription, message.payload, message.topic, delivery
+        )
+
+    def _sent(self, subscription_id: int) -> None:
+        self.store.mark_sent([subscription_id], time.time())
+
+    def _drop(self, subscription_id: int) -> None:
+        self.store.delete(subscription_id)
 
     def _silenced(
         self, book_id: int, after: int, upto: int, subscriptions: list[Subscription]

@@ -9,7 +9,7 @@ import binascii
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -173,7 +173,21 @@ def _endpoint(url: str, allow_http: bool) -> str:
         )
     if any(c.isspace() for c in url) or parts.fragment or parts.username or parts.password:
         raise RegistrationError(INVALID_SUBSCRIPTION, "push-resource is not a plain URL")
-    return url
+    return _canonical(parts)
+
+
+def _canonical(parts: SplitResult) -> str:
+    """The push resource in one spelling (scheme and host in lower case, no default port,
+    ``/`` for an empty path), so that a second registration of it is a renewal."""
+    try:
+        port = parts.port
+    except ValueError:
+        raise RegistrationError(INVALID_SUBSCRIPTION, "push-resource has a bad port") from None
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"https": 443, "http": 80}[parts.scheme]:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def b64decode(text: str) -> bytes:

@@ -8,10 +8,17 @@ from collections.abc import Callable
 
 from ..config import PushConfig
 from ..store import Book
-from ..store.push import PushStore, Subscription
+from ..store.push import PushStore, Subscription, SubscriptionLimit
 from ..sync import SyncEngine
+from .destination import DestinationRefused, Destinations, Resolver, system_resolve
 from .notifier import Notifier, PushOptions
-from .protocol import Registration, b64encode
+from .protocol import (
+    INVALID_SUBSCRIPTION,
+    PUSH_NOT_AVAILABLE,
+    Registration,
+    RegistrationError,
+    b64encode,
+)
 from .vapid import DEFAULT_CONTACT, Vapid
 
 
@@ -27,12 +34,15 @@ class WebDAVPush:
         options: PushOptions | None = None,
         *,
         sync_token: Callable[[int, int], str] | None = None,
+        resolve: Resolver = system_resolve,
     ) -> None:
+        """``resolve`` names hosts, for the destination check (tests give their own)."""
         self.engine = engine
         self.settings = settings or PushConfig()
         self.options = options or PushOptions()
         self.store = PushStore(engine.db)
         self.vapid = Vapid.of_store(self.store, self.settings.contact or DEFAULT_CONTACT)
+        self.destinations = Destinations(self.settings.allow_hosts, resolve)
         self.notifier = Notifier(
             self.store,
             self.vapid,
@@ -40,6 +50,8 @@ class WebDAVPush:
             owns=engine.locks.try_own,
             sync_token=sync_token,
             options=self.options,
+            destinations=self.destinations,
+            per_minute=self.settings.max_messages_per_minute,
         )
 
     @property
@@ -62,18 +74,35 @@ class WebDAVPush:
     def register(
         self, book: Book, user: str, registration: Registration, now: float | None = None
     ) -> tuple[Subscription, bool]:
-        """Subscribe (True) or renew (False) ``registration`` on ``book`` for its owner."""
+        """Subscribe (True) or renew (False) ``registration`` on ``book`` for its owner;
+        RegistrationError when its push resource is not a public address (nor one the
+        operator allowed) or the user holds as many subscriptions as a user may."""
         now = time.time() if now is None else now
-        subscription, created = self.store.register(
-            book_id=book.id,
-            owner=user,
-            endpoint=registration.endpoint,
-            public_key=registration.public_key,
-            auth_secret=registration.auth_secret,
-            content_encoding=registration.content_encoding,
-            expires=self.expiry(registration.expires, now),
-            now=now,
-        )
+        try:
+            self.destinations.check_url(registration.endpoint)
+        except DestinationRefused as exc:
+            raise RegistrationError(
+                INVALID_SUBSCRIPTION,
+                f"push-resource refused: {exc}; push messages go to public addresses only",
+            ) from None
+        limit = self.settings.max_subscriptions_per_user
+        try:
+            subscription, created = self.store.register(
+                book_id=book.id,
+                owner=user,
+                endpoint=registration.endpoint,
+                public_key=registration.public_key,
+                auth_secret=registration.auth_secret,
+                content_encoding=registration.content_encoding,
+                expires=self.expiry(registration.expires, now),
+                now=now,
+                limit=limit,
+            )
+        except SubscriptionLimit:
+            raise RegistrationError(
+                PUSH_NOT_AVAILABLE,
+                f"at most {limit} WebDAV-Push registrations per user: remove one first",
+            ) from None
         self.notifier.track(book.id)
         return subscription, created
 

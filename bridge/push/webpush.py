@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..store.push import Subscription
 from .protocol import b64decode
+from .transport import deadline
 from .vapid import Vapid
 
 log = logging.getLogger("bridge.push")
@@ -27,12 +28,15 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Delivery:
-    """How a message is sent: its lifetime at the push service and its ``Topic`` (a newer
-    message of one topic replaces an undelivered older one, RFC 8030 5.4)."""
+    """How a message is sent: its lifetime at the push service (a newer message of one
+    ``Topic`` replaces an undelivered older one, RFC 8030 5.4), and how long the sender
+    gives a push service: a live one answers in well under a second, so a dead or slow one
+    is given up on soon and holds a sender briefly."""
 
     ttl: int = 24 * 3600
     urgency: str = "normal"
-    timeout: float = 10.0
+    connect_timeout: float = 3.0
+    timeout: float = 10.0  # the whole exchange: connection, TLS, request and answer
 
 
 def encrypt(subscription: Subscription, payload: bytes) -> bytes:
@@ -72,10 +76,12 @@ def send(
         "Urgency": delivery.urgency,
         "Topic": topic,
     }
+    timeout = httpx.Timeout(delivery.timeout, connect=delivery.connect_timeout)
     try:
-        response = client.post(
-            subscription.endpoint, content=body, headers=headers, timeout=delivery.timeout
-        )
+        with deadline(delivery.timeout):
+            response = client.post(
+                subscription.endpoint, content=body, headers=headers, timeout=timeout
+            )
     except httpx.HTTPError as exc:
         log.warning("push to subscription %d failed: %s", subscription.id, exc)
         return Outcome.FAILED

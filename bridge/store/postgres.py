@@ -362,22 +362,40 @@ def _book_lock(book_id: int) -> str:
 
 
 def _connect_kwargs(url: str, password: str | None) -> dict[str, Any]:
-    """What psycopg.connect takes besides the URL; refuses a URL holding a password (it
-    would end up in messages and logs)."""
+    """What psycopg.connect takes besides the URL; refuses a URL holding a password or
+    another secret (it would end up in messages and logs) without repeating it."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.Error as exc:
-        raise StoreError(f"invalid store url {url!r}: {one_line(exc)}") from None
+        # libpq quotes the whole URL in some of these: never shown, it may hold a secret.
+        reason = one_line(exc).replace(url, "…")
+        raise StoreError(f"invalid store url: {reason}") from None
     if "password" in params:
         raise StoreError(
             "the store url must not contain a password: use [store] password_file or password_env"
         )
+    secret = next((key for key in sorted(_secret_parameters()) if key in params), None)
+    if secret is not None:
+        raise StoreError(f"the store url must not contain {secret}: it is a secret")
     kwargs: dict[str, Any] = {}
     if password is not None:
         kwargs["password"] = _Secret(password)
     if "connect_timeout" not in params:
         kwargs["connect_timeout"] = CONNECT_TIMEOUT
     return kwargs
+
+
+@lru_cache(maxsize=1)
+def _secret_parameters() -> frozenset[str]:
+    """libpq's secret connection parameters: those it marks as passwords ("*": password,
+    sslpassword, oauth_client_secret in libpq 18), asked of the libpq in use so that a
+    newer one's are known too, and the SCRAM keys, which stand for the password."""
+    marked = {
+        option.keyword.decode()
+        for option in psycopg.pq.Conninfo.get_defaults()
+        if option.dispchar == b"*"
+    }
+    return frozenset(marked | {"scram_client_key", "scram_server_key"})
 
 
 def _lost(url: str, exc: psycopg.OperationalError) -> StoreError:

@@ -18,6 +18,10 @@ _COLUMNS = (
 _LIVE = "(expires IS NULL OR expires > ?)"
 
 
+class SubscriptionLimit(Exception):
+    """The user holds as many live subscriptions as a user may."""
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: int
@@ -71,14 +75,24 @@ class PushStore:
         content_encoding: str,
         expires: float,
         now: float,
+        limit: int | None = None,
     ) -> tuple[Subscription, bool]:
         """The book's subscription for ``endpoint``, new (True) or updated with these keys
-        and expiry (False): one per push resource and book."""
+        and expiry (False): one per push resource and book. A new one is refused
+        (SubscriptionLimit) when ``owner`` already holds ``limit`` live ones; the count
+        and the insert share a transaction of the whole store, so none slips past it."""
         with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT id FROM push_subscriptions WHERE book_id = ? AND endpoint = ?",
                 (book_id, endpoint),
             ).fetchone()
+            if row is None and limit is not None:
+                (held,) = conn.execute(
+                    f"SELECT COUNT(*) FROM push_subscriptions WHERE owner = ? AND {_LIVE}",
+                    (owner, now),
+                ).fetchone()
+                if int(held) >= limit:
+                    raise SubscriptionLimit(f"{owner} holds {held} subscriptions")
             if row is None:
                 row = conn.execute(
                     "INSERT INTO push_subscriptions (book_id, owner, endpoint, public_key,"

@@ -5,12 +5,19 @@ request's signature is what authenticates it, and it is checked before anything 
 done. The token in the path says which book changed; the body is not trusted for that
 (nor read at all beyond its signature: a notification only means "pull this book now").
 
-- ``?validationToken=X`` (Aurinko checking the URL while a subscription is made): 200 with
-  exactly X as text/plain, for a book's URL that the store knows; its signature is checked
-  when it carries one.
-- A notification: 401 unless signed by the application's signing secret, recent and not a
-  replay (``signature.Verifier``); 404 for a token no book here has; else the book's pull is
-  asked for, without waiting for it, and the answer is 200 at once.
+- ``?validationToken=X`` (Aurinko checking the URL while a subscription is made): signed,
+  it must be signed right and recent (else 401), and is answered 200 with exactly X as
+  text/plain for a book's URL that the store knows, 404 otherwise. It is not subject to
+  the replay memory: every handshake has an empty body, so two books checked in one second
+  carry one signature, and an echo is no work to repeat. Unsigned (no signature header at
+  all), it is answered 200 with the echo whatever the token, without looking it up: the
+  answer is the same for a book's token and a made-up one, so it tells nobody which exist,
+  and a handshake sent unsigned (as receivers of the real service allow for) still passes.
+- A notification: 401 unless signed by the application's signing secret and recent
+  (``signature.Verifier``). One whose signature was accepted before is Aurinko sending it
+  again (it did not get the 200): 200 again, and no new work. Else 404 for a token no book
+  here has; else the book's pull is asked for, without waiting for it, and the answer is
+  200 at once.
 
 A book is pulled at most once per ``SPACING`` seconds on notifications: one that comes
 sooner after the last is folded into one more pull at the end of that time (on top of the
@@ -31,6 +38,7 @@ from ..httpserver import read_body
 from ..store import StoreError
 from ..store.webhooks import WebhookStore
 from ..sync import SyncEngine
+from . import redact
 from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
 
 log = logging.getLogger("bridge.webhooks")
@@ -125,6 +133,7 @@ class WebhookEndpoint:
         self.verifier = Verifier(secret, config.max_skew, clock=clock)
         self.hooks = WebhookStore(engine.db)
         self.spacer = Spacer(self._pull, spacing)
+        redact.install()
 
     handles = staticmethod(handles)
 
@@ -147,35 +156,68 @@ class WebhookEndpoint:
         if isinstance(body, tuple):
             return _plain(start_response, *body)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        timestamp, signature = environ.get(TIMESTAMP_HEADER), environ.get(SIGNATURE_HEADER)
         validation = query.get("validationToken")
         if validation is not None:
-            # Aurinko checking the URL: the token's echo is no work for anyone, so an
-            # unsigned check is answered; a signed one must be signed right.
-            if timestamp is not None or signature is not None:
-                refused = self.verifier.check(timestamp, signature, body)
-                if refused is not None:
-                    return self._refuse(start_response, environ, refused)
-            if len(validation[0]) > MAX_VALIDATION_TOKEN:
-                return _plain(start_response, "400 Bad Request", "validation token too long")
-        else:
-            refused = self.verifier.check(timestamp, signature, body)
+            return self._validation(start_response, environ, token, validation[0], body)
+        return self._notification(start_response, environ, token, body)
+
+    def _notification(
+        self, start_response: StartResponse, environ: Environ, token: str, body: bytes
+    ) -> Iterable[bytes]:
+        timestamp, signature = environ.get(TIMESTAMP_HEADER), environ.get(SIGNATURE_HEADER)
+        refused = self.verifier.authenticate(timestamp, signature, body)
+        if refused is not None:
+            return self._refuse(start_response, environ, refused)
+        assert timestamp is not None and signature is not None  # authenticated
+        if not self.verifier.remember(timestamp, signature):
+            # Aurinko's retry of one it sent before (our 200 did not reach it): the pull
+            # was asked for then. Answered 200 again: a refusal would count as a failed
+            # delivery, and five of those make Aurinko deactivate the subscription.
+            log.info("webhook: a notification came again; taken already, answered 200")
+            return _plain(start_response, "200 OK", "")
+        found = self._book(token)
+        if isinstance(found, tuple):
+            self.verifier.release(signature)
+            return _plain(start_response, *found)
+        self.spacer.notify(found)
+        return _plain(start_response, "200 OK", "")
+
+    def _validation(
+        self,
+        start_response: StartResponse,
+        environ: Environ,
+        token: str,
+        challenge: str,
+        body: bytes,
+    ) -> Iterable[bytes]:
+        """Aurinko checking a notification URL: the echo of ``challenge``. Never put in
+        the replay memory (see the module's docstring)."""
+        timestamp, signature = environ.get(TIMESTAMP_HEADER), environ.get(SIGNATURE_HEADER)
+        signed = timestamp is not None or signature is not None
+        if signed:
+            refused = self.verifier.authenticate(timestamp, signature, body)
             if refused is not None:
                 return self._refuse(start_response, environ, refused)
+        if len(challenge) > MAX_VALIDATION_TOKEN:
+            return _plain(start_response, "400 Bad Request", "validation token too long")
+        if signed:  # only Aurinko learns whether the token is a book's
+            found = self._book(token)
+            if isinstance(found, tuple):
+                return _plain(start_response, *found)
+            log.info("webhook: Aurinko checked the notification URL of book %d", found)
+        return _plain(start_response, "200 OK", challenge, newline=False)
+
+    def _book(self, token: str) -> int | tuple[str, str]:
+        """The id of the book served here whose token this is, or the status and reason
+        saying it is none (404) or cannot be told now (503)."""
         try:
             book_id = self.hooks.book_of_token(token)
         except StoreError as exc:
             log.warning("webhook: the store cannot be read: %s", exc)
-            self.verifier.release(signature)
-            return _plain(start_response, "503 Service Unavailable", "try again later")
+            return "503 Service Unavailable", "try again later"
         if book_id is None or book_id not in self.engine.clients:
-            self.verifier.release(signature)
-            return _plain(start_response, "404 Not Found", "no such webhook")
-        if validation is not None:
-            log.info("webhook: Aurinko checked the notification URL of book %d", book_id)
-            return _plain(start_response, "200 OK", validation[0], newline=False)
-        self.spacer.notify(book_id)
-        return _plain(start_response, "200 OK", "")
+            return "404 Not Found", "no such webhook"
+        return book_id
 
     @staticmethod
     def _refuse(start_response: StartResponse, environ: Environ, why: str) -> Iterable[bytes]:
@@ -211,6 +253,8 @@ def _plain(
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            # An echo of the caller's words: never to be taken for a page by a browser.
+            ("X-Content-Type-Options", "nosniff"),
             *(headers or []),
         ],
     )

@@ -13,8 +13,9 @@ At start, every ``check_interval`` seconds, and soon after this instance takes a
 A book's notification URL is recorded before its subscription is asked for: Aurinko checks
 the URL (``?validationToken=``) before it answers, and whichever instance gets that check
 must know the URL. Failures (Aurinko unreachable, the check failing because ``public_url``
-does not reach this server) are logged once per change of state and tried again at the
-next check; polling syncs the book meanwhile, as it always does.
+does not reach this server) are logged once per change of state (the book's token, which
+Aurinko's message may quote, redacted) and tried again at the next check; polling syncs
+the book meanwhile, as it always does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..config import WebhooksConfig
 from ..store import StoreError
 from ..store.webhooks import TOKEN, WebhookRow, WebhookStore
 from ..sync import SyncEngine
+from . import redact
 from .endpoint import AURINKO, notification_url, url_prefix
 
 log = logging.getLogger("bridge.webhooks")
@@ -57,6 +59,7 @@ class WebhookManager:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        redact.install()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -193,10 +196,11 @@ class WebhookManager:
         except Exception:
             path = f"book {book_id}"
         if error is not None:
+            # Aurinko's message quotes the notification URL, token and all.
             log.warning(
                 "webhooks: %s: no subscription (%s); polling goes on, next try in %.0f s",
                 path,
-                error,
+                redact.redact(str(error)),
                 self.config.check_interval,
             )
         elif first:

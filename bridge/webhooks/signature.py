@@ -2,12 +2,19 @@
 ``v0:{X-Aurinko-Request-Timestamp}:{raw body}`` keyed with the application's signing
 secret (docs.aurinko.io, Webhooks API, "Authentication").
 
-``Verifier.check`` accepts a request only if it is signed, its timestamp is within
-``max_skew`` seconds of now, its signature matches (compared in constant time), and the
-same signature was not accepted before (a replay). Signatures seen are remembered in
-memory, by this process, until their timestamp is too old to pass anyway: several
-instances behind one address do not share them, so a notification replayed to another
-instance passes there once more; all it can cause is one more pull of its book.
+``Verifier.authenticate`` accepts a request only if it is signed, its timestamp is within
+``max_skew`` seconds of now and its signature matches (compared in constant time).
+``Verifier.remember`` then tells a notification seen for the first time from one seen
+before: Aurinko sends a notification again, byte for byte and with its signature, when it
+did not get the 200 of an earlier attempt; that one is answered 200 again without new work.
+Validation handshakes are never remembered: they all have an empty body, so two books
+checked in one second carry one signature.
+
+Signatures are remembered in memory, by this process, until their timestamp is too old to
+pass anyway. Several instances behind one address do not share them, and need not: a
+redelivery (or a replay) reaching another instance is a new notification there, which
+costs one more incremental pull of its book (folded with any pull under way); keeping
+them in the store would put a database write on every notification to save that pull.
 """
 
 from __future__ import annotations
@@ -47,15 +54,14 @@ class Verifier:
         self._seen: OrderedDict[str, float] = OrderedDict()  # signature -> when it expires
         self._lock = threading.Lock()
 
-    def check(self, timestamp: str | None, signature: str | None, body: bytes) -> str | None:
-        """None when the request is Aurinko's and new; else why it is refused."""
+    def authenticate(self, timestamp: str | None, signature: str | None, body: bytes) -> str | None:
+        """None when the request is Aurinko's and recent; else why it is refused."""
         if not timestamp or not signature:
             return "the request is not signed"
         timestamp, given = timestamp.strip(), signature.strip().lower()
         if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
             return "the request's timestamp is not a number of seconds"
-        now = self._clock()
-        if abs(now - int(timestamp)) > self._max_skew:
+        if abs(self._clock() - int(timestamp)) > self._max_skew:
             return "the request's timestamp is too far from now"
         expected = sign(self._secret, timestamp, body)
         # Constant time on every path: a malformed signature is compared as well.
@@ -63,18 +69,25 @@ class Verifier:
         candidate = given if well_formed else "0" * _HEX_LENGTH
         if not hmac.compare_digest(expected, candidate) or not well_formed:
             return "the request's signature does not match"
-        with self._lock:
-            self._forget_expired(now)
-            if given in self._seen:
-                return "the request was seen before (a replay)"
-            self._seen[given] = int(timestamp) + self._max_skew
-            while len(self._seen) > self._max_seen:
-                self._seen.popitem(last=False)
         return None
 
+    def remember(self, timestamp: str, signature: str) -> bool:
+        """Record an authenticated request's signature: False if it was recorded before
+        (the same request again), True the first time."""
+        given = signature.strip().lower()
+        with self._lock:
+            self._forget_expired(self._clock())
+            if given in self._seen:
+                return False
+            self._seen[given] = int(timestamp.strip()) + self._max_skew
+            while len(self._seen) > self._max_seen:
+                self._seen.popitem(last=False)
+        return True
+
     def release(self, signature: str | None) -> None:
-        """Forget a signature that ``check`` accepted when its request was not served after
-        all (an unknown book, the store down): the sender's retry of it is no replay."""
+        """Forget a signature that ``remember`` recorded when its request was not served
+        after all (an unknown book, the store down): the sender's retry of it is then
+        served in full, not answered as a notification already taken."""
         if signature:
             with self._lock:
                 self._seen.pop(signature.strip().lower(), None)

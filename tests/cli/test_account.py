@@ -221,13 +221,15 @@ def test_add_links_through_the_consent_page_and_serve_serves_the_account(
         exchange_code(sandbox, CLIENT_ID, SECRET, code)
     assert refused.value.status == 400 and code not in str(refused.value)
 
-    # The same callback replayed to another run: not its state, nothing changed.
+    # The same callback replayed to another run: not its state, refused, nothing changed
+    # (and that run goes on waiting for its own browser until stopped).
     before = setup.config.read_bytes()
     second, second_url = start_add(setup.config, "home")
     replay = return_url(second_url) + "?" + urllib.parse.urlsplit(callback_with_code).query
     assert httpx.get(replay).status_code == 400
+    second.send_signal(signal.SIGINT)
     status, _, err = finish(second)
-    assert status != 0 and "state" in one_line(err)
+    assert status == 130 and "without this link attempt's state was refused" in err
     assert setup.config.read_bytes() == before
     assert not (setup.folder / "tokens" / "alice.home.token").exists()
 
@@ -273,15 +275,35 @@ def test_denied_consent_changes_nothing(setup: Setup, page: Page) -> None:
     assert setup.unchanged()
 
 
-def test_a_wrong_state_ends_the_attempt_and_changes_nothing(setup: Setup) -> None:
+def test_a_wrong_state_is_refused_and_the_real_callback_still_links(
+    setup: Setup, page: Page
+) -> None:
+    """Issue 21: any local process or web page can reach the callback port; a callback
+    without the attempt's state gets 400 and a log line and ends nothing, so the browser's
+    real one, coming after it, still links the account."""
     process, url = start_add(setup.config, "work")
     callback = return_url(url)
-    answer = httpx.get(callback, params={"code": "stolen", "state": "not-the-one"})
-    assert answer.status_code == 400 and "<script" not in answer.text
-    assert answer.headers["content-type"].startswith("text/html")
-    status, _, err = finish(process)
-    assert status != 0 and "state" in one_line(err)
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0]
+    forged = [
+        {"code": "stolen", "state": "not-the-one"},
+        {"error": "access_denied", "state": state[:-1]},  # would cancel the attempt
+        {"code": "stolen"},  # no state at all
+        {"code": "stolen", "state": state + "x"},
+    ]
+    for params in forged:
+        answer = httpx.get(callback, params=params)
+        assert answer.status_code == 400 and "<script" not in answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Not this link attempt" in answer.text
+    assert process.poll() is None  # still waiting
     assert setup.unchanged()
+    assert "alice/work is linked" in consent(page, url, "approve")
+    status, out, err = finish(process)
+    assert status == 0, err
+    assert "Added [[accounts]] alice/work" in out
+    refused = [line for line in err.splitlines() if "state was refused" in line]
+    assert len(refused) == len(forged), err
+    assert "stolen" not in err and state not in err
 
 
 def test_a_code_used_already_fails_with_one_line_and_changes_nothing(

@@ -116,7 +116,7 @@ class Subscriber:
         assert Vapid02.verify(headers["authorization"]), "VAPID signature does not verify"
         payload = parts["t"].split(".")[1]
         claims = json.loads(b64decode(payload))
-        assert claims["aud"] == self.service.url
+        assert claims["aud"] == f"http://{headers['host']}"  # the origin it reached us at
         assert claims["exp"] > time.time()
         assert str(claims["sub"]).startswith(("mailto:", "https://"))
         plain = http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth)
@@ -207,12 +207,25 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
+def push_settings() -> PushConfig:
+    """``[push]`` of the server under test: our push services are on 127.0.0.1, over plain
+    http, so the operator's way of allowing them is taken (a test may give its own)."""
+    return PushConfig(
+        contact="mailto:admin@example.org", allow_http=True, allow_hosts=("127.0.0.1",)
+    )
+
+
+@pytest.fixture
 def push_server(
-    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, push_service: PushService
+    sandbox_app: SandboxApp,
+    live_sandbox: str,
+    tmp_path: Path,
+    push_service: PushService,
+    push_settings: PushConfig,
 ) -> Iterator[PushServer]:
-    """The CardDAV server over ``live_sandbox`` with WebDAV-Push on (push services over
-    plain http allowed: ours is on 127.0.0.1): alice's account book ``work``, pulled once,
-    users alice and bob. Reads never pull: tests pull when they mean to."""
+    """The CardDAV server over ``live_sandbox`` with WebDAV-Push on (``push_settings``):
+    alice's account book ``work``, pulled once, users alice and bob. Reads never pull:
+    tests pull when they mean to."""
     htpasswd = tmp_path / "users.htpasswd"
     set_password(htpasswd, "alice", "alice-pw", rounds=4)
     set_password(htpasswd, "bob", "bob-pw", rounds=4)
@@ -230,7 +243,7 @@ def push_server(
         freshness=3600,
         interval=3600,
         accounts=[account],
-        push=PushConfig(contact="mailto:admin@example.org", allow_http=True),
+        push=push_settings,
     )
     engine, books = open_engine(config)
     book = books[("alice", "work")]

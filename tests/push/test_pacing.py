@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bridge.push import PushOptions
+from bridge.push.destination import Destinations
 from bridge.push.notifier import Notifier
 from bridge.push.protocol import b64encode
 from bridge.push.vapid import Vapid, new_private_key
@@ -23,6 +24,7 @@ from bridge.store.push import Subscription
 from .conftest import PushService, Subscriber
 
 BOOK = 7
+LOOPBACK = Destinations(["127.0.0.1"])  # the push service of ``conftest``, allowed
 OPTIONS = PushOptions(interval=5.0, settle=0.05, poll=60.0, purge_every=1e9)
 
 
@@ -48,6 +50,9 @@ class ChangeLog:
 
     def live(self, book_id: int, now: float) -> list[Subscription]:
         return [self.subscription] if book_id == BOOK else []
+
+    def get(self, subscription_id: int) -> Subscription | None:
+        return self.subscription if subscription_id == self.subscription.id else None
 
     def changes(self, book_id: int, after: int, upto: int) -> list[tuple[int, str]]:
         return [(seq, f"card-{seq}.vcf") for seq in range(after + 1, upto + 1)]
@@ -131,6 +136,7 @@ def pacing(push_service: PushService) -> Iterator[Pacing]:
         sync_token=lambda book_id, seq: f"token-{seq}",
         options=OPTIONS,
         clock=clock,
+        destinations=LOOPBACK,
     )
     pacing = Pacing(notifier, clock, log, phone)
     assert pacing.tick() == OPTIONS.poll  # the book is known, at position 0: nothing to send

@@ -114,3 +114,48 @@ def test_push_configuration(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError):
             parse_config({"push": bad}, tmp_path)
+
+
+def test_push_limits_and_allowed_hosts_are_configured(tmp_path: Path) -> None:
+    default = PushConfig()
+    assert default.allow_hosts == () and default.allow_http is False
+    assert (default.max_subscriptions_per_user, default.max_messages_per_minute) == (50, 30)
+    table = {
+        "allow_hosts": ["Push.Internal.Example", "10.1.2.3", "[fd00::5]", "10.1.2.3"],
+        "max_subscriptions_per_user": 5,
+        "max_messages_per_minute": 12,
+    }
+    push = parse_config({"push": table}, tmp_path).push
+    assert push.allow_hosts == ("push.internal.example", "10.1.2.3", "fd00::5")
+    assert (push.max_subscriptions_per_user, push.max_messages_per_minute) == (5, 12)
+    for bad in (
+        {"allow_hosts": "push.internal.example"},
+        {"allow_hosts": [7]},
+        {"allow_hosts": ["https://push.internal.example"]},
+        {"allow_hosts": ["push.internal.example:8443"]},
+        {"allow_hosts": ["push.internal.example/path"]},
+        {"allow_hosts": [" "]},
+        {"max_subscriptions_per_user": 0},
+        {"max_subscriptions_per_user": 2.5},
+        {"max_messages_per_minute": -1},
+        {"max_messages_per_minute": True},
+    ):
+        with pytest.raises(ConfigError):
+            parse_config({"push": bad}, tmp_path)
+
+
+def test_a_push_resource_is_kept_in_one_spelling() -> None:
+    """A second registration of one push resource, spelled otherwise, is a renewal."""
+    spellings = (
+        "https://up.example.net/yohd4yai5Phiz1wi",
+        "HTTPS://UP.Example.NET:443/yohd4yai5Phiz1wi",
+    )
+    endpoints = set()
+    for spelling in spellings:
+        root = register_root(SAMPLE_REGISTER)
+        assert root is not None
+        resource = root.find(f".//{{{PUSH}}}push-resource")
+        assert resource is not None
+        resource.text = spelling
+        endpoints.add(parse_registration(root).endpoint)
+    assert endpoints == {"https://up.example.net/yohd4yai5Phiz1wi"}

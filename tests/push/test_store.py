@@ -12,7 +12,7 @@ import pytest
 from bridge.config import StoreConfig
 from bridge.push.vapid import META_KEY, Vapid, new_private_key
 from bridge.store import ContactRow, ContactStore, open_database
-from bridge.store.push import PushStore
+from bridge.store.push import PushStore, SubscriptionLimit
 
 
 @pytest.fixture
@@ -129,3 +129,33 @@ def test_the_vapid_key_is_made_once_per_store(store: ContactStore) -> None:
     assert len(set(keys)) == 1
     assert Vapid.of_store(PushStore(store.db)).public_key == keys[0]
     assert push.meta_value(META_KEY, new_private_key) == push.meta_value(META_KEY, lambda: "x")
+
+
+def test_a_new_subscription_past_the_owners_limit_is_refused(store: ContactStore) -> None:
+    push = PushStore(store.db)
+    work = store.ensure_book("alice", "work", "local")
+    home = store.ensure_book("alice", "home", "local")
+
+    def register(book_id: int, endpoint: str, owner: str = "alice", expires: float = 1e3) -> bool:
+        _, created = push.register(
+            book_id=book_id,
+            owner=owner,
+            endpoint=endpoint,
+            public_key="key",
+            auth_secret="auth",
+            content_encoding="aes128gcm",
+            expires=expires,
+            now=100.0,
+            limit=2,
+        )
+        return created
+
+    assert register(work.id, "https://push.example/a")
+    assert register(home.id, "https://push.example/b")  # the limit spans the user's books
+    with pytest.raises(SubscriptionLimit):
+        register(work.id, "https://push.example/c")
+    assert not register(work.id, "https://push.example/a")  # a renewal is no new one
+    bobs = store.ensure_book("bob", "work", "local")
+    assert register(bobs.id, "https://push.example/c", owner="bob")  # his own count
+    assert register(bobs.id, "https://push.example/d", owner="bob", expires=50.0)  # expired
+    assert register(bobs.id, "https://push.example/e", owner="bob")  # only live ones count

@@ -224,6 +224,24 @@ def test_a_password_in_the_url_is_refused(postgres: PostgresServer) -> None:
         assert "hunter2" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "query", ["sslpassword=hunter2", "oauth_client_secret=hunter2", "scram_client_key=hunter2"]
+)
+def test_libpqs_other_secrets_in_the_url_are_refused(query: str) -> None:
+    """Issue 21: the store refuses them itself too (a URL not from the configuration),
+    before connecting, and never repeats them."""
+    with pytest.raises(StoreError, match=r"must not contain \w+: it is a secret") as caught:
+        PostgresDatabase(f"postgresql://bridge@127.0.0.1:1/bridge?{query}")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_url_libpq_cannot_read_is_not_repeated() -> None:
+    """libpq quotes the whole URL in some of its errors; the message leaves it out."""
+    with pytest.raises(StoreError, match="invalid store url") as caught:
+        PostgresDatabase("postgresql://[::1/bridge?sslpassword=hunter2")
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_a_wrong_password_is_one_clear_line(tmp_path: Path, pg_store: StoreConfig) -> None:
     wrong = tmp_path / "wrong.password"
     wrong.write_text("not-the-password\n")

@@ -1,5 +1,6 @@
-"""``WebhookEndpoint``: Aurinko's URL check, signed notifications asking for a pull, and
-everything else refused before any work is done."""
+"""``WebhookEndpoint``: Aurinko's URL check, signed notifications asking for a pull (once:
+a redelivery is answered without new work), and everything else refused before any work
+is done."""
 
 from __future__ import annotations
 
@@ -34,14 +35,46 @@ def test_the_url_check_is_answered_with_its_token(sender: Sender, hooked: Hooked
     answer = sender.post(BOOK_TOKEN, b"", query=f"validationToken={challenge}", signed=False)
     assert answer.status == 200 and answer.body == challenge.encode()
     assert answer.headers["Content-Type"].startswith("text/plain")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
     signed = sender.post(BOOK_TOKEN, b"", query=f"validationToken={challenge}")
     assert signed.status == 200 and signed.body == challenge.encode()
     forged = sender.post(BOOK_TOKEN, b"", query="validationToken=x", signature="0" * 64)
     assert forged.status == 401
-    unknown = sender.post("f" * 32, b"", query="validationToken=x", signed=False)
-    assert unknown.status == 404
+    # Signed by Aurinko: only it learns that no book has this token.
+    assert sender.post("f" * 32, b"", query="validationToken=x").status == 404
     time.sleep(QUIET)
     assert hooked.pulls == []  # a check is not a change
+
+
+def test_an_unsigned_url_check_does_not_tell_whether_a_token_exists(sender: Sender) -> None:
+    """Issue 21: unsigned, the check of a book's URL and of a made-up one are answered
+    alike (the echo), so nobody can probe for tokens that exist."""
+    known = sender.post(BOOK_TOKEN, b"", query="validationToken=probe", signed=False)
+    unknown = sender.post("f" * 32, b"", query="validationToken=probe", signed=False)
+    assert (known.status, known.headers, known.body) == (
+        unknown.status,
+        unknown.headers,
+        unknown.body,
+    )
+    assert known.status == 200 and known.body == b"probe"
+
+
+def test_two_url_checks_with_one_signature_both_pass(
+    sender: Sender, hooked: Hooked, tmp_path: Path
+) -> None:
+    """Issue 21: every handshake has an empty body, so two books' checks within one second
+    carry one signature; neither is taken for a replay."""
+    other = hooked.engine.store.ensure_book("alice", "home", "aurinko")
+    hooked.engine.clients[other.id] = hooked.engine.clients[hooked.book.id]
+    other_token = "ab" * 16
+    config = webhooks_config(tmp_path)
+    WebhookStore(hooked.engine.db).record_url(other.id, notification_url(config, other_token))
+    now = str(int(time.time()))
+    signature = sign(SECRET, now, b"")
+    for token, challenge in ((BOOK_TOKEN, "one"), (other_token, "two"), (BOOK_TOKEN, "three")):
+        query = f"validationToken={challenge}"
+        answer = sender.post(token, b"", query=query, timestamp=now, signature=signature)
+        assert (answer.status, answer.body) == (200, challenge.encode())
 
 
 def test_a_notification_pulls_the_book_at_once(
@@ -57,7 +90,7 @@ def test_a_notification_pulls_the_book_at_once(
     assert len(hooked.pulls) == 1
 
 
-def test_forged_unsigned_stale_and_replayed_notifications_do_nothing(
+def test_forged_unsigned_stale_and_repeated_notifications_do_nothing(
     sender: Sender, hooked: Hooked
 ) -> None:
     body = b'{"subscription": 1, "resource": "/contacts"}'
@@ -77,8 +110,9 @@ def test_forged_unsigned_stale_and_replayed_notifications_do_nothing(
     signature = sign(SECRET, now, body)
     assert sender.post(BOOK_TOKEN, body, timestamp=now, signature=signature).status == 200
     wait_for(lambda: len(hooked.pulls) == 1)
-    replayed = sender.post(BOOK_TOKEN, body, timestamp=now, signature=signature.upper())
-    assert replayed.status == 401 and b"replay" in replayed.body
+    # Sent again (Aurinko's retry when our 200 did not reach it): 200, and no new work.
+    again = sender.post(BOOK_TOKEN, body, timestamp=now, signature=signature.upper())
+    assert again.status == 200
     time.sleep(QUIET + 1)  # past the spacing: a pull asked for now would have begun
     assert len(hooked.pulls) == 1
 
@@ -160,7 +194,7 @@ def test_the_spacer_folds_what_comes_within_its_spacing() -> None:
 
 def test_a_request_not_served_may_come_again(sender: Sender, hooked: Hooked) -> None:
     """A signature is spent only by a notification that was served: the sender's retry of
-    one answered 404 (or 503) is not taken for a replay."""
+    one answered 404 (or 503) is served in full, not answered as taken already."""
     unknown = "abcdef" + "0" * 26
     body, now = b'{"n": 1}', str(int(time.time()))
     signature = sign(SECRET, now, body)
@@ -168,5 +202,7 @@ def test_a_request_not_served_may_come_again(sender: Sender, hooked: Hooked) -> 
     url = "https://bridge.example.org/.bridge/webhooks/aurinko/" + unknown
     WebhookStore(hooked.engine.db).replace_url(hooked.book.id, url)  # now it is known
     assert sender.post(unknown, body, timestamp=now, signature=signature).status == 200
-    assert sender.post(unknown, body, timestamp=now, signature=signature).status == 401
+    assert sender.post(unknown, body, timestamp=now, signature=signature).status == 200
     wait_for(lambda: len(hooked.pulls) == 1)
+    time.sleep(QUIET + 1)  # past the spacing: the second asked for no pull
+    assert len(hooked.pulls) == 1

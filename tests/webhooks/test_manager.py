@@ -220,3 +220,24 @@ def test_checks_come_every_check_interval(engine: SyncEngine, tmp_path: Path) ->
         assert first not in aurinko.subs
     finally:
         manager.stop()
+
+
+def test_a_failure_quoting_the_url_is_logged_without_its_token(
+    engine: SyncEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 21: Aurinko's error for a failed URL check quotes the URL, whose token is the
+    book's secret; it is logged (at the default level) with the token redacted."""
+    work, aurinko = book(engine, "work")
+    config = webhooks_config(tmp_path)
+    manager = WebhookManager(engine, config)
+    token = "5e" * 16
+    WebhookStore(engine.db).record_url(work.id, url_prefix(config) + token)
+    aurinko.fail = BadRequestError(
+        f"POST subscriptions: 400 Notification URL validation failed: {url_prefix(config)}"
+        f"{token} answered HTTP 404, not 200"
+    )
+    with caplog.at_level(logging.WARNING, logger="bridge.webhooks"):
+        assert manager.check(work.id) is None
+    (warned,) = caplog.records
+    assert token not in warned.getMessage()
+    assert "/.bridge/webhooks/aurinko/<token> answered HTTP 404" in warned.getMessage()

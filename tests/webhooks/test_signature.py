@@ -1,4 +1,5 @@
-"""``Verifier``: Aurinko's signature scheme, the clock window and replays."""
+"""``Verifier``: Aurinko's signature scheme, the clock window, and the memory that tells a
+notification seen before from a new one."""
 
 from __future__ import annotations
 
@@ -22,75 +23,89 @@ def test_the_signature_is_the_documented_hmac() -> None:
     assert sign(SECRET, str(NOW), BODY) == expected
 
 
-def test_a_signed_fresh_request_passes_once() -> None:
+def test_a_signed_fresh_request_passes_and_is_new_once() -> None:
     check = verifier()
     signature = sign(SECRET, str(NOW), BODY)
-    assert check.check(str(NOW), signature, BODY) is None
-    assert "replay" in (check.check(str(NOW), signature, BODY) or "")
-    # The same signature in capitals is the same signature: still a replay.
-    assert "replay" in (check.check(str(NOW), signature.upper(), BODY) or "")
+    assert check.authenticate(str(NOW), signature, BODY) is None
+    assert check.remember(str(NOW), signature) is True
+    # Sent again: still authentic (a redelivery is answered), but not new.
+    assert check.authenticate(str(NOW), signature, BODY) is None
+    assert check.remember(str(NOW), signature) is False
+    # The same signature in capitals is the same signature.
+    assert check.remember(str(NOW), signature.upper()) is False
+    check.release(signature.upper())  # not served after all: new again
+    assert check.remember(str(NOW), signature) is True
+
+
+def test_authenticating_remembers_nothing() -> None:
+    """Validation handshakes are only authenticated: two books checked in one second
+    carry one signature (an empty body each), and both pass."""
+    check = verifier()
+    empty = sign(SECRET, str(NOW), b"")
+    assert check.authenticate(str(NOW), empty, b"") is None
+    assert check.authenticate(str(NOW), empty, b"") is None
+    assert check.remembered() == 0
 
 
 def test_hex_in_capitals_is_accepted() -> None:
-    assert verifier().check(str(NOW), sign(SECRET, str(NOW), BODY).upper(), BODY) is None
+    assert verifier().authenticate(str(NOW), sign(SECRET, str(NOW), BODY).upper(), BODY) is None
 
 
 def test_unsigned_and_half_signed_requests_are_refused() -> None:
     check = verifier()
     signature = sign(SECRET, str(NOW), BODY)
-    assert "not signed" in (check.check(None, None, BODY) or "")
-    assert "not signed" in (check.check(str(NOW), None, BODY) or "")
-    assert "not signed" in (check.check(None, signature, BODY) or "")
-    assert "not signed" in (check.check("", "", BODY) or "")
+    assert "not signed" in (check.authenticate(None, None, BODY) or "")
+    assert "not signed" in (check.authenticate(str(NOW), None, BODY) or "")
+    assert "not signed" in (check.authenticate(None, signature, BODY) or "")
+    assert "not signed" in (check.authenticate("", "", BODY) or "")
 
 
 def test_forged_requests_are_refused() -> None:
     check = verifier()
     good = sign(SECRET, str(NOW), BODY)
     refusals = [
-        check.check(str(NOW), sign("another-secret", str(NOW), BODY), BODY),
-        check.check(str(NOW), good, BODY + b" "),  # the body changed
-        check.check(str(NOW + 1), good, BODY),  # the timestamp changed
-        check.check(str(NOW), good[:-2], BODY),
-        check.check(str(NOW), "zz" * 32, BODY),
-        check.check(str(NOW), "é" * 64, BODY),
-        check.check(str(NOW), "sha256=" + good, BODY),
+        check.authenticate(str(NOW), sign("another-secret", str(NOW), BODY), BODY),
+        check.authenticate(str(NOW), good, BODY + b" "),  # the body changed
+        check.authenticate(str(NOW + 1), good, BODY),  # the timestamp changed
+        check.authenticate(str(NOW), good[:-2], BODY),
+        check.authenticate(str(NOW), "zz" * 32, BODY),
+        check.authenticate(str(NOW), "é" * 64, BODY),
+        check.authenticate(str(NOW), "sha256=" + good, BODY),
     ]
     assert all(r is not None and "signature" in r for r in refusals), refusals
-    assert check.remembered() == 0
 
 
 def test_stale_and_future_timestamps_are_refused() -> None:
     check = verifier(skew=300)
     for when in (NOW - 301, NOW + 301, 0):
         signature = sign(SECRET, str(when), BODY)
-        assert "too far" in (check.check(str(when), signature, BODY) or "")
+        assert "too far" in (check.authenticate(str(when), signature, BODY) or "")
     for when in (NOW - 300, NOW + 300):
-        assert check.check(str(when), sign(SECRET, str(when), BODY), BODY) is None
+        assert check.authenticate(str(when), sign(SECRET, str(when), BODY), BODY) is None
 
 
 def test_timestamps_must_be_whole_seconds() -> None:
     check = verifier()
     for bad in ("1.5e9", "-5", "soon", "1" * 20):
-        assert "timestamp" in (check.check(bad, sign(SECRET, bad, BODY), BODY) or ""), bad
-    assert "timestamp" in (check.check("١٢٣", sign(SECRET, "123", BODY), BODY) or "")
+        assert "timestamp" in (check.authenticate(bad, sign(SECRET, bad, BODY), BODY) or ""), bad
+    assert "timestamp" in (check.authenticate("١٢٣", sign(SECRET, "123", BODY), BODY) or "")
 
 
 def test_signatures_are_forgotten_once_their_time_is_up() -> None:
     now = [float(NOW)]
     check = Verifier(SECRET, 10, clock=lambda: now[0])
     first = sign(SECRET, str(NOW), BODY)
-    assert check.check(str(NOW), first, BODY) is None
+    assert check.remember(str(NOW), first)
     now[0] += 11  # the first one's timestamp is too old now anyway
     later = sign(SECRET, str(NOW + 11), BODY)
-    assert check.check(str(NOW + 11), later, BODY) is None
+    assert check.remember(str(NOW + 11), later)
     assert check.remembered() == 1
-    assert "too far" in (check.check(str(NOW), first, BODY) or "")
+    assert "too far" in (check.authenticate(str(NOW), first, BODY) or "")
 
 
 def test_the_memory_is_bounded() -> None:
     check = verifier(max_seen=5)
     for n in range(20):
         body = b"%d" % n
-        assert check.check(str(NOW), sign(SECRET, str(NOW), body), body) is None
+        assert check.remember(str(NOW), sign(SECRET, str(NOW), body))
     assert check.remembered() == 5
