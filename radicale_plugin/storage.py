@@ -35,10 +35,12 @@ def advertise_vcard4() -> None:
 
 
 def book_key(path: str | None) -> str | None:
-    """``user/book`` of a request's path, or None for the root and principals."""
+    """``user/book`` of a request's path, or None for the root and principals. The raw
+    path of a read is read as Radicale reads a write's (``sanitize_path``), so that both
+    name one book alike."""
     if not path:
         return None
-    parts = [p for p in path.split("/") if p]
+    parts = [p for p in pathutils.sanitize_path(path).split("/") if p]
     return "/".join(parts[:2]) if len(parts) >= 2 else None
 
 

@@ -144,6 +144,7 @@ def test_book_key_names_the_book_a_path_touches() -> None:
     assert book_key("/alice/work/x.vcf") == "alice/work"
     assert book_key("/alice/work/") == "alice/work"
     assert book_key("alice/work") == "alice/work"
+    assert book_key("/alice/./x/../work//y.vcf") == "alice/work"  # as Radicale reads it
     assert book_key("/alice/") is None
     assert book_key("/") is None
     assert book_key(None) is None
