@@ -30,6 +30,7 @@ from bridge.push.protocol import b64decode, b64encode
 from bridge.runtime import open_engine
 from bridge.sandbox import SandboxApp
 from bridge.store import Book
+from bridge.store.push import Subscription
 from bridge.sync import SyncEngine
 from radicale_plugin.server import RunningServer
 from tests.conftest import TOKEN
@@ -63,6 +64,16 @@ class Message:
 
 
 @dataclass
+class Clock:
+    """A clock of the test's own, for what measures time with one (pacing, rates)."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
 class Subscriber:
     """A client's Web Push subscription at the push service: its endpoint and its keys."""
 
@@ -86,6 +97,22 @@ class Subscriber:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         return b64encode(point)
+
+    def subscription(self, endpoint: str | None = None, book_id: int = 1) -> Subscription:
+        """This subscriber's keys as the store holds a registration of them: at
+        ``endpoint`` (its own by default), for ``book_id``."""
+        return Subscription(
+            id=1,
+            book_id=book_id,
+            owner="alice",
+            endpoint=endpoint or self.endpoint,
+            public_key=self.public_key,
+            auth_secret=b64encode(self.auth),
+            content_encoding="aes128gcm",
+            expires=None,
+            created=0.0,
+            last_sent=None,
+        )
 
     def register_body(self, expires: str | None = None, trigger: str | None = None) -> str:
         """A ``push-register`` as DAVx5 sends it (no trigger, no content-encoding),

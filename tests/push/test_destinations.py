@@ -27,13 +27,13 @@ from cryptography.x509.oid import NameOID
 
 from bridge.config import PushConfig
 from bridge.push.destination import DestinationRefused, Destinations, Resolver
-from bridge.push.protocol import b64encode, push_message
+from bridge.push.protocol import push_message
 from bridge.push.transport import GuardedBackend, guarded_client
 from bridge.push.vapid import Vapid, new_private_key
 from bridge.push.webpush import Delivery, Outcome, send
-from bridge.store.push import PushStore, Subscription
+from bridge.store.push import PushStore
 
-from .conftest import NS, PushServer, PushService, Subscriber
+from .conftest import NS, PushServer, PushService
 
 PUBLIC = "93.184.215.14"  # a public address: only ever handed to fake connections
 ALLOWED = ("push.internal.example", "10.9.8.7")
@@ -189,21 +189,6 @@ def test_the_sender_connects_only_to_an_address_that_passed_the_check() -> None:
     assert connections.tried == [(PUBLIC, 443)]
 
 
-def subscription_at(subscriber: Subscriber, endpoint: str) -> Subscription:
-    return Subscription(
-        id=1,
-        book_id=1,
-        owner="alice",
-        endpoint=endpoint,
-        public_key=subscriber.public_key,
-        auth_secret=b64encode(subscriber.auth),
-        content_encoding="aes128gcm",
-        expires=None,
-        created=0.0,
-        last_sent=None,
-    )
-
-
 def test_a_name_that_now_resolves_to_this_machine_gets_no_message(
     push_service: PushService,
 ) -> None:
@@ -212,7 +197,7 @@ def test_a_name_that_now_resolves_to_this_machine_gets_no_message(
     then with the name in ``Host``."""
     phone = push_service.subscriber("phone")
     port = push_service.url.rsplit(":", 1)[1]
-    subscription = subscription_at(phone, f"http://push.example:{port}/push/phone")
+    subscription = phone.subscription(f"http://push.example:{port}/push/phone")
     vapid = Vapid(new_private_key(), "mailto:admin@example.org")
     payload = push_message("topic", "token-1")
     to_loopback = resolver({"push.example": ["127.0.0.1"]})
@@ -316,10 +301,10 @@ def test_tls_is_verified_for_the_name_while_connecting_to_the_checked_address(
     port = tls_service.url_port
 
     with guarded_client(destinations, verify=tls_service.trust) as client:
-        good = subscription_at(phone, f"https://push.example:{port}/push/phone")
+        good = phone.subscription(f"https://push.example:{port}/push/phone")
         assert send(client, vapid, good, payload, "topic", Delivery()) is Outcome.SENT
         # The same address under a name the certificate does not carry: refused by TLS.
-        other = subscription_at(phone, f"https://other.example:{port}/push/phone")
+        other = phone.subscription(f"https://other.example:{port}/push/phone")
         assert send(client, vapid, other, payload, "topic", Delivery()) is Outcome.FAILED
     assert tls_service.names[0] == "push.example"
     assert tls_service.hosts == [f"push.example:{port}"]

@@ -21,9 +21,8 @@ from bridge.push.vapid import Vapid, new_private_key
 from bridge.push.webpush import Delivery, Outcome, send
 from tests.plugin.conftest import card, mkcol_book
 
-from .conftest import PushServer, PushService
-from .test_destinations import subscription_at
-from .test_limits import Clock, subscription
+from .conftest import Clock, PushServer, PushService
+from .test_limits import subscription
 
 HANG = 30.0  # a hang detector: far longer than anything here takes when it works
 
@@ -237,7 +236,7 @@ def test_a_push_service_that_trickles_is_given_up_on_at_the_messages_deadline(
     threading.Thread(target=trickle.serve, daemon=True).start()
     port = trickle.listener.getsockname()[1]
     keys = push_service.subscriber("keys")
-    target = subscription_at(keys, f"http://127.0.0.1:{port}/push/x")
+    target = keys.subscription(f"http://127.0.0.1:{port}/push/x")
     vapid = Vapid(new_private_key(), "mailto:admin@example.org")
     outcome: list[Outcome] = []
 

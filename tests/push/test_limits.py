@@ -18,7 +18,7 @@ from bridge.push.webpush import Outcome
 from bridge.store.push import PushStore, Subscription
 from tests.plugin.conftest import card, mkcol_book
 
-from .conftest import NS, PushServer
+from .conftest import NS, Clock, PushServer
 
 CAP, PER_MINUTE = 8, 3
 INTERNAL = "https://push.internal.example/push"  # allowed, never resolved nor sent to here
@@ -123,14 +123,6 @@ def test_one_write_makes_no_more_messages_to_a_destination_than_its_rate(
 
 
 # -- the rate and the folding, on a clock of the test's own ----------------------------
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -17,23 +17,14 @@ import pytest
 from bridge.push import PushOptions
 from bridge.push.destination import Destinations
 from bridge.push.notifier import Notifier
-from bridge.push.protocol import b64encode
 from bridge.push.vapid import Vapid, new_private_key
 from bridge.store.push import Subscription
 
-from .conftest import PushService, Subscriber
+from .conftest import Clock, PushService, Subscriber
 
 BOOK = 7
 LOOPBACK = Destinations(["127.0.0.1"])  # the push service of ``conftest``, allowed
 OPTIONS = PushOptions(interval=5.0, settle=0.05, poll=60.0, purge_every=1e9)
-
-
-@dataclass
-class Clock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -116,19 +107,7 @@ class Pacing:
 @pytest.fixture
 def pacing(push_service: PushService) -> Iterator[Pacing]:
     phone = push_service.subscriber("phone")
-    subscription = Subscription(
-        id=1,
-        book_id=BOOK,
-        owner="alice",
-        endpoint=phone.endpoint,
-        public_key=phone.public_key,
-        auth_secret=b64encode(phone.auth),
-        content_encoding="aes128gcm",
-        expires=None,
-        created=0.0,
-        last_sent=None,
-    )
-    clock, log = Clock(), ChangeLog(subscription)
+    clock, log = Clock(1000.0), ChangeLog(phone.subscription(book_id=BOOK))
     notifier = Notifier(
         log,  # type: ignore[arg-type]
         Vapid(new_private_key(), "mailto:admin@example.org"),

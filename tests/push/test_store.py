@@ -12,7 +12,7 @@ import pytest
 from bridge.config import StoreConfig
 from bridge.push.vapid import META_KEY, Vapid, new_private_key
 from bridge.store import ContactRow, ContactStore, open_database
-from bridge.store.push import PushStore, SubscriptionLimit
+from bridge.store.push import PushStore, Subscription, SubscriptionLimit
 
 
 @pytest.fixture
@@ -22,18 +22,30 @@ def store(tmp_path: Path, store_config: StoreConfig | None) -> Iterator[ContactS
     opened.db.close()
 
 
-def _register(push: PushStore, book_id: int, endpoint: str, expires: float = 1000.0) -> int:
-    subscription, _ = push.register(
+def _subscribe(
+    push: PushStore,
+    book_id: int,
+    endpoint: str,
+    *,
+    owner: str = "alice",
+    expires: float = 1000.0,
+    limit: int | None = None,
+) -> tuple[Subscription, bool]:
+    return push.register(
         book_id=book_id,
-        owner="alice",
+        owner=owner,
         endpoint=endpoint,
         public_key="key",
         auth_secret="auth",
         content_encoding="aes128gcm",
         expires=expires,
         now=100.0,
+        limit=limit,
     )
-    return subscription.id
+
+
+def _register(push: PushStore, book_id: int, endpoint: str, expires: float = 1000.0) -> int:
+    return _subscribe(push, book_id, endpoint, expires=expires)[0].id
 
 
 def _save(store: ContactStore, book_id: int, href: str) -> None:
@@ -137,18 +149,7 @@ def test_a_new_subscription_past_the_owners_limit_is_refused(store: ContactStore
     home = store.ensure_book("alice", "home", "local")
 
     def register(book_id: int, endpoint: str, owner: str = "alice", expires: float = 1e3) -> bool:
-        _, created = push.register(
-            book_id=book_id,
-            owner=owner,
-            endpoint=endpoint,
-            public_key="key",
-            auth_secret="auth",
-            content_encoding="aes128gcm",
-            expires=expires,
-            now=100.0,
-            limit=2,
-        )
-        return created
+        return _subscribe(push, book_id, endpoint, owner=owner, expires=expires, limit=2)[1]
 
     assert register(work.id, "https://push.example/a")
     assert register(home.id, "https://push.example/b")  # the limit spans the user's books
