@@ -37,6 +37,9 @@ def test_writes_behind_a_lost_create_survive_a_sigkill(
     set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
     config = write_bridge_config(tmp_path, live_sandbox)
     text = config.read_text().replace("[server]\n", '[server]\nhtpasswd = "users.htpasswd"\n')
+    # Each write waits for its push (the write_wait opt-in): the first one's create must
+    # reach Aurinko, its answer lost, before the next write, not be folded into it.
+    text = text.replace("[sync]\n", "[sync]\nwrite_wait = 30\n")
     config.write_text(text)
     process, url = start_serve(config)
     try:
