@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 import radicale.item as radicale_item
 
+from bridge.httpserver.dates import http_date
 from bridge.store import ItemMeta, StoredItem
-
-
-def http_date(timestamp: float) -> str:
-    return formatdate(timestamp, usegmt=True)
 
 
 class LazyItem(radicale_item.Item):

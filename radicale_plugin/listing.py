@@ -18,13 +18,13 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
 from xml.sax.saxutils import escape
 
 from radicale import pathutils
 
+from bridge.httpserver.dates import http_date
 from bridge.store import ListedCard
 
 DAV = "DAV:"
@@ -57,7 +57,7 @@ MULTIGET_STAND_IN = (
 # (404) except these, whose answer depends on the user and rights: such requests stay Radicale's.
 _PROPFIND_VALUES: dict[str, Callable[[ListedCard], str]] = {
     GETETAG: lambda card: card.etag,
-    _dav("getlastmodified"): lambda card: formatdate(card.last_modified, usegmt=True),
+    _dav("getlastmodified"): lambda card: http_date(card.last_modified),
     GETCONTENTTYPE: lambda card: CONTENT_TYPE,
     GETCONTENTLENGTH: lambda card: str(card.length),
     _dav("resourcetype"): lambda card: "",

@@ -1,18 +1,4 @@
-"""wsgiref's server, keeping HTTP/1.1 connections open between requests, within limits.
-
-wsgiref answers one request per connection. Clients send bursts of small requests (a CardDAV
-sync is a REPORT and then multigets, GETs and PUTs; the engine's pushes are PATCH after
-PATCH), and a new TCP connection and thread per request costs more than serving a GET. Here
-a connection serves requests until the client closes it, idles past its idle timeout, sends
-``Connection: close``, or gets an answer whose end only the connection's close can mark.
-
-What a client cannot do (issue 11): hold a connection with a request trickled a byte at a
-time (a request, headers and body, must arrive within ``request_timeout`` of its first
-byte), open connections without bound (past ``max_connections`` the oldest connection still
-waiting for its request headers makes way), or get a ``100 Continue`` for a body the
-application never reads (the interim answer leaves on the body's first read).
-Both the CardDAV server and the sandbox run on it; it knows nothing of either.
-"""
+"""Connections: a thread each, kept open between requests, within limits (issue 11)."""
 
 from __future__ import annotations
 
@@ -21,24 +7,24 @@ import io
 import logging
 import socket
 import socketserver
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any, cast
-from wsgiref.headers import Headers
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+from typing import Any, cast
+from urllib.parse import unquote
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from .body import DRAIN_LIMIT, DeadlineReader, RequestBody
+from .head import BadHead, RequestHeaders, parse_request_line, read_headers
+from .response import ResponseHandler
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bridge.httpserver")
 
 IDLE_TIMEOUT = 60.0  # seconds a connection may wait for a request's first byte
 REQUEST_TIMEOUT = 60.0  # seconds from a request's first byte to its body's last
 MAX_CONNECTIONS = 200  # well under the usual limit of 1,024 open files
-DRAIN_LIMIT = 1024 * 1024  # unread request bytes skipped to reuse a connection, at most
 LINGER = 2.0  # seconds, at most, spent discarding an unread body before closing
 ACCEPT_BACKOFF = 0.05  # seconds to pause when accept() finds no file descriptor free
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -46,23 +32,6 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
     b"Retry-After: 1\r\nConnection: close\r\n\r\n"
 )
-
-
-def read_body(environ: dict[str, Any], length: int) -> bytes | tuple[str, str]:
-    """A WSGI request's whole body of ``length`` bytes, or the status and reason to refuse
-    the request with: the body's deadline passed (408), it could not be read or ended short
-    of its Content-Length (400)."""
-    try:
-        body: bytes = environ["wsgi.input"].read(length) if length else b""
-    except TimeoutError:
-        return "408 Request Timeout", "the request body did not arrive in time"
-    except OSError:
-        return "400 Bad Request", "the request body could not be read"
-    if len(body) < length:
-        return "400 Bad Request", (
-            f"the request body ended after {len(body)} of its {length} bytes (Content-Length)"
-        )
-    return body
 
 
 @dataclass(frozen=True)
@@ -74,137 +43,23 @@ class ServerLimits:
     request_timeout: float = REQUEST_TIMEOUT
 
 
-class _DeadlineReader(io.RawIOBase):
-    """The connection's input, every read of which ends by ``deadline`` (monotonic). A
-    socket timeout alone restarts with each byte received, so a request trickled a byte at a
-    time would never time out."""
-
-    def __init__(self, sock: socket.socket, write_timeout: float | None) -> None:
-        self._sock = sock
-        self._write_timeout = write_timeout  # the socket's timeout while answering
-        self.deadline = time.monotonic()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request's time is up")
-        self._sock.settimeout(left)
-        try:
-            return self._sock.recv_into(buffer)
-        finally:
-            self._sock.settimeout(self._write_timeout)
-
-
-class _Body:
-    """The request body as ``wsgi.input``: reads stop at its Content-Length, so the next
-    request on the connection is never read as this one's body. The first read sends the
-    ``100 Continue`` a client may be waiting for (``on_first_read``): a request answered
-    without its body being read never invites the body."""
-
-    def __init__(
-        self, stream: io.BufferedIOBase, length: int, on_first_read: Callable[[], None] | None
-    ) -> None:
-        self._stream = stream
-        self.remaining = length
-        self.on_first_read = on_first_read
-        self.failed = False  # a read ran out of time, or the client went
-
-    def read(self, size: int = -1) -> bytes:
-        return self._read(self._stream.read, size)
-
-    def readline(self, size: int = -1) -> bytes:
-        return self._read(self._stream.readline, size)
-
-    def _read(self, read: Callable[[int], bytes], size: int) -> bytes:
-        if size < 0 or size > self.remaining:
-            size = self.remaining
-        if not size:
-            return b""
-        if self.on_first_read is not None:
-            self.on_first_read()
-            self.on_first_read = None
-        try:
-            data = read(size)
-        except OSError:
-            self.failed = True
-            raise
-        self.remaining -= len(data)
-        return data
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        return list(iter(self.readline, b""))
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")
-
-    def drainable(self) -> bool:
-        """Whether what the application left unread can be skipped to reuse the connection:
-        not if too much is left to bother, the client was never asked for it (it may never
-        come), or it stopped coming."""
-        return not self.remaining or (
-            self.remaining <= DRAIN_LIMIT and self.on_first_read is None and not self.failed
-        )
-
-    def drain(self) -> bool:
-        """Skip what the application left unread; False if it cannot be, or does not come."""
-        if not self.drainable():
-            return False
-        try:
-            while self.remaining:
-                if not self.read(min(self.remaining, 65536)):
-                    return False
-        except OSError:
-            return False
-        return True
-
-
-class ResponseHandler(ServerHandler):
-    """Writes one response; decides whether the connection may serve another."""
-
-    http_version = "1.1"
-    headers: Headers | None
-
-    def __init__(self, request: RequestHandler, body: _Body) -> None:
-        stdout = cast(IO[bytes], request.wfile)
-        super().__init__(body, stdout, request.get_stderr(), request.get_environ())
-        self.request_handler = request
-        self.body = body
-
-    answered = False  # wsgiref's own headers_sent is reset when the handler closes
-
-    def cleanup_headers(self) -> None:
-        super().cleanup_headers()
-        self.answered = True
-
-        assert self.headers is not None
-        if "Content-Length" not in self.headers:  # a streamed answer: its end is the close
-            self.request_handler.close_connection = True
-        if not self.body.drainable():  # the rest of the request is not worth reading
-            self.request_handler.close_connection = True
-        if self.request_handler.close_connection:
-            self.headers["Connection"] = "close"
-
-    def handle_error(self) -> None:
-        self.request_handler.close_connection = True  # the answer may be cut short
-        super().handle_error()
-
-
 class RequestHandler(WSGIRequestHandler):
-    """Serves a connection's requests one after another."""
+    """Serves a connection's requests one after another.
+
+    ``http.server`` still writes the interim and error answers; the head is read by
+    ``head`` and the application's answer written by ``ResponseHandler``."""
 
     protocol_version = "HTTP/1.1"
     response_handler: type[ResponseHandler] = ResponseHandler
     timeout = IDLE_TIMEOUT  # for writes; reads are bounded by the request's deadline
-    wbufsize = 64 * 1024  # status line, headers and body leave in one write, not five
+    wbufsize = 64 * 1024  # an answer leaves in one write, or in writes of this size
     disable_nagle_algorithm = True
+    headers: RequestHeaders  # type: ignore[assignment]
 
     def setup(self) -> None:
         super().setup()
         self.rfile.close()  # the plain socket file, replaced by one that keeps the deadline
-        self._reader = _DeadlineReader(self.connection, self.timeout)
+        self._reader = DeadlineReader(self.connection, self.timeout)
         self._input = io.BufferedReader(self._reader, 64 * 1024)
         self.rfile = self._input
         self._tracker = self.server if isinstance(self.server, ThreadingServer) else None
@@ -236,7 +91,7 @@ class RequestHandler(WSGIRequestHandler):
         length = self._content_length()
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = self._unread = True  # a body this server does not read
-        body = _Body(self.rfile, length, self._send_continue if self._expecting else None)
+        body = RequestBody(self.rfile, length, self._send_continue if self._expecting else None)
         handler = self.response_handler(self, body)
         app = cast(WSGIServer, self.server).get_app()
         assert app is not None
@@ -254,18 +109,69 @@ class RequestHandler(WSGIRequestHandler):
         if not self._input.peek(1):
             return False
         self._reader.deadline = time.monotonic() + self._limits.request_timeout
+        self.command = None  # type: ignore[assignment]  # as http.server has it, for errors
+        self.request_version = "HTTP/0.9"
         self.raw_requestline = self.rfile.readline(65537)
+        self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
         if len(self.raw_requestline) > 65536:
             self.requestline = self.request_version = self.command = ""
             self.send_error(414)
             return False
-        return self.parse_request()  # False: it has answered with an error
-
-    def handle_expect_100(self) -> bool:
-        """``Expect: 100-continue``, seen by parse_request: the interim answer waits for the
-        application's first read of the body, so a request refused unread never invites it."""
-        self._expecting = True
+        try:
+            line = parse_request_line(self.raw_requestline)
+            if line is None:
+                return False
+            self.command, self.path, self.request_version = line.method, line.target, line.version
+            self.headers = read_headers(self.rfile)
+        except BadHead as refused:
+            self.send_error(refused.status, refused.reason)
+            return False
+        self._connection_fate(line.persistent)
         return True
+
+    def _connection_fate(self, persistent: bool) -> None:
+        """Whether the connection outlives this request (RFC 9112 9.3), and the
+        ``100 Continue`` a client may wait for."""
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = not persistent
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and self.request_version != "HTTP/0.9":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            self._expecting = True
+
+    def wsgi_environ(self, body: RequestBody) -> dict[str, Any]:
+        """The request as PEP 3333 describes it (what ``wsgiref`` gives an application,
+        without a copy of this process's environment)."""
+        server = cast(WSGIServer, self.server)
+        environ: dict[str, Any] = dict(server.base_environ)
+        path, _, query = self.path.partition("?")
+        environ.update({
+            "SERVER_PROTOCOL": self.request_version,
+            "SERVER_SOFTWARE": self.server_version,
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": unquote(path, "iso-8859-1"),
+            "QUERY_STRING": query,
+            "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_TYPE": self.headers.get("Content-Type", "text/plain"),
+            "CONTENT_LENGTH": self.headers.get("Content-Length") or "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": body,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        })  # fmt: skip
+        for name, value in self.headers.items():
+            key = name.replace("-", "_").upper()
+            if key in environ:
+                continue  # CONTENT_TYPE and CONTENT_LENGTH, or a name trying to pass as one
+            key = "HTTP_" + key
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
 
     def _send_continue(self) -> None:
         self.send_response_only(HTTPStatus.CONTINUE)
@@ -286,7 +192,8 @@ class RequestHandler(WSGIRequestHandler):
             pass
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)  # not to stderr
+        if log.isEnabledFor(logging.DEBUG):  # not to stderr
+            log.debug("%s - %s", self.address_string(), format % args)
 
     def _content_length(self) -> int:
         try:
