@@ -110,7 +110,7 @@ class RequestHandler(WSGIRequestHandler):
             return False
         self._reader.deadline = time.monotonic() + self._limits.request_timeout
         self.command = None  # type: ignore[assignment]  # as http.server has it, for errors
-        self.request_version = "HTTP/0.9"
+        self.request_version = "HTTP/1.1"  # a refusal gets a status line, whatever came
         self.raw_requestline = self.rfile.readline(65537)
         self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
         if len(self.raw_requestline) > 65536:
