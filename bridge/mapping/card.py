@@ -27,11 +27,14 @@ class Card:
     ``nested`` holds the indexes of the lines of a component inside the card (the agent's card
     after a vCard 2.1 ``AGENT:``, any other closed ``BEGIN``/``END`` pair), its ``BEGIN`` and
     ``END`` included: they belong to that component and are never mapped.
+    ``converted_from``: the version the client wrote when the lines were converted from it
+    (a 2.1 card read in 3.0 syntax, ``convert.as_modern``), else ``None``.
     """
 
     version: str
     lines: tuple[ContentLine, ...]
     nested: frozenset[int] = frozenset()
+    converted_from: str | None = None
 
     def first(self, name: str) -> tuple[int, ContentLine] | None:
         wanted = name.upper()

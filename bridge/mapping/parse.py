@@ -10,6 +10,7 @@ from typing import Any
 
 from .card import Card, decode_input, read_card
 from .contentline import ContentLine, unescape_text
+from .convert import as_modern
 from .limits import DEFAULT_LIMITS, Limits
 from .rules import Context, Rule, text_value
 from .schema import normalize
@@ -21,7 +22,8 @@ class ParsedCard:
     """What a client's card means for Aurinko.
 
     ``contact``: Aurinko JSON (spec names, normal form, never read-only fields).
-    ``shadow``: the card text as sent (decoded), to merge remote changes into later.
+    ``shadow``: the card text as sent (decoded), to merge remote changes into later; a 2.1
+    card's contact is read from its 3.0 conversion, which is also what it is served as.
     ``uid``: the card's UID, ``None`` if it has none. ``version``: "2.1", "3.0" or "4.0".
     """
 
@@ -58,10 +60,11 @@ def from_vcard(text: str | bytes, *, limits: Limits | None = None) -> ParsedCard
     """
     limits = limits or DEFAULT_LIMITS
     shadow = decode_input(text, limits)
-    card = read_card(shadow, limits)
+    written = read_card(shadow, limits)
+    card = as_modern(written)  # a 2.1 card is read as its 3.0 conversion
     units = decode_units(card, limits)
     return ParsedCard(
-        contact=assemble(units), shadow=shadow, uid=card_uid(card), version=card.version
+        contact=assemble(units), shadow=shadow, uid=card_uid(card), version=written.version
     )
 
 

@@ -13,10 +13,12 @@ lines with every line the table owns brought up to date, rule by rule:
    X-ABRELATEDNAMES, TYPE values, ``TYPE=PREF`` vs ``PREF=1``).
 4. A value with no line is written new next to its kind (or at the end); a line whose value is
    gone remotely is removed with the rest of its group.
-5. Lines the table does not own are written back as they came. Lines in 2.1 syntax (every line
-   of a 2.1 shadow, and any 3.0/4.0 line with a bare parameter or quoted-printable) lose their
-   2.1-only encodings: bare parameters, quoted-printable, CHARSET, indented base64, embedded
-   AGENT cards.
+5. Lines the table does not own are written back as they came. A 2.1 shadow is read as its
+   3.0 conversion (``convert.as_modern``: every line's parameters named, quoted-printable and
+   CHARSET decoded, values re-escaped, nothing else changed), so it is served as a 3.0 card;
+   a 3.0/4.0 line in 2.1 syntax is converted the same way. Served in the other version, only
+   the properties that version lacks are renamed (``KIND`` <-> ``X-ADDRESSBOOKSERVER-KIND``)
+   and a 4.0 card's further ALTID alternatives become ``X-ALTID-<name>`` in 3.0.
 
 Every rewrite is decoded again before it is used; if it would not read back as the contact's
 value, the value is written fresh instead. The lines of one rule keep the contact's order.
@@ -27,26 +29,21 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .card import Card, decode_input, read_card
-from .contentline import (
-    ContentLine,
-    Param,
-    decoded_value,
-    escape_text,
-    join_card,
-    uses_21_forms,
-)
+from .contentline import ContentLine, Param, escape_text, join_card
+from .convert import alternates, as_modern, unmapped_in
 from .errors import MappingError
 from .identity import derive_uid
 from .limits import Limits
 from .parse import Unit, card_uid, decode_units, line_value, units_by_rule
-from .rules import Context, Rule, text_value
+from .rules import Context, Rendered, Rule, text_value
 from .schema import normalize
 from .table import LABEL_PROPERTY, RULES
+from .typetable import TypeTable
 from .values import render_rev
 
 SERVED_VERSIONS = ("3.0", "4.0")
@@ -90,7 +87,7 @@ def _shadow_card(shadow: str | None, version: str) -> Card:
     if shadow is None:
         return Card(version, ())
     try:
-        return read_card(decode_input(shadow, _TRUSTED), _TRUSTED)
+        return as_modern(read_card(decode_input(shadow, _TRUSTED), _TRUSTED))
     except MappingError as exc:
         raise MappingError(f"the shadow card is not a usable vCard: {exc}") from None
 
@@ -118,7 +115,8 @@ class Plan:
         self.version = version
         self.same_version = card.version == version
         # The client's own card in the served version: what it does without stays absent.
-        self.as_sent = self.same_version and not fresh
+        self.as_sent = self.same_version and not fresh and card.converted_from is None
+        self.alternates = alternates(card) if version == "3.0" else frozenset()
         self.ctx = Context(version, _TRUSTED)
         self.replaced: dict[int, list[ContentLine]] = {}
         self.before: defaultdict[int, list[ContentLine]] = defaultdict(list)
@@ -196,26 +194,56 @@ class Plan:
         base = self.card.lines[unit.index]
         rendered = rule.render(value, self.version, base)
         fresh = rendered.line
-        label: ContentLine | None
         if self.same_version:  # same type: the line's own TYPE values and label still say it
             params = _same_version_params(base, fresh, rule)
             main = ContentLine(base.name, fresh.value, params, base.group)
             label = self.card.lines[unit.label] if unit.label is not None else None
+            lines = self._labelled(main, label)
+            if self._reads_back(rule, lines, unit, value):
+                return lines
         else:
-            params = _merge_types([*fresh.params, *_carried_params(base, rule, self.version)])
-            main = ContentLine(fresh.name, fresh.value, params, base.group)
-            label = _label_line(base.group, rendered.label) if rendered.label else None
+            for lines in self._converted(rule, unit, base, rendered):
+                if self._reads_back(rule, lines, unit, value):
+                    return lines
+        return self._fresh(rule, value, base.group if rendered.label is None else None)
+
+    def _converted(
+        self, rule: Rule, unit: Unit, base: ContentLine, rendered: Rendered
+    ) -> Iterator[list[ContentLine]]:
+        """A line rewritten in the other version, keeping every TYPE value of the client's
+        (``_carried_params``, which translates the type's spelling): first those alone, then
+        with the type's spelling in this version added, for when they no longer say it (a
+        3.0 label that 4.0 writes as TYPE values)."""
+        fresh = rendered.line
+        # Outlook's X-MS-TEL and X-MS-SPOUSE are valid in any version: only a version's own
+        # spelling of the property (X-ABRELATEDNAMES, RELATED) is translated.
+        spellings = {rule.render_name(v) for v in SERVED_VERSIONS}
+        name = fresh.name if base.key in spellings else base.name
+        label = _label_line(base.group, rendered.label) if rendered.label else None
+        carried = _carried_params(base, rule, self.card.version, unit.value, self.version)
+        types = [p for p in carried if p.effective_key == "TYPE"]
+        own = [p for p in fresh.params if rule.types is None or p.effective_key != "TYPE"]
+        others = [p for p in carried if p.effective_key != "TYPE"]
+        # Last, the TYPE values that contradict the type go (a 4.0 WORK beside a label that
+        # says other): the line still keeps its group and every other parameter.
+        vocabulary = rule.types.vocabulary - rule.types.carried if rule.types else frozenset()
+        agreeing = [_without_tokens(p, vocabulary) for p in carried]
+        for params in (
+            [*types, *own, *others],
+            [*fresh.params, *carried],
+            [*fresh.params, *agreeing],
+        ):
+            main = ContentLine(name, fresh.value, _merge_types(params), base.group)
+            yield self._labelled(main, label)
+
+    def _labelled(self, main: ContentLine, label: ContentLine | None) -> list[ContentLine]:
         if label is not None and main.group is None:
             group = self.groups.new()
             main, label = main.changed(group=group), label.changed(group=group)
-        lines = [main] if label is None else [main, label]
-        if self._reads_back(rule, main, label, unit, value):
-            return lines
-        return self._fresh(rule, value, base.group if rendered.label is None else None)
+        return [main] if label is None else [main, label]
 
-    def _reads_back(
-        self, rule: Rule, main: ContentLine, label: ContentLine | None, unit: Unit, value: Any
-    ) -> bool:
+    def _reads_back(self, rule: Rule, lines: list[ContentLine], unit: Unit, value: Any) -> bool:
+        main, label = lines[0], (lines[1] if len(lines) > 1 else None)
         label_text = None
         if label is not None:
             label_text = text_value(label, self.version)
@@ -272,56 +300,22 @@ class Plan:
 
     def body(self) -> list[str]:
         out: list[ContentLine] = []
-        agents = self._embedded_agents()
-        inlined = {i for block in agents.values() for i in block}
         for index, line in enumerate(self.card.lines):
-            if index in inlined:
-                continue
-            if index in agents:
-                line = self._inline_agent(line, agents[index])
             out.extend(self.before.get(index, ()))
-            out.extend(self.replaced.get(index, (self._kept(line),)))
+            out.extend(self.replaced.get(index, (self._kept(index, line),)))
             out.extend(self.after.get(index, ()))
         out.extend(self.tail)
         return [line.text() for line in out]
 
-    def _embedded_agents(self) -> dict[int, list[int]]:
-        """vCard 2.1 ``AGENT:`` lines followed by the agent's card: {AGENT line: its card}."""
-        if self.card.version != "2.1" or not self.card.nested:
-            return {}
-        agents: dict[int, list[int]] = {}
-        for index, line in enumerate(self.card.lines):
-            if (
-                line.key == "AGENT"
-                and index + 1 in self.card.nested
-                and index not in self.card.nested
-            ):
-                block, depth = [], 0
-                for inner in range(index + 1, len(self.card.lines)):
-                    block.append(inner)
-                    key = self.card.lines[inner].key
-                    depth += {"BEGIN": 1, "END": -1}.get(key, 0)
-                    if depth == 0:
-                        break
-                agents[index] = block
-        return agents
-
-    def _inline_agent(self, agent: ContentLine, block: list[int]) -> ContentLine:
-        """3.0 has no embedded cards: the agent's card becomes the AGENT value, as text
-        (RFC 2426 3.5.4), in the served version's syntax."""
-        lines = []
-        for index in block:
-            line = self.card.lines[index]
-            if line.key == "VERSION":
-                line = ContentLine("VERSION", self.version)
-            lines.append(upgrade_21(line, self.version).text())
-        return ContentLine(agent.name, escape_text("\n".join(lines) + "\n"), agent.params)
-
-    def _kept(self, line: ContentLine) -> ContentLine:
-        # A 3.0 or 4.0 card may still use 2.1's syntax (Evolution's bare TYPE values), which
-        # strict parsers refuse: such lines are converted too, other lines stay byte for byte.
-        if self.card.version == "2.1" or uses_21_forms(line):
-            return upgrade_21(line, self.version)
+    def _kept(self, index: int, line: ContentLine) -> ContentLine:
+        """A line the table does not own, in the served version: the card's 2.1 syntax is
+        converted already (``as_modern``); between 3.0 and 4.0 only the properties one version
+        lacks and ALTID alternatives change (``convert.unmapped_in``)."""
+        if self.same_version or index in self.card.nested:
+            return line
+        line = unmapped_in(line, self.version, alternate=index in self.alternates)
+        if self.card.converted_from == "2.1" and self.version == "4.0":
+            line = line.changed(params=_pref_for(self.version, line.params))
         return line
 
 
@@ -374,36 +368,68 @@ def _named(param: Param) -> Param:
     return param if param.name is not None else Param(param.effective_key, param.values)
 
 
-def _carried_params(base: ContentLine, rule: Rule, version: str) -> list[Param]:
-    """The client's parameters of ``base`` in ``version``'s spelling: TYPE values the rule does
-    not own, ``TYPE=PREF`` (3.0) <-> ``PREF=1`` (4.0), everything the rule does not compute."""
-    vocabulary = rule.types.vocabulary if rule.types is not None else frozenset()
-    carried = rule.types.carried if rule.types is not None else frozenset()
+def _carried_params(
+    base: ContentLine, rule: Rule, source: str, value: Any, version: str
+) -> list[Param]:
+    """The client's parameters of ``base`` (a ``source`` line) in ``version``'s spelling.
+
+    Every TYPE value is kept, the table's own words in ``version``'s case. When the line
+    spells its type as ``source`` does (``X-TTY``, ``OTHER,FAX``, ``INTERNET,WORK``), that
+    spelling becomes ``version``'s (``textphone``, ``fax``, ``work``); a type the line says
+    in another way (``IPHONE``, an untyped phone) is left as the client wrote it. Defaults the
+    table does not carry (EMAIL's INTERNET) go, ``TYPE=PREF`` (3.0) <-> ``PREF=1`` (4.0), and
+    every parameter the rule does not compute is carried."""
+    table = rule.types
     tokens: list[str] = []
     pref: str | None = None
     out: list[Param] = []
     for param in base.params:
         key = param.effective_key
-        if key == "TYPE" and rule.types is None and "TYPE" in rule.owned:
+        if key == "TYPE" and table is None and "TYPE" in rule.owned:
             continue  # PHOTO's TYPE is its media type, which the rule writes itself
         if key == "TYPE":
             for token in _split_tokens(param.values):
                 if token.upper() == "PREF":
                     pref = pref or "1"
-                elif token.upper() in carried:  # the client's, in this version's case
-                    tokens.append(token.lower() if version == "4.0" else token.upper())
-                elif token.upper() not in vocabulary:
+                else:
                     tokens.append(token)
         elif key == "PREF":
             pref = param.values[0] if param.values else "1"
         elif key not in rule.owned:
             out.append(Param(param.name or key, param.values))
+    if table is not None:
+        tokens = _translated(table, tokens, value, source, version)
     if pref is not None:
         if version == "4.0":
             out.append(Param("PREF", (pref,)))
         else:
             tokens.append("PREF")
     return [Param("TYPE", tuple(tokens)), *out] if tokens else out
+
+
+def _translated(
+    table: TypeTable, tokens: list[str], value: Any, source: str, version: str
+) -> list[str]:
+    def case(token: str) -> str:
+        return token.lower() if version == "4.0" else token.upper()
+
+    dropped = table.ignored - table.carried  # INTERNET: a default, spelled again if needed
+    kept = [case(t) if t.upper() in table.vocabulary else t for t in tokens]
+    kept = [t for t in kept if t.upper() not in dropped]
+    kind = value.get("type") if isinstance(value, dict) else None
+    spelled = {t.upper() for t in table.spell(kind, source).tokens} - table.carried
+    present = {t.upper() for t in kept}
+    if (spelled or kind is None) and spelled <= present:
+        target = [case(t) for t in table.spell(kind, version).tokens]
+        covered = spelled | {t.upper() for t in target}
+        kept = target + [t for t in kept if t.upper() not in covered]
+    return kept
+
+
+def _without_tokens(param: Param, tokens: frozenset[str]) -> Param:
+    if param.effective_key != "TYPE":
+        return param
+    return Param("TYPE", tuple(t for t in param.values if t.upper() not in tokens))
 
 
 def _split_tokens(values: Iterable[str]) -> list[str]:
@@ -426,31 +452,6 @@ def _merge_types(params: list[Param]) -> tuple[Param, ...]:
     return tuple(out)
 
 
-def upgrade_21(line: ContentLine, version: str) -> ContentLine:
-    """An unmapped vCard 2.1 line in ``version``'s syntax: bare parameters get their names,
-    quoted-printable is decoded (line breaks escaped), CHARSET goes (the text is Unicode),
-    ``TYPE=PREF`` becomes ``PREF=1`` in 4.0."""
-    encodings = {value.upper() for value in line.param("ENCODING")}
-    bare = any(param.name is None for param in line.params)
-    if not (bare or encodings or line.param("CHARSET")):
-        return line
-    value = line.value
-    if "QUOTED-PRINTABLE" in encodings:
-        value = decoded_value(line).replace("\n", "\\n")
-    elif encodings & _BASE64:  # 2.1 base64 is indented on its lines; 3.0 has no spaces in it
-        value = "".join(value.split())
-    params: list[Param] = []
-    for param in line.params:
-        key = param.effective_key
-        if key == "CHARSET" or (key == "ENCODING" and param.values[0].upper() not in _BASE64):
-            continue
-        if key == "ENCODING":
-            params.append(Param("ENCODING", ("b",)))
-        else:
-            params.append(Param(param.name or key, param.values))
-    return line.changed(params=_pref_for(version, _merge_types(params)), value=value)
-
-
 def _pref_for(version: str, params: tuple[Param, ...]) -> tuple[Param, ...]:
     """vCard 4.0 has a PREF parameter where 2.1 and 3.0 have a PREF type."""
     if version != "4.0":
@@ -467,9 +468,6 @@ def _pref_for(version: str, params: tuple[Param, ...]) -> tuple[Param, ...]:
         if kept:
             out.append(Param("TYPE", kept))
     return (*out, Param("PREF", ("1",))) if pref else tuple(out)
-
-
-_BASE64 = frozenset({"B", "BASE64"})
 
 
 class GroupNames:

@@ -130,6 +130,10 @@ class Rule(ABC):
         """Values with equal keys may reuse each other's line (and its group and label)."""
         return None
 
+    def render_name(self, version: str) -> str:
+        """The property this rule writes in ``version``."""
+        return self.names[0]
+
     def same(self, a: Any, b: Any) -> bool:
         return bool(a == b)
 
@@ -441,6 +445,9 @@ class ItemRule(Rule):
 
     def pair_key(self, value: Any) -> object:
         return value.get("type")
+
+    def render_name(self, version: str) -> str:
+        return self.codec.property_name(version)
 
 
 class EmailCodec(ItemCodec):

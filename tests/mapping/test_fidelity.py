@@ -25,6 +25,8 @@ from bridge.mapping.card import read_card
 from bridge.mapping.contentline import ContentLine
 from bridge.mapping.table import RULE_BY_PROPERTY
 
+from .kept import lost
+
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "vcards"
 INPUTS = sorted(p for p in ROOT.glob("*/*.vcf") if ".served-" not in p.name)
 VERSION = {path: from_vcard(path.read_bytes()).version for path in INPUTS}
@@ -59,6 +61,7 @@ def unfolded(text: str) -> list[str]:
 NORMALISED = {
     "evolution/bare-params-3.0": "2.1 syntax (TEL;WORK;VOICE) is named: ical.js refuses it",
     "evolution/versionless-3": "VERSION:3.0 and the store's UID are added",
+    "evolution/eds-custom-4": "VERSION:3.0 is added",
     "google/no-uid": "no UID: the store's UID is added",
     "rfc/grouped-begin-3.0": "BEGIN, END, VERSION and UID are written without their group",
 }
@@ -134,10 +137,7 @@ def _tokens(lines: Iterable[ContentLine]) -> dict[str, set[str]]:
 
 
 # Real mapping limitations, each with its precise reason.
-XFAIL = {
-    "nextcloud/altid-language-4.0": "4.0 ALTID alternates (two N) have no 3.0 form: both are "
-    "kept, and vobject's 3.0 validation refuses a second N (its parser and Radicale accept it)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _xfailed(paths: list[Path]) -> list[object]:
@@ -158,3 +158,32 @@ def test_other_versions_parse_strictly_and_read_back(path: Path) -> None:
         assert from_vcard(served).contact == card.contact, version
         again = from_vcard(served)  # and serving that card again changes nothing
         assert to_vcard(again.contact, version, again.shadow) == served, version
+
+
+# --- issue 24: every property and every TYPE value of the input is on the output -------------
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=name)
+def test_every_property_and_type_survives_both_versions(path: Path) -> None:
+    """The checker (tests/mapping/kept.py) over every fixture, served in its own version (2.1
+    and version-less cards: 3.0) and in the other one."""
+    card, uid = parsed(path)
+    for version in ("3.0", "4.0"):
+        served = to_vcard(card.contact, version, card.shadow, uid=uid)
+        assert lost(card.shadow, served) == [], version
+
+
+@pytest.mark.parametrize("path", [p for p in INPUTS if VERSION[p] == "4.0"], ids=name)
+def test_40_served_as_30_and_written_back_comes_back_as_40(path: Path) -> None:
+    """A 3.0 client receives the 4.0 card as 3.0 and writes it back unchanged: asked for as
+    4.0 again, it has every property of the card first written (KIND, GENDER, LANG, ALTID
+    alternatives...), and its 3.0 form has one N and one FN."""
+    card, uid = parsed(path)
+    as_30 = to_vcard(card.contact, "3.0", card.shadow, uid=uid)
+    top = Counter(line.key for line in lines_of(as_30))
+    assert top["FN"] == 1 and top["N"] <= 1
+    assert not {"KIND", "GENDER", "LANG", "ANNIVERSARY", "CLIENTPIDMAP", "XML"} & set(top)
+    written_back = from_vcard(as_30)
+    again = to_vcard(written_back.contact, "4.0", written_back.shadow, uid=uid)
+    assert lost(card.shadow, again) == []
+    assert written_back.contact == card.contact

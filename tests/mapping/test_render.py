@@ -279,9 +279,11 @@ def test_outlook_2_1_shadow_is_served_without_2_1_syntax() -> None:
     assert parsed.contact["relations"] == [{"name": "Anna", "type": "spouse"}]
     lines = body(to_vcard(parsed.contact, "4.0", parsed.shadow, uid="u"))
     assert "LABEL;TYPE=WORK;PREF=1:München\\nBayern" in lines
-    assert "RELATED;TYPE=spouse;VALUE=text:Anna" in lines
+    # Outlook's property is valid in any version: it is carried over, not renamed (issue 24)
+    assert "X-MS-SPOUSE;VALUE=text:Anna" in lines
     lines3 = body(to_vcard(parsed.contact, "3.0", parsed.shadow, uid="u"))
     assert "LABEL;TYPE=WORK,PREF:München\\nBayern" in lines3
+    assert "X-MS-SPOUSE:Anna" in lines3
 
 
 def test_values_are_escaped_and_folded() -> None:
@@ -325,7 +327,7 @@ def test_versionless_card_in_2_1_forms_is_served_as_strict_3_0() -> None:
     out = to_vcard(parsed.contact, "3.0", parsed.shadow)
     assert body(out) == [
         "VERSION:3.0",
-        "N:Virtanen;Aino;;;",
+        "N:Virtanen;Aino",
         "TEL;TYPE=HOME,VOICE:1",
         "NOTE:Syö lounas",
         "UID:u",
@@ -352,7 +354,7 @@ def test_2_1_syntax_in_a_3_0_card_is_named_and_the_rest_kept() -> None:
     ]
     changed = copy.deepcopy(parsed.contact)
     changed["phoneNumbers"][0]["number"] = "2"  # a rewritten line is named too
-    assert "TEL;TYPE=WORK;TYPE=VOICE:2" in body(to_vcard(changed, "3.0", parsed.shadow))
+    assert "TEL;TYPE=WORK,VOICE:2" in body(to_vcard(changed, "3.0", parsed.shadow))
 
 
 def test_3_0_card_without_n_is_served_without_n() -> None:

@@ -128,7 +128,13 @@ def test_vobject_logical_line_numbers_are_wrong() -> None:
 
 def as_vobject(line: ContentLine) -> tuple[str, list[list[str]], str, str | None]:
     """The mapping's parse in the shape of vobject's ``parseLine`` result."""
-    params = [[p.name, *p.values] if p.name else [p.values[0]] for p in line.params]
+    # vobject drops an empty parameter (``TEL;:1``, a MediaTek phone's PBAP card), as the
+    # mapping's 2.1 conversion does: it names nothing.
+    params = [
+        [p.name, *p.values] if p.name else [p.values[0]]
+        for p in line.params
+        if p.name is not None or p.values != ("",)
+    ]
     return line.name, params, line.value, line.group
 
 

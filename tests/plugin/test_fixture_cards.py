@@ -3,7 +3,8 @@
 Each input is PUT into the account's book and into a local (MKCOL) book, then read back by
 GET, multiget and sync-collection. A 3.0 or 4.0 card comes back in its own version as it
 was sent, apart from folding and line ends; 2.1 and version-less cards come back as 3.0.
-Every served card, in either version, is one vobject reads. The PUT answer carries the
+Every served card, in either version, is one vobject reads and has every property and TYPE
+value of the input (issue 24, tests/mapping/kept.py). The PUT answer carries the
 ETag exactly when the served card is the one sent. Inputs are globbed (any folder, any
 name but the golden outputs ``*.served-<version>.vcf``), so new fixtures are covered as
 they are added; a card the mapping refuses must be refused with 400.
@@ -22,6 +23,7 @@ import vobject
 from bridge.mapping import MappingError, from_vcard
 from bridge.sandbox import SandboxApp, SandboxConfig, serve_in_thread
 from tests.conftest import OTHER_TOKEN, TOKEN
+from tests.mapping.kept import lost
 from tests.plugin.conftest import Server, mkcol_book, running_server, unfolded
 from tests.plugin.test_card_versions import served_everywhere
 from tests.sync.conftest import comparable
@@ -41,10 +43,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("rfc/grouped-begin-3.0.vcf", "served as sent"): (
         "the group of BEGIN, VERSION, UID and END (home.BEGIN:VCARD, RFC 2426) is dropped,"
         " as the golden grouped-begin-3.0.served-3.0.vcf specifies; no ETag in the answer"
-    ),
-    ("nextcloud/altid-language-4.0.vcf", "served as 3.0"): (
-        "converted to 3.0, the two ALTID alternatives of N stay two N lines (and FN, TITLE"
-        " two each); 3.0 allows one N, and vobject's validation refuses the card"
     ),
 }
 
@@ -169,6 +167,14 @@ def _check(
         problems[f"served as {other}"] = (str(exc), None)
     if path.startswith("/alice/work/"):
         reaches_aurinko(server, path, from_vcard(body).contact)
+    written = from_vcard(body).shadow  # the card as sent, decoded as the server decodes it
+    # issue 24: every property and TYPE value is kept, also once Aurinko's answer is merged
+    after = [served_everywhere(server, path, v) for v in (version, other)]
+    for version_served, cards in ((version, (served, after[0])), (other, (converted, after[1]))):
+        for card in cards:
+            missing = lost(written, card)
+            if missing:
+                problems[f"every property kept in {version_served}"] = (str(missing), None)
     if own in ("3.0", "4.0") and not as_sent:  # 2.1 and version-less cards are converted
         diff = "\n".join(_diff(sent, served))
         problems["served as sent"] = (diff, known_difference(unfolded(sent), unfolded(served)))
