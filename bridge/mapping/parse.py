@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .card import Card, decode_input, read_card
@@ -25,12 +25,15 @@ class ParsedCard:
     ``shadow``: the card text as sent (decoded), to merge remote changes into later; a 2.1
     card's contact is read from its 3.0 conversion, which is also what it is served as.
     ``uid``: the card's UID, ``None`` if it has none. ``version``: "2.1", "3.0" or "4.0".
+    ``read``: the shadow as read (in 3.0 or 4.0 syntax) and its mapped values, so that
+    rendering the card just parsed does not read it again.
     """
 
     contact: dict[str, Any]
     shadow: str
     uid: str | None
     version: str
+    read: tuple[Card, list[Unit]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,11 @@ def from_vcard(text: str | bytes, *, limits: Limits | None = None) -> ParsedCard
     card = as_modern(written)  # a 2.1 card is read as its 3.0 conversion
     units = decode_units(card, limits)
     return ParsedCard(
-        contact=assemble(units), shadow=shadow, uid=card_uid(card), version=written.version
+        contact=assemble(units),
+        shadow=shadow,
+        uid=card_uid(card),
+        version=written.version,
+        read=(card, units),
     )
 
 

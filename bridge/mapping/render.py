@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +58,11 @@ def to_vcard(
     shadow: str | None = None,
     *,
     uid: str | None = None,
+    read: tuple[Card, Sequence[Unit]] | None = None,
 ) -> str:
     """Render an Aurinko contact as a vCard (CRLF, folded at 75 octets, one UID, FN present).
+
+    ``read``: the shadow already read by ``from_vcard`` (``ParsedCard.read``), not read again.
 
     UID: ``uid`` if given, else the shadow's UID, else the one derived from ``contact["id"]``
     (see ``identity.derive_uid``); ``MappingError`` if there is none of these.
@@ -67,14 +70,14 @@ def to_vcard(
     if version not in SERVED_VERSIONS:
         raise MappingError(f"cannot write vCard {version!r}: choose 3.0 or 4.0")
     normal = normalize(contact)
-    card = _shadow_card(shadow, version)
+    card, units = read if read is not None else _read_shadow(shadow, version)
     chosen_uid = uid or card_uid(card) or derive_uid(contact)
     if not chosen_uid:
         raise MappingError(
             "cannot choose a UID: no uid given, the shadow card has none and the contact no id"
         )
     plan = Plan(card, version, fresh=shadow is None)
-    by_rule = units_by_rule(decode_units(card, _TRUSTED))
+    by_rule = units_by_rule(units)
     unknown = _unknown_fields(contact, normal)
     for rule in RULES:
         if rule.field not in unknown:
@@ -83,13 +86,14 @@ def to_vcard(
     return join_card(["BEGIN:VCARD", *header, *plan.body(), "END:VCARD"])
 
 
-def _shadow_card(shadow: str | None, version: str) -> Card:
+def _read_shadow(shadow: str | None, version: str) -> tuple[Card, list[Unit]]:
     if shadow is None:
-        return Card(version, ())
+        return Card(version, ()), []
     try:
-        return as_modern(read_card(decode_input(shadow, _TRUSTED), _TRUSTED))
+        card = as_modern(read_card(decode_input(shadow, _TRUSTED), _TRUSTED))
     except MappingError as exc:
         raise MappingError(f"the shadow card is not a usable vCard: {exc}") from None
+    return card, decode_units(card, _TRUSTED)
 
 
 def _unknown_fields(contact: Mapping[str, Any], normal: Mapping[str, Any]) -> set[str]:

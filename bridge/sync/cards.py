@@ -6,9 +6,13 @@ import time
 from dataclasses import replace
 
 from ..mapping import SERVED_VERSIONS, MappingError, ParsedCard, derive_uid, to_vcard
+from ..mapping.card import Card
+from ..mapping.parse import Unit
 from ..store import Book, ContactRow
 from .fields import Contact
 from .identity import etag_of, href_for_uid
+
+ShadowRead = tuple[Card, list[Unit]]  # a shadow as the mapping read it (ParsedCard.read)
 
 
 def served_version(written: str) -> str:
@@ -17,9 +21,11 @@ def served_version(written: str) -> str:
     return written if written in SERVED_VERSIONS else "3.0"
 
 
-def render(version: str, contact: Contact, shadow: str | None, uid: str) -> tuple[str, str]:
+def render(
+    version: str, contact: Contact, shadow: str | None, uid: str, read: ShadowRead | None = None
+) -> tuple[str, str]:
     """The served card and its etag. Raises MappingError for an unrenderable contact."""
-    vcard = to_vcard(contact, version, shadow=shadow, uid=uid)
+    vcard = to_vcard(contact, version, shadow=shadow, uid=uid, read=read)
     return vcard, etag_of(vcard)
 
 
@@ -70,7 +76,7 @@ def local_row(
     """The row for a card a client just wrote, in the version it was written in (whatever
     the book's); remote link and merge base kept."""
     version = served_version(card.version)
-    vcard, etag = render(version, card.contact, card.shadow, uid)
+    vcard, etag = render(version, card.contact, card.shadow, uid, card.read)
     return ContactRow(
         book_id=book.id,
         href=href,
