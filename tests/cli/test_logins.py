@@ -7,12 +7,16 @@ password waits for nothing. ``serve`` runs as a real process, its log read at it
 
 from __future__ import annotations
 
+import queue
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -205,3 +209,46 @@ def test_a_login_delay_that_is_no_wait_is_a_clear_error(tmp_path: Path, value: s
     path.write_text(f"[server]\nlogin_delay = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="login_delay"):
         load_config(path)
+
+
+def _into(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:  # until serve closes it
+        lines.put(line)
+
+
+def test_a_refused_password_waits_alone(tmp_path: Path) -> None:
+    """While a refused login at a door waits out its delay, other users' requests, at
+    that door and elsewhere, are answered: the wait holds no lock and no shared worker."""
+    set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        '[server]\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\nlogin_delay = 8\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    process, url = start_serve(config)
+    assert process.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_into, args=(process.stderr, lines), daemon=True)
+    reader.start()
+    run = Run(url)
+    refused = threading.Thread(
+        target=run.ask, args=("mallory", "guess", "POST", "/alice/local/", REGISTER)
+    )
+    try:
+        made = run.ask("alice", "alice-pw", "MKCOL", "/alice/local/", MKCOL)
+        assert made.status_code == 201, made.text
+        refused.start()
+        while "Failed login attempt" not in (line := lines.get(timeout=30)):
+            pass
+        assert "'mallory'" in line  # logged just before its wait (4-12 s) begins
+        for door, method, path, body in DOORS:
+            answer = run.ask("alice", "alice-pw", method, path, body)
+            assert answer.status_code != 401, door
+        assert refused.is_alive(), "the refused login was answered before the others"
+    finally:
+        refused.join(60)
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        reader.join(10)
+    assert run.took["mallory"] >= 4
