@@ -5,7 +5,7 @@ there is not reported, because Radicale is then shown the request and refuses it
 The bridge's own doors (the status page under ``/.bridge/`` and WebDAV-Push registration)
 answer without Radicale, so a refused password there is reported as Radicale reports one
 (Radicale 3.9, ``app/__init__.py``, ``_handle_request``): the same warning on the same
-logger, which fail2ban filters for Radicale already match, and a wait of ``[auth] delay``
+logger, so one fail2ban filter matches every door (README), and a wait of ``[auth] delay``
 times a random factor from 0.5 to 1.5, so a guess costs as much at every door. The wait is
 the request's own (its thread, no lock held): other requests go on meanwhile.
 """
@@ -52,11 +52,10 @@ def remote_host(environ: Environ) -> str:
 class Logins:
     """Radicale's application's auth backend and ``[auth] delay``, asked about a request."""
 
-    def __init__(self, radicale: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, radicale: Any) -> None:
         self.auth = radicale._auth
         self.configuration = radicale.configuration
         self.delay: float = radicale._auth_delay
-        self._sleep = sleep
 
     def check(self, environ: Environ) -> Checked | None:
         """The Basic credentials the request carries, checked (with ``cache_logins`` on,
@@ -101,4 +100,4 @@ class Logins:
         if self.delay > 0:
             wait = self.delay * (0.5 + random.random())
             radicale_log.debug("Failed login, sleeping random: %.3f sec", wait)
-            self._sleep(wait)
+            time.sleep(wait)
