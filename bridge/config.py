@@ -7,6 +7,7 @@ variable, never from the file itself or the command line.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -32,6 +33,7 @@ _KEYS: dict[str, set[str]] = {
         "max_connections",
         "idle_timeout",
         "request_timeout",
+        "login_delay",
     },
     "sync": {"interval", "conflict", "freshness", "request_wait", "write_wait"},
     "aurinko": {"client_id", "client_secret_file", "base_url", "callback_port"},
@@ -180,6 +182,7 @@ class Config:
     max_connections: int = 200  # open CardDAV connections; the slowest make way beyond it
     idle_timeout: float = 60.0  # a kept-open connection's wait for its next request
     request_timeout: float = 60.0  # from a request's first byte to its body's last
+    login_delay: float = 1.0  # a refused password's answer waits 0.5-1.5 times this
     accounts: list[AccountConfig] = field(default_factory=list)
     path: Path | None = None
     aurinko: AurinkoApp | None = None  # [aurinko]: only ``account add`` needs it
@@ -256,6 +259,8 @@ def _positive(
     value = _typed(table, key, (int, float), where)
     if value is None:
         return default
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} {key} must be a finite number")
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{where} {key} must be {'0 or more' if allow_zero else 'positive'}")
     return float(value)
@@ -531,6 +536,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         max_connections=int(max_connections),
         idle_timeout=_positive(server, "idle_timeout", "[server]", 60.0),
         request_timeout=_positive(server, "request_timeout", "[server]", 60.0),
+        login_delay=_positive(server, "login_delay", "[server]", 1.0, allow_zero=True),
         accounts=accounts,
         path=path,
         aurinko=_aurinko(data, base),

@@ -27,6 +27,10 @@ class RequestContext:
     # What this request already looked up, by path: Radicale asks discover for the same
     # book two or three times in one PUT, and upload for the item it discovered.
     found: dict[str, Any] = field(default_factory=dict)
+    # When this request stops waiting for pulls (monotonic; set at its first look): Radicale
+    # takes the read lock more than once per request, and each time the store is asked for
+    # freshness, but the request as a whole waits ``request_wait`` at most.
+    wait_until: float | None = None
 
 
 _local = threading.local()

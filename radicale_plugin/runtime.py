@@ -46,13 +46,14 @@ class Bridge:
         account = self._account(book.owner, book.name)
         return account.display_name if account else None
 
-    def refresh(self, user: str, path: str | None) -> None:
+    def refresh(self, user: str, path: str | None, until: float | None = None) -> None:
         """The throttled freshness pull of the books a read of ``path`` shows.
 
-        A book's own read waits for its pull at most ``request_wait`` seconds; a listing of
-        the user's books only starts their pulls; a local book never waits. Radicale takes
-        the read lock twice per request: within a second of the last look at the same
-        books, the store is not even asked which they are or whether they are stale.
+        A book's own read waits for its pull until ``until`` (monotonic), at most
+        ``request_wait`` seconds; a listing of the user's books only starts their pulls; a
+        local book never waits. Radicale takes the read lock twice per request: within a
+        second of the last look at the same books, the store is not even asked which they
+        are or whether they are stale.
         """
         parts = [p for p in (path or "").split("/") if p][:2]
         # A book's path, or every book of the user (listed, or plain Radicale: no path).
@@ -63,7 +64,20 @@ class Bridge:
                 return
             self._looked[look] = now
         books, wait = self._shown(user, parts, all_wait=path is None)
-        self.engine.refresh(books, self.config.freshness, self.config.request_wait if wait else 0)
+        if not wait:
+            self.engine.refresh(books, self.config.freshness, 0)
+            return
+        left = (
+            self.config.request_wait
+            if until is None
+            else min(until - now, self.config.request_wait)
+        )
+        self.engine.refresh(books, self.config.freshness, max(0.0, left))
+        # The throttle counts from the end of the wait: Radicale's second look of a request
+        # that waited comes more than a second after its first (plain Radicale has no
+        # ``until`` to keep the request's waits to one ``request_wait``).
+        with self._looked_lock:
+            self._looked[look] = max(self._looked.get(look, now), time.monotonic())
 
     def _shown(self, user: str, parts: list[str], *, all_wait: bool) -> tuple[list[Book], bool]:
         """The Aurinko books a read of ``/parts/`` serves, and whether it serves their cards

@@ -37,6 +37,9 @@ def radicale_configuration(config: Config, bridge_key: str) -> Any:
                 # bursts of requests, so a successful login is remembered for a while
                 # (and a failed one too), until the file changes (HtpasswdAuth).
                 "cache_logins": "True",
+                # A refused password waits this (times 0.5-1.5) on CardDAV; the bridge's
+                # own doors take it from here too (``logins``).
+                "delay": str(config.login_delay),
             },
             "rights": {"type": "radicale_plugin.rights"},
             "storage": {"type": "radicale_plugin", "bridge_config": bridge_key},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -105,10 +106,13 @@ class Storage(BaseStorage):
         holds its book's exclusively (precondition check and store write as one step),
         reads share it. A request on the root or a principal reads only the list of
         books, one query of the store, and takes no lock."""
-        request_path = context.current().path
+        ctx = context.current()
+        request_path = ctx.path
         if mode == "r" and user:
             # Before, never under, the lock; the pull itself runs in the background.
-            self.bridge.refresh(user, request_path)
+            if ctx.wait_until is None:
+                ctx.wait_until = time.monotonic() + self.bridge.config.request_wait
+            self.bridge.refresh(user, request_path, ctx.wait_until)
         key = book_key(kwargs.get("path") or request_path)
         if key is None:
             yield

@@ -24,8 +24,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from radicale.auth import AuthContext
-
 from bridge import statuspage
 from bridge.httpserver import read_body
 from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
@@ -35,7 +33,8 @@ from bridge.webhooks import WebhookEndpoint
 
 from . import listing
 from .context import RequestContext, request_scope
-from .direct import DirectAnswers, basic_credentials
+from .direct import DirectAnswers
+from .logins import Login, Logins
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -132,27 +131,6 @@ def _stand_in(body: bytes) -> bytes | None:
     )
 
 
-def radicale_login(radicale: Any) -> Callable[[Environ], str | None]:
-    """The user whose Basic credentials a request carries, if they pass Radicale's own
-    check, made by the application's own auth backend: with ``cache_logins`` on, Radicale's
-    check of the same request is then a cache hit. Radicale decodes the header the same
-    way, and its answer is the login as Radicale names the user (case rules applied)."""
-    auth, configuration = radicale._auth, radicale.configuration
-
-    def login_of(environ: Environ) -> str | None:
-        credentials = basic_credentials(environ, configuration)
-        if credentials is None:
-            return None
-        login, password = credentials
-        context = AuthContext()
-        if environ.get("REMOTE_ADDR"):
-            context.remote_addr = environ["REMOTE_ADDR"]
-        result = auth.login(login, password, context) if login else None
-        return str(result[0]) if result and result[0] else None
-
-    return login_of
-
-
 def _content_length(environ: Environ) -> int:
     try:
         return max(0, int(environ.get("CONTENT_LENGTH") or 0))
@@ -167,7 +145,7 @@ class BridgeMiddleware:
         max_body: int = 100 * 1024 * 1024,
         *,
         stream_listings: bool = True,
-        login: Callable[[Environ], str | None] | None = None,
+        logins: Logins | None = None,
         max_card: int = DEFAULT_LIMITS.max_bytes,
         status_page: StatusPage | None = None,
         webhooks: WebhookEndpoint | None = None,
@@ -175,8 +153,8 @@ class BridgeMiddleware:
     ) -> None:
         """``stream_listings=False`` leaves listings and card GETs to Radicale (the
         reference in tests).
-        ``login`` is asked who sent a request before any body is read (by default, the
-        wrapped Radicale application's own check); ``max_card`` bounds a PUT's body.
+        ``logins`` are asked who sent a request before any body is read (by default, the
+        wrapped Radicale application's auth backend); ``max_card`` bounds a PUT's body.
         ``status_page`` serves ``/.bridge/`` to the users it authenticates; ``webhooks``
         takes Aurinko's notifications (``/.bridge/webhooks/``), which no login precedes;
         ``push`` answers WebDAV-Push registrations and adds push to CardDAV answers."""
@@ -184,7 +162,11 @@ class BridgeMiddleware:
         self.max_body = max_body
         self.stream_listings = stream_listings
         self.direct = DirectAnswers(app)
-        self.login = login or radicale_login(app)
+        self.logins = logins or Logins(app)
+        # Before a CardDAV request: a refusal is Radicale's to log and wait out, as it
+        # answers the request itself. At the bridge's own doors it is reported here.
+        self.login: Login = self.logins.user
+        self.door: Login = self.logins.at_door
         self.max_card = max_card
         self.status_page = status_page
         self.webhooks = webhooks
@@ -197,7 +179,7 @@ class BridgeMiddleware:
         if self.webhooks is not None and self.webhooks.handles(environ.get("PATH_INFO", "")):
             return self.webhooks(environ, start_response)  # signed by Aurinko: no login
         if self.status_page is not None and statuspage.handles(environ.get("PATH_INFO", "")):
-            return self.status_page(environ, start_response, self.login(environ))
+            return self.status_page(environ, start_response, self.door(environ))
         method = environ.get("REQUEST_METHOD", "").upper()
         length = _content_length(environ)
         too_large = "413 Request Entity Too Large"
@@ -208,7 +190,7 @@ class BridgeMiddleware:
             reason = f"the request body is {length} bytes; at most {self.max_body} are accepted"
             return _plain(start_response, too_large, reason)
         if self.push is not None:  # a registration (POST) or unregistration (DELETE)
-            answered = self.push.answer(environ, start_response, method, self.login)
+            answered = self.push.answer(environ, start_response, method, self.door)
             if answered is not None:
                 return answered
         if length and not self.authenticate(environ):

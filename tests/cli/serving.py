@@ -14,10 +14,11 @@ from pathlib import Path
 BRIDGE = [sys.executable, "-m", "bridge"]
 
 
-def start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
-    """The process and its CardDAV root URL (from its first line), on a free port."""
+def start_serve(config: Path, verbose: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """The process and its CardDAV root URL (from its first line), on a free port;
+    ``verbose`` as the number of ``-v`` (2: debug lines too)."""
     process = subprocess.Popen(
-        [*BRIDGE, "serve", "--config", str(config), "--port", "0"],
+        [*BRIDGE, *["-v"] * verbose, "serve", "--config", str(config), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

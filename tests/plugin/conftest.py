@@ -55,10 +55,11 @@ def running_server(
     tmp_path: Path,
     vcard_version: str = "3.0",
     write_wait: float = 0.0,
+    request_wait: float = 2.0,
 ) -> Iterator[Server]:
     """The bridge's CardDAV server over ``live_sandbox``: alice's account book ``work``
-    (served by default in ``vcard_version``), users alice and bob; ``write_wait`` as
-    ``[sync] write_wait`` (0: write-behind, the default)."""
+    (served by default in ``vcard_version``), users alice and bob; ``write_wait`` and
+    ``request_wait`` as in ``[sync]`` (0: write-behind, the default; 2 s)."""
     htpasswd = tmp_path / "users.htpasswd"
     set_password(htpasswd, "alice", "alice-pw", rounds=4)
     set_password(htpasswd, "bob", "bob-pw", rounds=4)
@@ -77,6 +78,7 @@ def running_server(
         freshness=0,
         interval=3600,
         write_wait=write_wait,
+        request_wait=request_wait,
         accounts=[account],
     )
     engine, books = open_engine(config)
