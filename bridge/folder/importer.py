@@ -161,6 +161,18 @@ def holds(row: ContactRow, contact: dict[str, object], text: str) -> bool:
     return unfold(text) in (unfold(row.vcard), unfold(row.shadow or ""))
 
 
+def file_holds(row: ContactRow, data: bytes) -> bool:
+    """Whether the book's ``row`` already is the single card in ``data``."""
+    cards = list(read_cards(data))
+    if len(cards) != 1:
+        return False
+    try:
+        parsed = from_vcard(cards[0].text)
+    except MappingError:
+        return False
+    return parsed.uid in (None, row.uid) and holds(row, parsed.contact, cards[0].text)
+
+
 def _unfolded(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "").strip()
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..mapping import MappingError, from_vcard
+from ..mapping import MappingError
 from ..private import private_dir
-from ..store import Book, ContactRow
+from ..store import Book
 from ..sync import SyncEngine, UidConflictError
 from .files import digest, is_card_file
-from .importer import holds, read_cards
+from .importer import file_holds
 from .mirror import ExportReport, FolderMirror
 from .state import FileRecord
 
@@ -180,7 +180,7 @@ class FolderWatcher:
             return
         href = record.href if record is not None else path.name
         row = self.engine.store.get(self.book.id, href)
-        if row is not None and _holds(row, data):
+        if row is not None and file_holds(row, data):
             # The book has this very card already (imported, or the same edit made both
             # ways): nothing to write, and two identical sides are no conflict.
             self.mirror.state.record(FileRecord(path.name, href, row.etag, current))
@@ -245,15 +245,3 @@ class FolderWatcher:
     def _log_export(report: ExportReport) -> None:
         if report.written or report.removed:
             log.info("folder updated: %s", report.summary())
-
-
-def _holds(row: ContactRow, data: bytes) -> bool:
-    """Whether the book's ``row`` already is the single card in ``data``."""
-    cards = list(read_cards(data))
-    if len(cards) != 1:
-        return False
-    try:
-        parsed = from_vcard(cards[0].text)
-    except MappingError:
-        return False
-    return parsed.uid in (None, row.uid) and holds(row, parsed.contact, cards[0].text)

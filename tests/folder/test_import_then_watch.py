@@ -84,3 +84,27 @@ def test_a_file_and_a_book_edited_alike_are_no_conflict(
         assert [c.get("notes") for c in sandbox_app.dump(TOKEN)] == ["alike"]
     finally:
         engine.close()
+
+
+@pytest.mark.sandbox(seed_contacts=people(1))
+def test_export_over_a_file_edited_like_the_book_keeps_no_conflict(
+    tmp_path: Path, live_sandbox: str
+) -> None:
+    engine = make_engine(tmp_path / "bridge", live_sandbox)
+    try:
+        book = engine.book("alice", "work")
+        assert book is not None
+        engine.sync(book)
+        folder = tmp_path / "contacts"
+        mirror = FolderMirror(engine, book, folder)
+        mirror.export_all()
+        (path,) = folder.glob("*.vcf")
+        edited = path.read_bytes().replace(b"END:VCARD", b"NOTE:alike\r\nEND:VCARD")
+        path.write_bytes(edited.replace(b"\r\n", b"\n"))  # an editor's own line ends
+        # The same edit reaches the book another way.
+        engine.put(book, mirror.state.files()[path.name].href, edited)
+        FolderMirror(engine, book, folder).export_all()
+        assert engine.outbox.conflicts(book.id) == []
+        assert path.read_bytes() == edited
+    finally:
+        engine.close()
