@@ -19,7 +19,7 @@ h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
 h4{font-size:1.1rem;margin:0 0 .2rem}.sub{color:#555;font-weight:400;font-size:.95rem}
 section.book{border-top:2px solid #888;margin-top:1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}
-dt{font-weight:600}dd{margin:0}
+dt{font-weight:600}dd{margin:0}dd,td,p{overflow-wrap:anywhere}
 .bad{color:#a00;font-weight:600}.ok{color:#060}.notice{background:#eef6ee;padding:.5rem .8rem}
 .card{border:1px solid #ccc;border-radius:.5rem;padding:.8rem;margin:.8rem 0}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}

@@ -154,6 +154,19 @@ def _screenshots(server: Server, page: Page) -> None:
             context.close()
 
 
+def test_the_page_fits_a_phone(server: Server, browser: Browser) -> None:
+    conflict_id, _ = _conflict_and_parked_write(server)
+    context = _login(browser, 390, 844)
+    try:
+        page = context.new_page()
+        page.goto(server.url + ".bridge/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        nickname = page.locator(f"#conflict-{conflict_id} tr.differs")
+        assert "Mine (your devices)" in nickname.inner_text()  # each value says whose it is
+    finally:
+        context.close()
+
+
 def test_a_refused_write_names_the_contact_and_is_given_up_with_a_click(
     server: Server, alice_page: Page
 ) -> None:
