@@ -154,6 +154,31 @@ def _screenshots(server: Server, page: Page) -> None:
             context.close()
 
 
+def test_a_card_deleted_in_gmail_while_edited_on_the_phone_comes_back_with_a_click(
+    server: Server, alice_page: Page
+) -> None:
+    assert server.alice.put("alice/work/ann.vcf", content=ANN).status_code == 201
+    server.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
+    phone = ANN.replace("NICKNAME:Annie", "NICKNAME:Nan")
+    assert server.alice.put("alice/work/ann.vcf", content=phone).status_code in (201, 204)
+    server.sandbox.set_faults(error_rate=0.0)
+    server.remote.delete(_remote_id(server))
+    server.engine.sync(server.book)
+    (conflict,) = server.engine.outbox.conflicts(server.book.id, unresolved=True)
+    alice_page.goto(server.url + ".bridge/")
+    shown = alice_page.locator(f"#conflict-{conflict.id}")
+    assert shown.locator("h4").inner_text() == "Ann Example"
+    assert "Deleted in Google" in shown.inner_text()
+    nickname = shown.locator("tr.differs", has=alice_page.locator("th:text-is('Nickname')"))
+    assert "Nan" in nickname.locator("td").nth(0).inner_text()
+    assert "deleted" in nickname.locator("td").nth(1).inner_text()
+    assert alice_page.locator(f"#theirs-{conflict.id}").inner_text() == "Delete it"
+    alice_page.click(f"#mine-{conflict.id}")
+    assert "Settled" in alice_page.locator(".notice").inner_text()
+    assert "NICKNAME:Nan" in server.alice.get("alice/work/ann.vcf").text
+    assert [c.get("nickName") for c in server.sandbox.dump(TOKEN)] == ["Nan"]
+
+
 def test_the_page_fits_a_phone(server: Server, browser: Browser) -> None:
     conflict_id, _ = _conflict_and_parked_write(server)
     context = _login(browser, 390, 844)
