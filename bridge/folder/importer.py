@@ -14,7 +14,7 @@ from ..store import Book, ContactRow
 from ..sync import SyncEngine, UidConflictError
 from ..sync.identity import href_for_uid
 from .files import CardText, digest, is_card_file, split_cards
-from .state import FolderState
+from .state import FileRecord, FolderState
 
 log = logging.getLogger("bridge.folder")
 
@@ -69,13 +69,15 @@ def import_path(
     report = ImportReport()
     by_content = _ContentIndex(engine, book)
     state = FolderState(engine.db, path if path.is_dir() else path.parent, book.id)
+    kept = state.files()  # one read: a synced folder of thousands of files costs no more
     for file in card_files(path):
         raw = file.read_bytes()
         cards = list(read_cards(raw))
         for card in cards:
             held = _import_card(engine, book, card, file, report, by_content)
-            if held is not None and len(cards) == 1:
-                state.read(file.name, held.href, held.etag, digest(raw))
+            known = kept.get(file.name)
+            if held is not None and len(cards) == 1 and known and known.href == held.href:
+                state.record(FileRecord(file.name, held.href, held.etag, digest(raw)))
             if progress:
                 progress(1)
     if book.kind == "aurinko":

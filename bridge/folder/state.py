@@ -77,15 +77,6 @@ class FolderState:
                 ),
             )
 
-    def read(self, filename: str, href: str, etag: str, digest: str) -> None:
-        """The file ``filename`` (bytes of ``digest``) was read into the book, whose
-        ``href`` now serves it as ``etag``: its record follows, if this folder keeps that
-        file for that contact. A folder never exported or watched gets no records: it is
-        no synced folder."""
-        record = self.by_href(href)
-        if record is not None and record.filename == filename:
-            self.record(FileRecord(filename, href, etag, digest))
-
     def forget(self, filename: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(
