@@ -96,7 +96,7 @@ def alice_page(browser: Browser) -> Iterator[Page]:
 
 
 def test_a_conflict_is_settled_field_by_field_and_every_other_change_is_kept(
-    server: Server, alice_page: Page, live_sandbox: str
+    server: Server, alice_page: Page, live_sandbox: str, tmp_path: Path
 ) -> None:
     conflict_id = _phone_and_gmail_conflict(server)
     assert _upstream_nickname(server) == "Nancy"
@@ -104,6 +104,7 @@ def test_a_conflict_is_settled_field_by_field_and_every_other_change_is_kept(
     answer = page.goto(server.url + ".bridge/")
     assert answer is not None and "script-src" not in answer.headers["content-security-policy"]
     assert "<script" not in page.content() and live_sandbox not in page.content()
+    assert str(tmp_path) not in page.content()  # nor where the losing card was filed
     book = page.locator("#book-alice-work")
     assert "Google (account1@sandbox.invalid)" in book.inner_text()
 
