@@ -14,7 +14,7 @@ from typing import Any, Literal
 from ..mapping import MappingError, normalize
 from ..store import Conflict, OutboxOp
 from ..sync.conflicts import taking, value_at
-from ..sync.fields import Contact
+from ..sync.fields import READ_ONLY, Contact
 
 Side = Literal["mine", "theirs"]
 SIDES: tuple[Side, Side] = ("mine", "theirs")
@@ -303,16 +303,10 @@ def refused_write(op: OutboxOp, current: Contact | None) -> str:
         return f"Adding {who}"
     if op.op == "delete":
         return f"Removing {who}"
-    changed = [k for k in set(op.local_json or {}) | set(op.base_json or {}) if _changed(op, k)]
+    old, new = _normal(op.base_json), _normal(op.local_json)
+    changed = [k for k in set(old) | set(new) if k not in READ_ONLY and old.get(k) != new.get(k)]
     fields = labels(changed)
     return f"Changing {_and(fields)} of {who}" if fields else f"Changing {who}"
-
-
-def _changed(op: OutboxOp, key: str) -> bool:
-    if key in ("id", "etag", "createdTime", "lastModifiedTime", "hasPhoto"):
-        return False
-    old, new = _normal(op.base_json), _normal(op.local_json)
-    return old.get(key) != new.get(key)
 
 
 _CALL = re.compile(r"^(GET|POST|PATCH|PUT|DELETE) [^:]*: ")
@@ -329,9 +323,18 @@ def held_fields(held: Contact) -> list[tuple[str, str]]:
     out = []
     for key, value in sorted(held.items(), key=lambda kv: _order(kv[0])):
         field = _BY_PATH.get(key)
-        shown = field.show(value) if field else _text(value if isinstance(value, str) else "")
+        if field is not None:
+            shown = field.show(value)
+        elif isinstance(value, dict):  # name or company: their parts, in the table's order
+            shown = [v for f in FIELDS if f.path.startswith(key + ".") for v in _part(f, value)]
+        else:
+            shown = _text(value)
         out.append((label_of(key), "; ".join(shown)))
     return out
+
+
+def _part(field: Field, value: dict[str, Any]) -> list[str]:
+    return field.show(value.get(field.path.split(".", 1)[1]))
 
 
 def _order(path: str) -> int:

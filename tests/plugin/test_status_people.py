@@ -57,6 +57,8 @@ def test_a_refused_change_names_the_contact_and_its_fields() -> None:
 def test_held_fields_read_as_labels_and_values() -> None:
     held = {"emailAddresses": [{"address": f"a{i}@x.org"} for i in range(2)], "birthday": "--0414"}
     assert people.held_fields(held) == [("Email", "a0@x.org; a1@x.org"), ("Birthday", "--0414")]
+    company = {"company": {"name": "Acme", "jobTitle": "Buyer"}}
+    assert people.held_fields(company) == [("Organisation", "Acme; Buyer")]
 
 
 def test_both_columns_hold_the_changes_outside_the_conflict() -> None:
