@@ -36,6 +36,8 @@ class TokenState(Enum):
 class TokenCheck:
     state: TokenState
     detail: str = ""
+    provider: str | None = None  # Aurinko's service type (Google, Office365, ...), once checked
+    who: str | None = None  # the account's email address or name, once checked
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class BookStatus:
     parked: list[ParkedWrite] = field(default_factory=list)
     conflicts: list[KeptConflict] = field(default_factory=list)
     token: TokenCheck = TokenCheck(TokenState.UNCHECKED)
+    account_name: str | None = None  # the account's display name, None for a local book
 
     @property
     def path(self) -> str:
@@ -101,6 +104,7 @@ def _never_synced(account: AccountConfig, token: TokenCheck) -> BookStatus:
         name=account.name,
         kind="aurinko",
         account=account.base_url,
+        account_name=account.display_name or account.name,
         last_pull=None,
         last_push=None,
         contacts=0,
@@ -117,6 +121,7 @@ def book_status(
         name=book.name,
         kind=book.kind,
         account=account.base_url if account else None,
+        account_name=(account.display_name or account.name) if account else None,
         last_pull=book.last_pull,
         last_push=book.last_push,
         contacts=engine.store.count(book.id),
@@ -143,7 +148,12 @@ def check_token(account: AccountConfig, timeout: float = CHECK_TIMEOUT) -> Token
     if info.token_status not in (None, "active"):
         return TokenCheck(TokenState.REFUSED, f"Aurinko marks the token {info.token_status}")
     who = info.email or info.name or ""
-    return TokenCheck(TokenState.OK, f"{info.service_type or 'account'} {who}".strip())
+    return TokenCheck(
+        TokenState.OK,
+        f"{info.service_type or 'account'} {who}".strip(),
+        info.service_type,
+        who or None,
+    )
 
 
 def _check_all(accounts: list[AccountConfig | None], check: bool) -> list[TokenCheck]:

@@ -13,7 +13,8 @@ from ..mapping import MappingError, diff, from_vcard
 from ..store import Book, ContactRow
 from ..sync import SyncEngine, UidConflictError
 from ..sync.identity import href_for_uid
-from .files import CardText, is_card_file, split_cards
+from .files import CardText, digest, is_card_file, split_cards
+from .state import FileRecord, FolderState
 
 log = logging.getLogger("bridge.folder")
 
@@ -40,9 +41,8 @@ def card_files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_cards(path: Path) -> Iterator[CardText]:
-    """The cards of one file; the bytes of a single-card file pass through untouched."""
-    raw = path.read_bytes()
+def read_cards(raw: bytes) -> Iterator[CardText]:
+    """The cards of one file's bytes; a single-card file's text passes through untouched."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -61,13 +61,23 @@ def import_path(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Create or update one contact per card (matched by UID); bad cards are reported
-    with their file and line and skipped. Pushes once at the end, not per card."""
+    with their file and line and skipped. Pushes once at the end, not per card.
+
+    A file of a folder that ``export`` or ``watch`` keeps is recorded as read: the folder's
+    state then knows the book holds what the file says, and a later ``watch`` sees no edit
+    on either side (else it would take the import for a change made in both places)."""
     report = ImportReport()
     by_content = _ContentIndex(engine, book)
+    state = FolderState(engine.db, path if path.is_dir() else path.parent, book.id)
+    kept = state.files()  # one read: a synced folder of thousands of files costs no more
     for file in card_files(path):
-        for card in read_cards(file):
-            _import_card(engine, book, card, file, report, by_content)
-
+        raw = file.read_bytes()
+        cards = list(read_cards(raw))
+        for card in cards:
+            held = _import_card(engine, book, card, file, report, by_content)
+            known = kept.get(file.name)
+            if held is not None and len(cards) == 1 and known and known.href == held.href:
+                state.record(FileRecord(file.name, held.href, held.etag, digest(raw)))
             if progress:
                 progress(1)
     if book.kind == "aurinko":
@@ -113,41 +123,56 @@ def _import_card(
     file: Path,
     report: ImportReport,
     by_content: _ContentIndex,
-) -> None:
+) -> ContactRow | None:
+    """The row that now holds what the card says (None: invalid, or matched by content)."""
     try:
         parsed = from_vcard(card.text)
     except MappingError as exc:
         report.invalid.append(_invalid(file, card, exc))
-        return
+        return None
 
     if parsed.uid is None and by_content.find(parsed.contact) is not None:
         report.unchanged += 1
-        return
+        return None
     uid = parsed.uid or str(uuid.uuid4())  # a card without UID gets one, kept from now on
     existing = engine.store.get_by_uid(book.id, uid)
-    if existing is not None and _same(existing, parsed.contact, card.text):
+    if existing is not None and holds(existing, parsed.contact, card.text):
         report.unchanged += 1
-        return
+        return existing
     href = existing.href if existing is not None else href_for_uid(uid)
     try:
         row = engine.put(book, href, card.text, push=False, uid=uid)
     except (MappingError, UidConflictError) as exc:
         report.invalid.append(f"{file}:{card.line}: {exc}")
-        return
+        return None
 
     by_content.add(row)
     if existing is None:
         report.created += 1
     else:
         report.updated += 1
+    return row
 
 
-def _same(row: ContactRow, contact: dict[str, object], text: str) -> bool:
-    """Nothing to import: no mapped field differs and the card is the one already held."""
+def holds(row: ContactRow, contact: dict[str, object], text: str) -> bool:
+    """Whether ``row`` already is the card ``text`` (parsed: ``contact``): no mapped field
+    differs and the text is the one served or the one the client wrote."""
     if diff(row.contact, contact):
         return False
     unfold = _unfolded
     return unfold(text) in (unfold(row.vcard), unfold(row.shadow or ""))
+
+
+def file_holds(row: ContactRow, data: bytes) -> bool:
+    """Whether the book's ``row`` already is the single card in ``data``."""
+    cards = list(read_cards(data))
+    if len(cards) != 1:
+        return False
+    try:
+        parsed = from_vcard(cards[0].text)
+    except MappingError:
+        return False
+    return parsed.uid in (None, row.uid) and holds(row, parsed.contact, cards[0].text)
 
 
 def _unfolded(text: str) -> str:

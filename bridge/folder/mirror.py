@@ -12,6 +12,7 @@ from ..private import private_dir
 from ..store import Book, StoredItem
 from ..sync import SyncEngine
 from .files import ABSENT, FileChangedError, digest, filename_for, write_atomic
+from .importer import file_holds
 from .state import FileRecord, FolderState
 
 log = logging.getLogger("bridge.folder")
@@ -114,7 +115,11 @@ class FolderMirror:
 
     def _keep_local_edit(self, href: str, on_disk: bytes) -> None:
         """The file was edited here and the book changed too: the book's version goes into
-        the file, the local edit where conflicts are kept."""
+        the file, the local edit where conflicts are kept (unless it is the book's
+        version already, written another way: two identical sides are no conflict)."""
+        row = self.engine.store.get(self.book.id, href)
+        if row is not None and file_holds(row, on_disk):
+            return
         where = self.engine.keeper.keep(
             self.book,
             href,

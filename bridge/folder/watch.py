@@ -16,6 +16,7 @@ from ..private import private_dir
 from ..store import Book
 from ..sync import SyncEngine, UidConflictError
 from .files import digest, is_card_file
+from .importer import file_holds
 from .mirror import ExportReport, FolderMirror
 from .state import FileRecord
 
@@ -178,6 +179,12 @@ class FolderWatcher:
         if self._bad.get(path.name) == current:
             return
         href = record.href if record is not None else path.name
+        row = self.engine.store.get(self.book.id, href)
+        if row is not None and file_holds(row, data):
+            # The book has this very card already (imported, or the same edit made both
+            # ways): nothing to write, and two identical sides are no conflict.
+            self.mirror.state.record(FileRecord(path.name, href, row.etag, current))
+            return
         self._keep_if_both_changed(href, record)
         try:
             row = self.engine.put(self.book, href, data)

@@ -20,11 +20,11 @@ from urllib.parse import parse_qs, urlsplit
 from ..config import Config
 from ..httpserver import read_body
 from ..mapping import MappingError
-from ..status import collect
+from ..status import BookStatus, ParkedWrite, collect
 from ..store import Book
 from ..sync import ConflictGoneError, Keep, SyncEngine, UidConflictError
-from ..sync.conflicts import losing_card
-from . import render
+from ..sync.conflicts import losing_contact
+from . import people, render
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -33,10 +33,9 @@ PREFIX = "/.bridge"
 MAX_FORM = 4096
 _ACTION = re.compile(r"^/(parked|conflicts)/([0-9]{1,18})$")
 _NOTICES = {
-    "retry": "Write #{id} will be sent to Aurinko again now.",
-    "drop": "Write #{id} was given up; the card keeps its version here.",
-    "current": "Conflict #{id} settled: the address book's version stays.",
-    "other": "Conflict #{id} settled: the other version was written back and goes to Aurinko.",
+    "retry": "The refused change will be sent again now.",
+    "drop": "The refused change was given up; the card keeps its version here.",
+    "settled": "Settled: the card keeps your choices and every other change.",
 }
 _HEADERS = [
     ("Cache-Control", "no-store"),
@@ -102,27 +101,51 @@ class StatusPage:
             raise Refused("405 Method Not Allowed", "Not allowed", "Use the buttons on the page.")
         form = self._form(environ, user)
         done = self._act(user, match.group(1), int(match.group(2)), form)
-        location = f"{base}?done={done}&id={match.group(2)}"
+        location = f"{base}?done={done}"
         return _respond(start_response, "303 See Other", b"", [("Location", location)])
 
     # -- the page -----------------------------------------------------------------------
 
     def _page(self, user: str, query: str) -> str:
         statuses = collect(self.engine, self.config, owner=user)
-        views: dict[int, render.ConflictView] = {}
-        for status in statuses:
-            book = self.engine.book(status.owner, status.name)
-            for kept in status.conflicts:
-                if book is not None:
-                    views[kept.id] = self._view(book, kept)
-        return render.page(user, statuses, views, self._csrf(user), _notice(query))
+        books = [self._book_view(status) for status in statuses]
+        return render.page(user, books, self._csrf(user), _notice(query))
 
-    def _view(self, book: Book, kept: Any) -> render.ConflictView:
-        row = self.engine.store.get(book.id, kept.href)
-        conflict = self.engine.outbox.conflict(kept.id)
-        version = row.version if row else book.vcard_version
-        other = losing_card(conflict, version, row.uid if row else None) if conflict else None
-        return render.ConflictView(kept, row.vcard if row else None, other)
+    def _book_view(self, status: BookStatus) -> render.BookView:
+        book = self.engine.book(status.owner, status.name)
+        provider = people.provider_words(status.token.provider)
+        if book is None:
+            return render.BookView(status, provider)
+        conflicts = []
+        for kept in status.conflicts:
+            view = self._conflict_view(book, kept.id, provider)
+            if view is not None:
+                conflicts.append(view)
+        parked = [self._parked_view(book, p) for p in status.parked]
+        held = [self._held_view(book, href) for href in self.engine.store.holding(book.id)]
+        return render.BookView(status, provider, conflicts, parked, [h for h in held if h])
+
+    def _conflict_view(
+        self, book: Book, conflict_id: int, provider: str
+    ) -> people.ConflictView | None:
+        conflict = self.engine.outbox.conflict(conflict_id)
+        if conflict is None or conflict.book_id != book.id:
+            return None
+        row = self.engine.store.get(book.id, conflict.href)
+        other = losing_contact(conflict)
+        return people.conflict_view(conflict, row.contact if row else None, other, provider)
+
+    def _parked_view(self, book: Book, parked: ParkedWrite) -> render.ParkedView:
+        op = self.engine.outbox.get(parked.id)
+        row = self.engine.store.get(book.id, parked.href)
+        what = people.refused_write(op, row.contact if row else None) if op else parked.href
+        return render.ParkedView(parked, what)
+
+    def _held_view(self, book: Book, href: str) -> render.HeldView | None:
+        row = self.engine.store.get(book.id, href)
+        if row is None or not row.held:
+            return None
+        return render.HeldView(people.person(row.contact), people.held_fields(row.held))
 
     # -- the buttons --------------------------------------------------------------------
 
@@ -147,30 +170,35 @@ class StatusPage:
     def _act(self, user: str, kind: str, item: int, form: dict[str, str]) -> str:
         if kind == "parked":
             return self._parked(user, item, form.get("action", ""))
-        return self._conflict(user, item, form.get("keep", ""))
+        return self._conflict(user, item, form)
 
     def _parked(self, user: str, op_id: int, action: str) -> str:
         op = self.engine.outbox.get(op_id)
         book = self._own_book(user, op.book_id if op else None)
         if book is None or action not in ("retry", "drop"):
-            raise Refused("404 Not Found", "Not found", f"There is no refused write #{op_id}.")
+            raise Refused("404 Not Found", "Not found", "There is no such refused change.")
         act = self.engine.retry_parked if action == "retry" else self.engine.drop_parked
         if not act(book, op_id):
-            raise Refused("409 Conflict", "Already settled", f"Write #{op_id} is not parked.")
+            raise Refused("409 Conflict", "Already settled", "That change is not refused now.")
         return action
 
-    def _conflict(self, user: str, conflict_id: int, side: str) -> str:
+    def _conflict(self, user: str, conflict_id: int, form: dict[str, str]) -> str:
         conflict = self.engine.outbox.conflict(conflict_id)
         book = self._own_book(user, conflict.book_id if conflict else None)
-        if book is None or side not in ("current", "other"):
-            raise Refused("404 Not Found", "Not found", f"There is no conflict #{conflict_id}.")
+        settle = form.get("settle", "")
+        if book is None or settle not in ("choices", *people.SIDES):
+            raise Refused("404 Not Found", "Not found", "There is no such conflict.")
+        view = self._conflict_view(book, conflict_id, "")
+        assert view is not None
         try:
-            self.engine.resolve_conflict(book, conflict_id, Keep(side))
-        except ConflictGoneError as exc:
-            raise Refused("409 Conflict", "Already settled", str(exc)) from None
+            self.engine.resolve_conflict(book, conflict_id, _keep(view, settle, form))
+        except ConflictGoneError:
+            raise Refused(
+                "409 Conflict", "Already settled", "This conflict was settled already."
+            ) from None
         except (MappingError, UidConflictError) as exc:
             raise Refused("409 Conflict", "Cannot keep that version", str(exc)) from None
-        return side
+        return "settled"
 
     def _own_book(self, user: str, book_id: int | None) -> Book | None:
         if book_id is None:
@@ -180,6 +208,24 @@ class StatusPage:
 
     def _csrf(self, user: str) -> str:
         return hmac.new(self._secret, user.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _keep(view: people.ConflictView, settle: str, form: dict[str, str]) -> Keep | list[str]:
+    """The engine's choice for the form: one side for everything, or a side per field
+    (``field:<path>`` = mine / theirs); anything but the two sides is refused."""
+    if settle in people.SIDES:
+        return Keep.CURRENT if settle == view.kept else Keep.OTHER
+    chosen: dict[str, people.Side] = {}
+    for row in view.rows:
+        if not row.choice:
+            continue
+        value = form.get(f"field:{row.path}", view.kept)
+        if value not in people.SIDES:
+            raise Refused("400 Bad Request", "Refused", f"Choose mine or theirs for {row.label}.")
+        chosen[row.path] = "mine" if value == "mine" else "theirs"
+    if view.whole:
+        raise Refused("400 Bad Request", "Refused", "Choose one of the two versions.")
+    return view.taking(chosen)
 
 
 def _same_site(environ: Environ) -> None:
@@ -193,11 +239,8 @@ def _same_site(environ: Environ) -> None:
 
 
 def _notice(query: str) -> str | None:
-    params = parse_qs(query)
-    done, ident = params.get("done", [""])[0], params.get("id", [""])[0]
-    if done not in _NOTICES or not ident.isdigit():
-        return None
-    return _NOTICES[done].format(id=int(ident))
+    done = parse_qs(query).get("done", [""])[0]
+    return _NOTICES.get(done)
 
 
 _HTML = ("Content-Type", "text/html; charset=utf-8")

@@ -346,6 +346,20 @@ class ContactStore:
         )
         return (loads(row[0]) if row else None) or {}
 
+    def holding(self, book_id: int) -> list[str]:
+        """The hrefs of the book's contacts with fields Aurinko refused (for the status
+        page: a listing, like ``count``, not a request path)."""
+        rows = (
+            self.db.connection()
+            .execute(
+                "SELECT href FROM contacts WHERE book_id = ? AND held_json IS NOT NULL"
+                " ORDER BY href",
+                (book_id,),
+            )
+            .fetchall()
+        )
+        return [str(r[0]) for r in rows]
+
     def save(self, row: ContactRow) -> bool:
         """Insert or replace the contact at ``row.href``; log a change when its card changed.
 

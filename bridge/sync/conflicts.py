@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
-from ..mapping import to_vcard
+from ..mapping import MappingError, from_vcard, to_vcard
 from ..private import make_private, private_dir, write_private
 from ..store import Book, Conflict, Outbox
 from .fields import Contact
@@ -17,10 +20,13 @@ log = logging.getLogger("bridge.sync")
 
 
 class Keep(Enum):
-    """Which side of a conflict a user keeps."""
+    """Which side of a conflict a user keeps, on every field the conflict is about."""
 
     CURRENT = "current"  # what the book serves now: the merge's result, or the deletion
-    OTHER = "other"  # the version that lost: written back through the normal write path
+    # The losing version's value of each conflicting field, written through the normal
+    # write path; every other field stays as merged. A conflict that names no fields (a
+    # folder's, a deletion's) is about the whole card: the losing card comes back whole.
+    OTHER = "other"
 
 
 class ConflictGoneError(LookupError):
@@ -94,3 +100,50 @@ def losing_card(conflict: Conflict, version: str, uid: str | None = None) -> str
     if conflict.lost_json is None:
         return None
     return to_vcard(conflict.lost_json, version, uid=uid)
+
+
+def losing_contact(conflict: Conflict) -> Contact | None:
+    """The losing version as a contact: its JSON, else read from its card (a folder's
+    file); None for a deletion or a card that cannot be read."""
+    if conflict.lost_json is not None:
+        return conflict.lost_json
+    if not conflict.lost_vcard:
+        return None
+    try:
+        return from_vcard(conflict.lost_vcard).contact
+    except MappingError:
+        return None
+
+
+_ABSENT: Any = object()
+
+
+def value_at(contact: Contact, path: str) -> Any:
+    """The value at a dotted path (``name.givenName``), or None where there is none."""
+    value: Any = contact
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def taking(current: Contact, other: Contact, paths: Iterable[str]) -> Contact:
+    """``current`` with ``other``'s value at each dotted path (none there: removed); the
+    paths are the merge's (objects key by key, lists whole)."""
+    result = copy.deepcopy(current)
+    for path in paths:
+        *parents, last = path.split(".")
+        source: Any = other
+        for key in [*parents, last]:
+            source = source.get(key, _ABSENT) if isinstance(source, dict) else _ABSENT
+        target = result
+        for key in parents:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        if source is _ABSENT or source is None:
+            target.pop(last, None)
+        else:
+            target[last] = copy.deepcopy(source)
+    return result

@@ -7,16 +7,23 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
-from ..mapping import from_vcard, to_vcard
-from ..store import Book, ContactRow, ContactStore, Outbox, open_database
+from ..mapping import diff, from_vcard, to_vcard
+from ..store import Book, Conflict, ContactRow, ContactStore, Outbox, open_database
 from .cards import local_row
-from .conflicts import ConflictGoneError, ConflictKeeper, Keep, losing_card
+from .conflicts import (
+    ConflictGoneError,
+    ConflictKeeper,
+    Keep,
+    losing_card,
+    losing_contact,
+    taking,
+)
 from .context import SyncContext
 from .listener import Listener
 from .locks import NOTIFY_CHANNEL, BookLocks, FileLocks, OwnerLocks
@@ -247,21 +254,39 @@ class SyncEngine:
         self.outbox.drop(op_id)
         return True
 
-    def resolve_conflict(self, book: Book, conflict_id: int, keep: Keep) -> None:
-        """Settle a kept conflict: ``Keep.OTHER`` writes the losing version back as a
-        local write (to Aurinko through the outbox, like a client's PUT); ``Keep.CURRENT``
-        keeps what the book serves. Raises ConflictGoneError for a conflict that is not
-        open in ``book``, and MappingError or UidConflictError if the card cannot be
-        written back."""
+    def resolve_conflict(self, book: Book, conflict_id: int, keep: Keep | Collection[str]) -> None:
+        """Settle a kept conflict. ``Keep.CURRENT`` keeps what the book serves;
+        ``Keep.OTHER`` takes the losing version's value of every conflicting field; a
+        collection of dotted paths (``nickName``, ``name.givenName``) takes the losing
+        version's value of just those. Every other field keeps what the book serves now
+        (the merge of both sides' edits): a choice never undoes a change outside the
+        conflict. A change goes to Aurinko as a local write (like a client's PUT).
+        Raises ConflictGoneError for a conflict that is not open in ``book``, and
+        MappingError or UidConflictError if the card cannot be written."""
         conflict = self.keeper.open_conflict(book, conflict_id)
-        if keep is Keep.OTHER:
-            current = self.store.get(book.id, conflict.href)
-            version = current.version if current else book.vcard_version
-            text = losing_card(conflict, version, current.uid if current else None)
-            if text is None:
+        take = [] if keep is Keep.CURRENT else conflict.fields if keep is Keep.OTHER else list(keep)
+        current = self.store.get(book.id, conflict.href)
+        whole = keep is Keep.OTHER and (current is None or not conflict.fields)
+        if whole or (take and current is None):
+            self._write_back_losing_card(book, conflict, current)
+        elif take and current is not None:
+            other = losing_contact(conflict)
+            if other is None:
                 raise ConflictGoneError(f"conflict #{conflict_id} kept no losing version")
-            self.put(book, conflict.href, text, uid=current.uid if current else None)
+            chosen = taking(current.contact, other, take)
+            if diff(current.contact, chosen):
+                text = to_vcard(chosen, current.version, shadow=current.shadow, uid=current.uid)
+                self.put(book, conflict.href, text, uid=current.uid)
         self.keeper.settle(conflict)
+
+    def _write_back_losing_card(
+        self, book: Book, conflict: Conflict, current: ContactRow | None
+    ) -> None:
+        version = current.version if current else book.vcard_version
+        text = losing_card(conflict, version, current.uid if current else None)
+        if text is None:
+            raise ConflictGoneError(f"conflict #{conflict.id} kept no losing version")
+        self.put(book, conflict.href, text, uid=current.uid if current else None)
 
     def unreachable(self, book: Book) -> bool:
         """Whether the book's account was found unreachable and is being backed off."""

@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,16 @@ def test_change_log_lists_each_changed_href_once_and_tombstones(store: ContactSt
     assert current == store.current_seq(book.id) > seq
     assert store.changes_since(book.id, current) == (current, [])
     assert store.get(book.id, "b.vcf") is None
+
+
+def test_holding_lists_the_contacts_with_fields_aurinko_refused(store: ContactStore) -> None:
+    book = store.ensure_book("alice", "work", "aurinko")
+    other = store.ensure_book("bob", "work", "aurinko")
+    for b, href, held in ((book, "b.vcf", {"birthday": "--0414"}), (book, "a.vcf", None)):
+        store.save(replace(_row(b.id, href), held=held))
+    store.save(replace(_row(book.id, "c.vcf"), held={"notes": "x"}))
+    store.save(replace(_row(other.id, "d.vcf"), held={"notes": "x"}))
+    assert store.holding(book.id) == ["b.vcf", "c.vcf"]
 
 
 def test_books_have_separate_change_logs(store: ContactStore) -> None:

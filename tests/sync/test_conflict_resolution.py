@@ -96,3 +96,40 @@ def test_local_wins_keeps_aurinkos_version_and_it_can_be_restored(env: Env) -> N
     env.engine.resolve_conflict(env.book, conflict_id, Keep.OTHER)
     env.engine.sync(env.book)
     assert _upstream_nickname(env) == "Remote" and "NICKNAME:Remote" in env.card("a.vcf")
+
+
+def _conflict_beside_other_edits(env: Env) -> tuple[int, str]:
+    """Ann's phone (here) and email (on another device) edited apart, her nickname on
+    both: one conflict, on the nickname alone."""
+    env.engine.put(env.book, "a.vcf", vcard("uid-a", "Ann"))
+    env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
+    edit = vcard("uid-a", "Ann", "NICKNAME:Local", "TEL;TYPE=CELL:+15550100")
+    env.engine.put(env.book, "a.vcf", edit)
+    env.sandbox.set_faults(error_rate=0.0)
+    row = env.engine.store.get(env.book.id, "a.vcf")
+    assert row is not None and row.remote_id
+    current = env.remote.get(row.remote_id)
+    email = [{"address": "ann@remote.example", "type": "home"}]
+    env.remote.update(
+        row.remote_id, {"nickName": "Remote", "emailAddresses": email}, etag=current["etag"]
+    )
+    env.engine.sync(env.book)
+    (conflict,) = env.engine.outbox.conflicts(env.book.id, unresolved=True)
+    assert conflict.fields == ["nickName"]
+    return conflict.id, row.remote_id
+
+
+@pytest.mark.parametrize("keep", [Keep.OTHER, ("nickName",)])
+def test_keeping_the_losing_side_keeps_every_change_outside_the_conflict(
+    env: Env, keep: Keep | tuple[str, ...]
+) -> None:
+    conflict_id, remote_id = _conflict_beside_other_edits(env)
+    env.engine.resolve_conflict(env.book, conflict_id, keep)
+    env.engine.sync(env.book)
+    upstream = env.remote.get(remote_id)
+    assert upstream.get("nickName") == "Local"
+    assert [e["address"] for e in upstream["emailAddresses"]] == ["ann@remote.example"]
+    assert [p["number"] for p in upstream["phoneNumbers"]] == ["+15550100"]
+    served = env.card("a.vcf")
+    assert "NICKNAME:Local" in served and "ann@remote.example" in served
+    assert "+15550100" in served
