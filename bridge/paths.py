@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# The repository's fixtures folder; the editable install (`make serve`) runs from here.
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
-DEMO_CONTACTS = FIXTURES_DIR / "demo-contacts.json"
+# The embedded demo's address book: package data, so a plain `pip install .` has it too.
+DEMO_CONTACTS = Path(__file__).resolve().parent / "demo-contacts.json"
 
 
 def default_data_dir() -> Path:
