@@ -37,6 +37,7 @@ from ..aurinko.oauth import SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
 from ..console import fail
+from ..paths import CONFIG_NAME, user_config_file
 from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
 from ..store.webhooks import WebhookRow, WebhookStore
 from ..sync import SyncEngine
@@ -80,7 +81,10 @@ def _port(text: str) -> int:
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="the configuration file (required)"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the configuration file (default: ./{CONFIG_NAME}, else {user_config_file()})",
     )
 
 
@@ -165,7 +169,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     where = f"account {args.action}"
     if args.config is None:
-        return fail(f"{where} needs --config FILE (the embedded demo has no configuration file)")
+        return fail(
+            f"{where} needs --config FILE, or a ./{CONFIG_NAME} here (the embedded demo"
+            " has no configuration file)"
+        )
     action: Callable[[argparse.Namespace, Config], int] = args.action_run
     try:
         config = load_config(args.config)
