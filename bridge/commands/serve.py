@@ -7,7 +7,9 @@ sandbox seeded with the demo address book, one demo user, CardDAV on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,10 +52,15 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     _check_users(config, args.config)
     if config.webhooks is not None:
         config.webhooks.read_secret()  # unreadable: refused before anything starts
+    _check_port(config)
     engine, books = open_engine(config)
     try:
         engine.start(config.interval)
-        with _frontend("server").RunningServer(config, engine, key) as server:
+        try:
+            server = _frontend("server").RunningServer(config, engine, key)
+        except OSError as exc:
+            raise _listen_error(exc, config) from None
+        with server:
             demo_dir = args.demo_dir if args.config is None else None
             _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
             # Started once the server answers: Aurinko checks the URL of each subscription.
@@ -68,6 +75,45 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return 0
+
+
+def _check_port(config: Config) -> None:
+    """A taken port is refused before the first pull starts, not after it; the server's
+    own bind (which could still lose a race) is checked alike."""
+    if config.port == 0:
+        return
+    try:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As the server binds: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((config.host, config.port))
+    except socket.gaierror:
+        return  # a host name the server's own bind reports on
+    except OSError as exc:
+        raise _listen_error(exc, config) from None
+
+
+def _listen_error(exc: OSError, config: Config) -> OSError:
+    """Why the server cannot listen, with the address and what to do: 5232 is Radicale's
+    default port too, so another server holding it is the common case."""
+    address = f"{config.host}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return OSError(
+            f"cannot listen on {address}: another program already uses it (Radicale's default"
+            f" port is 5232 too); stop it, or choose another port: --port {config.port + 1}"
+            " (make serve PORT=...) or [server] port"
+        )
+    if exc.errno == errno.EACCES:
+        return OSError(
+            f"cannot listen on {address}: permission denied (ports below 1024 need"
+            " privileges); choose another port with --port or [server] port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return OSError(
+            f"cannot listen on {address}: this machine has no such address ([server] host)"
+        )
+    return OSError(f"cannot listen on {address}: {exc.strerror or exc}")
 
 
 def _check_users(config: Config, path: Path | None) -> None:
