@@ -7,13 +7,16 @@ sandbox seeded with the demo address book, one demo user, CardDAV on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import importlib
 import socket
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import htpasswd
 from ..config import Config, ConfigError
 from ..console import fail, wait_for_signal
 from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
@@ -53,6 +56,7 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     if config.webhooks is not None:
         config.webhooks.read_secret()  # unreadable: refused before anything starts
     _check_port(config)
+    _warn_of_unreachable_books(config)
     engine, books = open_engine(config)
     try:
         engine.start(config.interval)
@@ -75,6 +79,27 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return 0
+
+
+def _warn_of_unreachable_books(config: Config) -> None:
+    """An account whose user is not in the users file is a book nobody can log in to (a
+    typo, most often): said at start, with the closest user, rather than served silently.
+    Not refused: users may be added while serve runs, and it sees them at once."""
+    assert config.htpasswd is not None
+    known = htpasswd.users(config.htpasswd)
+    for account in config.accounts:
+        if account.user in known:
+            continue
+        close = difflib.get_close_matches(account.user, known, n=1)
+        hint = f' (did you mean user = "{close[0]}"?)' if close else ""
+        print(
+            f"aurinko-bridge: warning: account {account.user}/{account.name}: no user"
+            f" {account.user} in {config.htpasswd}, so nobody can log in to this book{hint};"
+            f" fix its user in {config.path} or add the user: aurinko-bridge user add"
+            f" {account.user}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _check_port(config: Config) -> None:
