@@ -42,6 +42,7 @@ from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, 
 from ..store.webhooks import WebhookRow, WebhookStore
 from ..sync import SyncEngine
 from ..sync.locks import LockTimeout
+from ..words import count
 
 CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a token check: one try, not long
 PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
@@ -386,7 +387,8 @@ def _run_list(args: argparse.Namespace, config: Config) -> int:
         failed += not ok
         print(line, flush=True)
     if args.check and failed:
-        return fail(f"account list: {failed} of {len(config.accounts)} accounts failed the check")
+        checked = count(len(config.accounts), "account")
+        return fail(f"account list: {failed} of {checked} failed the check")
     return 0
 
 
