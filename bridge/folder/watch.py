@@ -194,7 +194,13 @@ class FolderWatcher:
         row = self.engine.store.get(self.book.id, href)
         if record is not None and row is not None and row.etag != record.etag:
             where = self.engine.keeper.keep(
-                self.book, href, "folder-edit-won", [], row.contact, row.vcard
+                self.book,
+                href,
+                "folder-edit-won",
+                [],
+                row.contact,
+                row.vcard,
+                logged_by_caller=True,
             )
             log.warning(
                 "%s changed in the folder and in the book; the book's version is kept at %s",
