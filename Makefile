@@ -3,21 +3,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make serve` needs the runtime alone; `make test` and `make lint` add the test tools.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
+# `make serve PORT=5233` when Radicale (or anything else) already has 5232.
+PORT ?=
 
-.PHONY: serve test lint install clean bench browser postgres
+.PHONY: serve test lint install install-runtime clean bench browser postgres
 
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Editable, so a checkout's edits and its fixtures are what runs; `pip install .` is the
+# same without -e (README: "Production install").
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $@
+
+install-runtime: $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/aurinko-bridge serve
+serve: $(RUNTIME_STAMP)
+	$(BIN)/aurinko-bridge serve $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .commands import account, folder, serve, status, sync, user
+from .commands.common import find_configuration
 from .sandbox import cli as sandbox_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -89,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    if hasattr(args, "config"):  # every command but `sandbox`
+        find_configuration(args)
     run: Runner = args.run
     try:
         return run(args)

@@ -6,6 +6,7 @@ variable, never from the file itself or the command line.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
@@ -228,20 +229,51 @@ def _check_private(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path} is accessible by other users; run: chmod 600 {path}")
 
 
+def _unknown(what: str, found: set[str], known: set[str]) -> str:
+    """``unknown section(s): sever (did you mean server?)``: a typo names its fix."""
+    named = []
+    for name in sorted(found):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        named.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return f"unknown {what}: {', '.join(named)}"
+
+
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"[{key}] must be a table")
     unknown = set(value) - _KEYS[key]
     if unknown:
-        raise ConfigError(f"[{key}]: unknown key(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"[{key}]: {_unknown('key(s)', unknown, _KEYS[key])}")
     return value
+
+
+# What a TOML value of each type looks like, for messages: users write TOML, not Python.
+_TYPE_WORDS = {str: "a string in quotes", int: "a whole number", float: "a number"}
+_TOML_TYPES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a decimal number",
+    bool: "true or false",
+    dict: "a table",
+    list: "a list",
+}
+
+
+def _expected(kind: type | tuple[type, ...]) -> str:
+    if kind == (int, float):
+        return "a number"
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)
 
 
 def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = table.get(key)
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise ConfigError(f"{where}: {key} has the wrong type")
+        given = _TOML_TYPES.get(type(value), "a date or time")
+        raise ConfigError(
+            f"{where}: {key} has the wrong type: expected {_expected(kind)}, found {given}"
+        )
     return value
 
 
@@ -274,7 +306,7 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
         raise ConfigError(f"{where}: never put a token in the file; use token_file or token_env")
     unknown = set(raw) - _KEYS["accounts"]
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{where}: {_unknown('key(s)', unknown, _KEYS['accounts'])}")
     name, user = _typed(raw, "name", str, where), _typed(raw, "user", str, where)
     for key, value in (("name", name), ("user", user)):
         if not value or not SEGMENT.fullmatch(value):
@@ -503,7 +535,7 @@ def _check_unambiguous(accounts: list[AccountConfig]) -> None:
 def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:
     unknown = set(data) - set(_KEYS)
     if unknown:
-        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(_unknown("section(s)", unknown, set(_KEYS)))
     server, sync = _table(data, "server"), _table(data, "sync")
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):

@@ -17,14 +17,17 @@ def fail(message: str, status: int = 1) -> int:
 
 
 class Progress:
-    """A counter on stderr: redrawn in place on a terminal, a line now and then otherwise."""
+    """A counter on stderr while long work runs: redrawn in place on a terminal, a line now
+    and then otherwise. It is not a summary: the terminal's line is wiped at the end, and
+    work shorter than ``every`` seconds prints no line elsewhere, so that the command's
+    own summary is the only one left."""
 
     def __init__(self, label: str, stream: TextIO | None = None, every: float = 2.0) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.count = 0
         self._every = every
-        self._last = 0.0
+        self._last = time.monotonic()
         self._tty = self.stream.isatty()
 
     def __call__(self, done: int) -> None:
@@ -39,7 +42,7 @@ class Progress:
 
     def close(self) -> None:
         if self._tty and self.count:
-            self.stream.write("\n")
+            self.stream.write("\r\x1b[K")  # back to the line's start, and erase it
             self.stream.flush()
 
 

@@ -37,10 +37,12 @@ from ..aurinko.oauth import SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
 from ..console import fail
+from ..paths import CONFIG_NAME, user_config_file
 from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
 from ..store.webhooks import WebhookRow, WebhookStore
 from ..sync import SyncEngine
 from ..sync.locks import LockTimeout
+from ..words import count
 
 CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a token check: one try, not long
 PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
@@ -80,7 +82,10 @@ def _port(text: str) -> int:
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="the configuration file (required)"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the configuration file (default: ./{CONFIG_NAME}, else {user_config_file()})",
     )
 
 
@@ -165,7 +170,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     where = f"account {args.action}"
     if args.config is None:
-        return fail(f"{where} needs --config FILE (the embedded demo has no configuration file)")
+        return fail(
+            f"{where} needs --config FILE, or a ./{CONFIG_NAME} here (the embedded demo"
+            " has no configuration file)"
+        )
     action: Callable[[argparse.Namespace, Config], int] = args.action_run
     try:
         config = load_config(args.config)
@@ -379,7 +387,8 @@ def _run_list(args: argparse.Namespace, config: Config) -> int:
         failed += not ok
         print(line, flush=True)
     if args.check and failed:
-        return fail(f"account list: {failed} of {len(config.accounts)} accounts failed the check")
+        checked = count(len(config.accounts), "account")
+        return fail(f"account list: {failed} of {checked} failed the check")
     return 0
 
 

@@ -7,11 +7,16 @@ sandbox seeded with the demo address book, one demo user, CardDAV on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import importlib
+import socket
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import htpasswd
 from ..config import Config, ConfigError
 from ..console import fail, wait_for_signal
 from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
@@ -50,10 +55,16 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     _check_users(config, args.config)
     if config.webhooks is not None:
         config.webhooks.read_secret()  # unreadable: refused before anything starts
+    _check_port(config)
+    _warn_of_unreachable_books(config)
     engine, books = open_engine(config)
     try:
         engine.start(config.interval)
-        with _frontend("server").RunningServer(config, engine, key) as server:
+        try:
+            server = _frontend("server").RunningServer(config, engine, key)
+        except OSError as exc:
+            raise _listen_error(exc, config) from None
+        with server:
             demo_dir = args.demo_dir if args.config is None else None
             _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
             # Started once the server answers: Aurinko checks the URL of each subscription.
@@ -68,6 +79,66 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return 0
+
+
+def _warn_of_unreachable_books(config: Config) -> None:
+    """An account whose user is not in the users file is a book nobody can log in to (a
+    typo, most often): said at start, with the closest user, rather than served silently.
+    Not refused: users may be added while serve runs, and it sees them at once."""
+    assert config.htpasswd is not None
+    known = htpasswd.users(config.htpasswd)
+    for account in config.accounts:
+        if account.user in known:
+            continue
+        close = difflib.get_close_matches(account.user, known, n=1)
+        hint = f' (did you mean user = "{close[0]}"?)' if close else ""
+        print(
+            f"aurinko-bridge: warning: account {account.user}/{account.name}: no user"
+            f" {account.user} in {config.htpasswd}, so nobody can log in to this book{hint};"
+            f" fix its user in {config.path} or add the user: aurinko-bridge user add"
+            f" {account.user}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _check_port(config: Config) -> None:
+    """A taken port is refused before the first pull starts, not after it; the server's
+    own bind (which could still lose a race) is checked alike."""
+    if config.port == 0:
+        return
+    try:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As the server binds: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((config.host, config.port))
+    except socket.gaierror:
+        return  # a host name the server's own bind reports on
+    except OSError as exc:
+        raise _listen_error(exc, config) from None
+
+
+def _listen_error(exc: OSError, config: Config) -> OSError:
+    """Why the server cannot listen, with the address and what to do: 5232 is Radicale's
+    default port too, so another server holding it is the common case."""
+    address = f"{config.host}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return OSError(
+            f"cannot listen on {address}: another program already uses it (Radicale's default"
+            f" port is 5232 too); stop it, or choose another port: --port {config.port + 1}"
+            " (make serve PORT=...) or [server] port"
+        )
+    if exc.errno == errno.EACCES:
+        return OSError(
+            f"cannot listen on {address}: permission denied (ports below 1024 need"
+            " privileges); choose another port with --port or [server] port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return OSError(
+            f"cannot listen on {address}: this machine has no such address ([server] host)"
+        )
+    return OSError(f"cannot listen on {address}: {exc.strerror or exc}")
 
 
 def _check_users(config: Config, path: Path | None) -> None:

@@ -15,6 +15,7 @@ from ..console import fail
 from ..status import BookStatus, TokenState, age, as_json, collect
 from ..store import SchemaTooNewError, StoreError
 from ..sync import SyncEngine
+from ..words import count
 from .common import add_config_arguments, configuration
 
 
@@ -87,8 +88,8 @@ def _show(status: BookStatus) -> None:
         print(f"  account: {status.account}; user: {status.owner}; {token}{detail}")
     print(f"  last pull: {age(status.last_pull)}; last push: {age(status.last_push)}")
     print(
-        f"  {status.contacts} contacts; {status.waiting} writes waiting,"
-        f" {len(status.parked)} parked, {len(status.conflicts)} conflicts kept"
+        f"  {count(status.contacts, 'contact')}; {count(status.waiting, 'write waiting')},"
+        f" {len(status.parked)} parked, {count(len(status.conflicts), 'conflict kept')}"
     )
     for op in status.parked:
         print(f"  parked #{op.id} {op.op} {op.href}: {op.reason}")

@@ -19,7 +19,7 @@ from ..config import ConfigError, load_config
 from ..console import fail
 from ..demo import DEMO_USER, demo_dir
 from ..private import private_dir
-from .common import add_config_arguments
+from .common import add_config_arguments, announce_demo
 
 _ACTIONS = {
     "add": "add a user (the password is asked, or read from standard input)",
@@ -91,6 +91,7 @@ def _users_file(args: argparse.Namespace, *, create: bool) -> tuple[Path, set[st
     """The htpasswd file and the configured accounts' users (None for the demo, whose
     file is found without starting its sandbox)."""
     if args.config is None:
+        announce_demo(args)
         folder = demo_dir(args.demo_dir)
         return (private_dir(folder) if create else folder) / "users.htpasswd", None
     config = load_config(args.config)

@@ -127,6 +127,7 @@ class FolderMirror:
             [],
             None,
             on_disk.decode("utf-8", "replace"),
+            logged_by_caller=True,
         )
         log.warning(
             "%s/%s changed on both sides; the folder's version is kept at %s",

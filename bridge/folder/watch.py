@@ -15,6 +15,7 @@ from ..mapping import MappingError
 from ..private import private_dir
 from ..store import Book
 from ..sync import SyncEngine, UidConflictError
+from ..words import count
 from .files import digest, is_card_file
 from .importer import file_holds
 from .mirror import ExportReport, FolderMirror
@@ -148,10 +149,10 @@ class FolderWatcher:
         gone = [n for n in names if n in state and not (self.folder / n).exists()]
         if self._is_mass_deletion(len(gone), len(state)):
             log.error(
-                "%d of %d files vanished from %s at once; refusing to delete the contacts "
+                "%d of %s vanished from %s at once; refusing to delete the contacts "
                 "(restoring the files). Run with --allow-mass-delete to propagate it.",
                 len(gone),
-                len(state),
+                count(len(state), "file"),
                 self.folder,
             )
             self._restore(gone)
@@ -200,7 +201,13 @@ class FolderWatcher:
         row = self.engine.store.get(self.book.id, href)
         if record is not None and row is not None and row.etag != record.etag:
             where = self.engine.keeper.keep(
-                self.book, href, "folder-edit-won", [], row.contact, row.vcard
+                self.book,
+                href,
+                "folder-edit-won",
+                [],
+                row.contact,
+                row.vcard,
+                logged_by_caller=True,
             )
             log.warning(
                 "%s changed in the folder and in the book; the book's version is kept at %s",

@@ -221,7 +221,7 @@ class SandboxApp:
             if not self._store.has_any_contact(account):
                 for contact in contacts:
                     self._contacts.create(account, contact)
-                logger.info("seeded %d contacts", len(contacts))
+                logger.info("seeded %d contact%s", len(contacts), "" if len(contacts) == 1 else "s")
             self._store.mark_seeded(account)
 
     # --- WSGI ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..words import count
 from .database import Database, Row
 
 _COLUMNS = (
@@ -92,7 +93,7 @@ class PushStore:
                     (owner, now),
                 ).fetchone()
                 if int(held) >= limit:
-                    raise SubscriptionLimit(f"{owner} holds {held} subscriptions")
+                    raise SubscriptionLimit(f"{owner} holds {count(int(held), 'subscription')}")
             if row is None:
                 row = conn.execute(
                     "INSERT INTO push_subscriptions (book_id, owner, endpoint, public_key,"

@@ -51,11 +51,18 @@ class ConflictKeeper:
         fields: list[str],
         lost_contact: Contact | None,
         lost_vcard: str | None,
+        *,
+        logged_by_caller: bool = False,
     ) -> str:
-        """Returns where the losing version now lives (a file path, or the store)."""
+        """Returns where the losing version now lives (a file path, or the store).
+
+        ``logged_by_caller``: the caller logs the conflict itself, in words of its own
+        (the folder's, naming the file), so that it is logged once, not twice."""
         path = str(self._write(book, href, lost_vcard)) if lost_vcard else None
         self.outbox.record_conflict(book.id, href, outcome, fields, lost_contact, lost_vcard, path)
         where = path or "the store's conflicts table"
+        if logged_by_caller:
+            return where
         log.warning(
             "conflict on %s/%s (%s; fields: %s): losing version kept at %s",
             book.path,

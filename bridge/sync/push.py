@@ -24,6 +24,7 @@ from ..aurinko import (
 )
 from ..mapping import MappingError, diff
 from ..store import Book, ContactRow, OutboxOp
+from ..words import count
 from .cards import linked_to, remote_row
 from .context import SyncContext
 from .fields import READ_ONLY, Contact
@@ -111,7 +112,7 @@ class Pusher:
         attempts = op.attempts + 1  # this one included
         applied = isinstance(exc, UnavailableError) and exc.may_have_applied
         if not down and not applied and attempts >= self.retry.max_attempts:
-            self._park(book, op, f"gave up after {attempts} attempts: {exc}", report)
+            self._park(book, op, f"gave up after {count(attempts, 'attempt')}: {exc}", report)
             return Outcome.SKIPPED
         hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
         delay = hint if hint is not None else (0.0 if down else self.retry.delay(attempts))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..words import count
+
 
 @dataclass
 class SyncReport:
@@ -30,5 +32,5 @@ class SyncReport:
         if self.skipped:
             parts.append(f"; {len(self.skipped)} skipped")
         if self.conflicts:
-            parts.append(f"; {len(self.conflicts)} conflicts")
+            parts.append(f"; {count(len(self.conflicts), 'conflict')}")
         return " ".join(parts)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.paths import DEMO_CONTACTS
 from tests.conftest import TOKEN, write_bridge_config
 
 BRIDGE = [sys.executable, "-m", "bridge"]
@@ -40,7 +41,7 @@ def test_sync_with_a_config_reports_what_changed(tmp_path: Path, live_sandbox: s
 def test_sync_without_config_uses_the_embedded_demo(tmp_path: Path) -> None:
     result = run("sync", "--demo-dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    demo = json.loads(Path("fixtures/demo-contacts.json").read_text(encoding="utf-8"))
+    demo = json.loads(DEMO_CONTACTS.read_text(encoding="utf-8"))
     count = len(demo["contacts"] if isinstance(demo, dict) else demo)
     assert f"demo/contacts: {count} created" in result.stdout
 
@@ -110,7 +111,7 @@ def test_serve_with_no_configuration_is_a_working_carddav_server(tmp_path: Path)
         client = httpx.Client(auth=("demo", password.group(1)), timeout=30)
         found = client.request("PROPFIND", book.group(1), headers={"Depth": "1"})
         assert found.status_code == 207
-        demo = json.loads(Path("fixtures/demo-contacts.json").read_text(encoding="utf-8"))
+        demo = json.loads(DEMO_CONTACTS.read_text(encoding="utf-8"))
         demo_count = len(demo["contacts"] if isinstance(demo, dict) else demo)
         assert found.text.count(".vcf</") == demo_count
         card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:round-trip\r\nFN:Round Trip\r\nEND:VCARD\r\n"

@@ -66,7 +66,7 @@ def test_text_status_names_the_same_facts(
     assert answer.returncode == 0, answer.stderr
     text = answer.stdout
     assert f"account: {live_sandbox}; user: alice; token works" in text
-    assert "2 contacts; 0 writes waiting, 1 parked, 1 conflicts kept" in text
+    assert "2 contacts; 0 writes waiting, 1 parked, 1 conflict kept" in text
     assert "last pull: " in text and "last push: never" not in text
     assert "parked #" in text and "bad.vcf" in text
     assert "conflict #" in text and "losing version: " + str(tmp_path / "var") in text

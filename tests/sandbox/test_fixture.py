@@ -1,19 +1,19 @@
-"""fixtures/demo-contacts.json: the demo address book is varied, valid and loads."""
+"""bridge/demo-contacts.json: the demo address book is varied, valid and loads."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.paths import DEMO_CONTACTS
 from bridge.sandbox.validation import PHONE_TYPES
 from tests.sandbox.conftest import TOKEN, make_app
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo-contacts.json"
+FIXTURE = DEMO_CONTACTS
 
 
 @pytest.fixture(scope="module")

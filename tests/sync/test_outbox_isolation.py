@@ -145,7 +145,7 @@ def test_status_shows_a_parked_write_and_retries_or_drops_it(
     op_id = status.stdout.split("parked #")[1].split()[0]
     assert "400" in status.stdout.split("parked #")[1].splitlines()[0]
     assert bridge("status", "--retry", op_id).returncode == 0
-    assert "0 parked" in bridge("status").stdout and "1 writes waiting" in bridge("status").stdout
+    assert "0 parked" in bridge("status").stdout and "1 write waiting" in bridge("status").stdout
     assert bridge("sync").returncode == 0  # accepted now
     assert upstream_names(sandbox_app) == ["Bad", "Fine"]
 
