@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import TextIO
 
@@ -46,13 +47,28 @@ class Progress:
             self.stream.flush()
 
 
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM: how long-running commands wait to be stopped."""
-    stop = threading.Event()
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived (raised in the main thread by the handler)."""
 
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handle)
-    stop.wait()
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+@contextmanager
+def until_stopped() -> Iterator[None]:
+    """Run the body, then wait until SIGINT or SIGTERM: how long-running commands wait to be
+    stopped. A signal at any moment after entry ends the body or the wait. The handler
+    raises rather than sets an event: the event's lock may be held by the very wait it
+    interrupts, and setting it would then hang."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, _stop) for sig in stops}
+    try:
+        yield
+        while True:
+            time.sleep(3600)
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

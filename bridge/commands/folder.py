@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import Config, ConfigError
-from ..console import Progress, fail, wait_for_signal
+from ..console import Progress, fail, until_stopped
 from ..folder import FolderMirror, FolderWatcher, WatchOptions, import_path
 from ..runtime import key, open_engine
 from ..store import Book, SchemaTooNewError, StoreError
@@ -128,9 +128,11 @@ def run_watch(args: argparse.Namespace) -> int:
             )
             watcher = FolderWatcher(engine, book, args.dir, options, args.version)
             watcher.start()
-            print(f"watching {args.dir} <-> {book.path}; Ctrl-C to stop", flush=True)
-            wait_for_signal()
-            watcher.stop()
+            try:
+                with until_stopped():
+                    print(f"watching {args.dir} <-> {book.path}; Ctrl-C to stop", flush=True)
+            finally:
+                watcher.stop()
             return 0
     except _ERRORS as exc:
         return fail(f"watch: {exc}")

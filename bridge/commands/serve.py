@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import htpasswd
 from ..config import Config, ConfigError
-from ..console import fail, wait_for_signal
+from ..console import fail, until_stopped
 from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
 from ..htpasswd import ensure_password
 from ..runtime import open_engine
@@ -66,13 +66,14 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
             raise _listen_error(exc, config) from None
         with server:
             demo_dir = args.demo_dir if args.config is None else None
-            _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
-            # Started once the server answers: Aurinko checks the URL of each subscription.
-            hooks = WebhookManager(engine, config.webhooks) if config.webhooks else None
-            if hooks is not None:
-                hooks.start()
+            hooks: WebhookManager | None = None
             try:
-                wait_for_signal()
+                with until_stopped():
+                    _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
+                    # Once the server answers: Aurinko checks the URL of each subscription.
+                    if config.webhooks:
+                        hooks = WebhookManager(engine, config.webhooks)
+                        hooks.start()
             finally:
                 if hooks is not None:
                     hooks.stop()
