@@ -12,8 +12,6 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 PUSH = "https://bitfire.at/webdav-push"
 DAV = "DAV:"
 # The reason for a refusal, for people: DAV:error may hold any element besides its
@@ -201,6 +199,9 @@ def b64encode(data: bytes) -> str:
 
 
 def _public_key(text: str) -> str:
+    # Imported here: the cryptography library costs ~10 MiB, paid once push is used.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         raw = b64decode(text)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
 from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02
 
 from ..store.push import PushStore
 from .protocol import b64encode
@@ -22,28 +21,49 @@ _RENEW = 3600  # a signed token is reused until this close to its expiry
 
 
 def new_private_key() -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec  # see ``_signer``
+
     key = ec.generate_private_key(ec.SECP256R1())
     return b64encode(key.private_numbers().private_value.to_bytes(32, "big"))
 
 
 class Vapid:
-    """Signs the ``Authorization`` header of push messages to one push service."""
+    """Signs the ``Authorization`` header of push messages to one push service.
 
-    def __init__(self, private_key: str, contact: str = DEFAULT_CONTACT) -> None:
-        self._vapid = Vapid02.from_raw(private_key.encode("ascii"))
-        # py_vapid wants a mailto: or https: ``sub``; the configuration checks the form.
-        self._vapid.conf = {"no-strict": True}
+    The key is read (or made) on first use, not at start: the cryptography library it needs
+    costs about 10 MiB of memory, which a server whose clients never ask for push saves."""
+
+    def __init__(
+        self, private_key: str | Callable[[], str], contact: str = DEFAULT_CONTACT
+    ) -> None:
+        self._private_key = private_key
         self.contact = contact
-        point = self._vapid.public_key.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        self.public_key = b64encode(point)  # what clients bind their subscriptions to
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def of_store(cls, store: PushStore, contact: str = DEFAULT_CONTACT) -> Vapid:
-        return cls(store.meta_value(META_KEY, new_private_key), contact)
+        return cls(lambda: store.meta_value(META_KEY, new_private_key), contact)
+
+    @cached_property
+    def _signer(self) -> Any:
+        from py_vapid import Vapid02
+
+        key = self._private_key if isinstance(self._private_key, str) else self._private_key()
+        signer = Vapid02.from_raw(key.encode("ascii"))
+        # py_vapid wants a mailto: or https: ``sub``; the configuration checks the form.
+        signer.conf = {"no-strict": True}
+        return signer
+
+    @cached_property
+    def public_key(self) -> str:
+        """What clients bind their subscriptions to."""
+        from cryptography.hazmat.primitives import serialization
+
+        point = self._signer.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return b64encode(point)
 
     def authorization(self, endpoint: str, now: float | None = None) -> str:
         """``vapid t=<JWT>,k=<public key>`` for the push service of ``endpoint``."""
@@ -56,6 +76,6 @@ class Vapid:
                 return cached[0]
             expires = int(now) + TOKEN_LIFETIME
             claims = {"aud": audience, "exp": expires, "sub": self.contact}
-            header = str(self._vapid.sign(claims)["Authorization"])
+            header = str(self._signer.sign(claims)["Authorization"])
             self._tokens[audience] = (header, float(expires))
             return header

@@ -8,9 +8,7 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
-import http_ece
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..store.push import Subscription
 from .protocol import b64decode
@@ -42,6 +40,9 @@ class Delivery:
 def encrypt(subscription: Subscription, payload: bytes) -> bytes:
     """``payload`` as one aes128gcm record for the subscription's keys (RFC 8291 3.4):
     ECDH with a fresh key pair of the server's, whose public half is the record's key id."""
+    import http_ece  # here: see ``protocol._public_key``
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     ephemeral = ec.generate_private_key(ec.SECP256R1())
     body: bytes = http_ece.encrypt(
         payload,
