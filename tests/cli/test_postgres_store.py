@@ -66,11 +66,11 @@ def test_serve_keeps_cards_in_postgresql_and_status_elsewhere_sees_them(
             assert f"<getcontentlength>{size}</getcontentlength>" in listed.text
         status = _bridge("status", "--offline", "--config", str(config))  # meanwhile
         assert status.returncode == 0, status.stderr
-        assert "alice/work (aurinko)" in status.stdout and "1 contacts" in status.stdout
+        assert "alice/work (aurinko)" in status.stdout and "1 contact;" in status.stdout
     assert [c["name"]["displayName"] for c in sandbox_app.dump(TOKEN)] == ["Ann Exämple"]
     assert not (tmp_path / "var" / "store.sqlite3").exists()  # the store is PostgreSQL's
     status = _bridge("status", "--offline", "--config", str(config))  # and after a restart
-    assert status.returncode == 0 and "1 contacts" in status.stdout, status.stderr
+    assert status.returncode == 0 and "1 contact;" in status.stdout, status.stderr
 
 
 @pytest.mark.parametrize("command", ["serve", "status", "sync", "export"])
