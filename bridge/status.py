@@ -48,6 +48,17 @@ class ParkedWrite:
 
 
 @dataclass(frozen=True)
+class HeldField:
+    """A field the card and Aurinko disagree on because Aurinko would not take the card's:
+    a value it refused (``removal`` False), or a removal it did not make (True: Aurinko
+    still has the field; the card keeps the user's removal)."""
+
+    href: str
+    field: str
+    removal: bool
+
+
+@dataclass(frozen=True)
 class KeptConflict:
     id: int
     href: str
@@ -69,6 +80,7 @@ class BookStatus:
     waiting: int  # writes in the outbox that will be sent
     parked: list[ParkedWrite] = field(default_factory=list)
     conflicts: list[KeptConflict] = field(default_factory=list)
+    held: list[HeldField] = field(default_factory=list)
     token: TokenCheck = TokenCheck(TokenState.UNCHECKED)
 
     @property
@@ -123,6 +135,11 @@ def book_status(
         waiting=len(engine.outbox.pending(book.id)),
         parked=[_parked(op) for op in engine.outbox.failed(book.id)],
         conflicts=[_kept(c) for c in engine.outbox.conflicts(book.id, unresolved=True)],
+        held=[
+            HeldField(href, name, value is None)
+            for href, fields in engine.store.all_held(book.id)
+            for name, value in sorted(fields.items())
+        ],
         token=token if book.kind == "aurinko" else TokenCheck(TokenState.LOCAL),
     )
 
@@ -188,6 +205,16 @@ def as_json(statuses: Iterable[BookStatus]) -> list[dict[str, Any]]:
             item[f"{key}_age"] = None if when is None else round(max(0.0, now - when), 1)
         out.append(item)
     return out
+
+
+def held_words(held: HeldField) -> str:
+    """One line on a held field, for ``status`` and the status page."""
+    if held.removal:
+        return (
+            f"{held.field} removed on the card, but Aurinko did not remove it (it keeps its"
+            " value upstream); the card keeps the removal"
+        )
+    return f"{held.field} refused by Aurinko; the card keeps it, Aurinko does not have it"
 
 
 def age(when: float | None, now: float | None = None) -> str:

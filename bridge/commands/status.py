@@ -12,7 +12,7 @@ import sys
 
 from ..config import ConfigError
 from ..console import fail
-from ..status import BookStatus, TokenState, age, as_json, collect
+from ..status import BookStatus, TokenState, age, as_json, collect, held_words
 from ..store import SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
@@ -93,6 +93,8 @@ def _show(status: BookStatus) -> None:
     for op in status.parked:
         print(f"  parked #{op.id} {op.op} {op.href}: {op.reason}")
         print(f"    retry: aurinko-bridge status --retry {op.id}; drop: --drop {op.id}")
+    for held in status.held:
+        print(f"  {held.href}: {held_words(held)}")
     for conflict in status.conflicts:
         when = age(conflict.created)
         print(f"  conflict #{conflict.id} {conflict.href} ({conflict.outcome}), {when}")

@@ -28,6 +28,11 @@ def _strict(body: ContactInput) -> None:
     unknown = sorted(set(body.fields) - KNOWN_FIELDS)
     if unknown:
         raise invalid_field(unknown[0], "is not a field of the contact")
+    nulls = sorted(key for key, value in body.fields.items() if value is REMOVE)
+    if body.photo_given and body.photo is None:
+        nulls.append("photo")
+    if nulls:
+        raise invalid_field(nulls[0], "must not be null (no property of Contact is nullable)")
     if not body.fields and not body.photo_given:
         raise bad_request("Request body sets no field of the contact")
 
@@ -64,6 +69,25 @@ def _field(rules: ProviderRules, key: str, value: Any) -> Any:
     return value
 
 
+def _unchanged(profile: ProfileConfig, value: Any) -> bool:
+    """Whether a switch makes ``value`` mean "leave the field as it is"."""
+    if value is REMOVE:
+        return profile.null_ignored
+    return profile.empty_unchanged and _is_empty(value)
+
+
+def _photo(profile: ProfileConfig, body: ContactInput) -> ContactInput:
+    """A photo without content is no image: a removal, or nothing under ``empty_unchanged``;
+    a ``null`` photo is nothing under ``null_ignored``."""
+    if not body.photo_given or (body.photo is not None and body.photo.get("content")):
+        return body
+    if (profile.null_ignored and body.photo is None) or (
+        profile.empty_unchanged and body.photo is not None
+    ):
+        return replace(body, photo_given=False, photo=None)
+    return replace(body, photo=None)
+
+
 def enforce(profile: ProfileConfig, body: ContactInput) -> ContactInput:
     """``body`` as the profile's provider would take it; raises 400 for what cannot fit."""
     if profile.strict_body:
@@ -72,6 +96,6 @@ def enforce(profile: ProfileConfig, body: ContactInput) -> ContactInput:
     fields = {
         key: _field(rules, key, value)
         for key, value in body.fields.items()
-        if rules.keep_unknown_keys or key in KNOWN_FIELDS
+        if (rules.keep_unknown_keys or key in KNOWN_FIELDS) and not _unchanged(profile, value)
     }
-    return replace(body, fields=fields)
+    return _photo(profile, replace(body, fields=fields))

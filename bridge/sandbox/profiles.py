@@ -79,8 +79,14 @@ class ProfileConfig:
     - ``weak_etags``: etags are answered as ``W/"..."``; If-Match accepts that form too.
     - ``write_answer``: what POST and PATCH answer: ``record`` (``{id, etag, record}``),
       ``id-etag`` (``{id, etag}``) or ``id`` (``{id}``).
-    - ``strict_body``: unknown top-level keys, and a body that sets nothing (``{}``, or only
-      read-only fields), answer 400 instead of being dropped or accepted.
+    - ``strict_body``: unknown top-level keys, a top-level ``null`` (the vendor's schema marks
+      nothing nullable, and a service validating against it would refuse one), and a body
+      that sets nothing (``{}``, or only read-only fields) answer 400 instead of being
+      dropped or accepted.
+    - ``null_ignored``: a PATCH's ``null`` means "absent", i.e. unchanged (what a service
+      reading bodies into plain objects does: the vendor's Java client omits nulls).
+    - ``empty_unchanged``: a PATCH's empty value (``""``, ``[]``, ``{}``, a name or company
+      member ``""``, a photo without content) leaves the field as it was.
 
     A 429 without ``Retry-After`` is a fault setting: ``FaultConfig(retry_after=None)``.
     """
@@ -89,6 +95,8 @@ class ProfileConfig:
     weak_etags: bool = False
     write_answer: WriteAnswer = "record"
     strict_body: bool = False
+    null_ignored: bool = False
+    empty_unchanged: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
@@ -113,7 +121,7 @@ def profile_config_from_json(data: object) -> ProfileConfig:
     unknown = sorted(set(data) - set(ProfileConfig.__dataclass_fields__))
     if unknown:
         raise ValueError(f"unknown profile setting(s): {', '.join(unknown)}")
-    for key in ("weak_etags", "strict_body"):
+    for key in ("weak_etags", "strict_body", "null_ignored", "empty_unchanged"):
         if key in data and not isinstance(data[key], bool):
             raise ValueError(f"{key} must be true or false")
     for key in ("name", "write_answer"):

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from ..status import BookStatus, KeptConflict, ParkedWrite, TokenState, age
+from ..status import BookStatus, HeldField, KeptConflict, ParkedWrite, TokenState, age, held_words
 
 _STYLE = """
 body{font:16px/1.4 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:0 .8rem 2rem}
@@ -74,14 +74,17 @@ def _book(status: BookStatus, conflicts: dict[int, ConflictView], csrf: str) -> 
         ("Writes waiting", str(status.waiting)),
         ("Refused writes", str(len(status.parked))),
         ("Conflicts kept", str(len(status.conflicts))),
+        ("Fields held back", str(len(status.held))),
     ]
     rows = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     parked = "".join(_parked(op, csrf) for op in status.parked)
     kept = "".join(_conflict(conflicts[c.id], csrf) for c in status.conflicts if c.id in conflicts)
+    held = "".join(_held(h) for h in status.held)
     return (
         f'<section class="book" id="book-{escape(status.owner)}-{escape(status.name)}">'
         f"<h2>{escape(status.path)}</h2><dl>{rows}</dl>"
         f"{'<h3>Writes Aurinko refused</h3>' + parked if parked else ''}"
+        f"{'<h3>Fields Aurinko would not take</h3><ul>' + held + '</ul>' if held else ''}"
         f"{'<h3>Conflicts</h3>' + kept if kept else ''}</section>"
     )
 
@@ -94,6 +97,10 @@ def _parked(op: ParkedWrite, csrf: str) -> str:
         '<button name="action" value="retry">Send again</button>'
         '<button name="action" value="drop">Give up (the card stays)</button></form></div>'
     )
+
+
+def _held(held: HeldField) -> str:
+    return f'<li class="held"><code>{escape(held.href)}</code>: {escape(held_words(held))}</li>'
 
 
 def _tries(count: int) -> str:

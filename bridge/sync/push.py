@@ -28,6 +28,7 @@ from .cards import linked_to, remote_row
 from .context import SyncContext
 from .fields import READ_ONLY, Contact
 from .merge import ConflictPolicy, merge3
+from .removal import Removals, fallback_body, not_taken, removals, spec_body
 from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
@@ -197,8 +198,10 @@ class Pusher:
                 self._finish(book, op, self._as_held(base, remote_id))
                 return
             send = partial(self.client.update, remote_id, etag=etag)
+            cleared = removals(base, fields)
+            body = spec_body(fields, base, cleared)
             try:
-                result, held = self._holding_refused(op, fields, target, send, report)
+                result, held = self._holding_refused(op, body, target, send, report)
             except PreconditionFailedError:
                 current = self.client.get(op.remote_id, with_photo=True)
                 target = self._merge(book, op, base, target, current, report)
@@ -208,12 +211,50 @@ class Pusher:
                 self._deleted_upstream(book, op, report)
                 return
             if result is None:  # only refused fields changed: Aurinko holds the rest already
-                self._finish(book, op, self._as_held(base, remote_id), held=held, sent_keys=set())
-                return
-            answered = _answered(result, target)
-            self._finish(book, op, answered, sent=target, held=held, sent_keys=set(fields))
+                answered, sent_keys = self._as_held(base, remote_id), set()
+            else:
+                answered, sent_keys = _answered(result, target), set(body)
+            # What the answer shows unremoved, and removals refused with a 400, get a second form.
+            refused = cleared.only(set(held))
+            stuck = not_taken(answered, cleared.only(sent_keys)) | refused
+            answered, kept = self._clear_or_hold(op, fields, stuck, answered, target, report)
+            took = refused.fields() - set(kept)
+            held = {**{k: v for k, v in held.items() if k not in took}, **kept}
+            self._finish(book, op, answered, sent=target, held=held, sent_keys=sent_keys | took)
             return
         raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
+
+    def _clear_or_hold(
+        self,
+        op: OutboxOp,
+        changes: Contact,
+        stuck: Removals,
+        answered: Contact,
+        target: Contact,
+        report: SyncReport,
+    ) -> tuple[Contact, Contact]:
+        """Send the removals Aurinko did not make (``stuck``) once more in their other form;
+        those it still keeps are held as the card has them: the card keeps the user's
+        removal, never what Aurinko put back. Returns what Aurinko holds and the held fields."""
+        if not stuck:
+            return answered, {}
+        assert op.remote_id is not None
+        why = "it kept the value after an empty value and after null"
+        try:
+            etag = str(answered.get("etag") or "")
+            again = self.client.update(op.remote_id, fallback_body(changes, stuck), etag=etag)
+            answered = _answered(again, target)
+            stuck = not_taken(answered, stuck)
+        except (BadRequestError, PreconditionFailedError) as exc:
+            why = f"it kept the value after an empty value and refused null: {exc}"
+        kept = {key: target.get(key) for key in sorted(stuck.fields())}
+        for key in kept:
+            report.skipped.append(
+                f"{op.op} {op.href}: Aurinko did not remove {key} ({why}); the card keeps"
+                " the removal"
+            )
+            log.warning("%s: Aurinko did not remove %s (%s)", op.href, key, why)
+        return answered, kept
 
     def _as_held(self, base: Contact, remote_id: str) -> Contact:
         """The contact as Aurinko holds it when a write had nothing to send: the merge

@@ -141,11 +141,17 @@ def test_profile_options_build_the_documented_config() -> None:
     assert config.profile == ProfileConfig() and config.faults.retry_after == 1
     args = _parse([
         "--db", "x.db", "--token", "a", "--profile", "google", "--weak-etags",
-        "--write-answer", "id-etag", "--strict-body", "--no-retry-after",
+        "--write-answer", "id-etag", "--strict-body", "--no-retry-after", "--null-ignored",
+        "--empty-unchanged",
     ])  # fmt: skip
     config = build_config(args)
     assert config.profile == ProfileConfig(
-        "google", weak_etags=True, write_answer="id-etag", strict_body=True
+        "google",
+        weak_etags=True,
+        write_answer="id-etag",
+        strict_body=True,
+        null_ignored=True,
+        empty_unchanged=True,
     )
     assert config.faults.retry_after is None
 

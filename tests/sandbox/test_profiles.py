@@ -246,7 +246,77 @@ def test_strict_body_refuses_unknown_keys_and_empty_bodies(
     ):
         assert response.status_code == 400 and needle in error_of(response)["message"]
     assert local_client.get(f"/contacts/{created['id']}").json()["etag"] == created["etag"]
-    assert _patch(local_client, created["id"], created["etag"], {"notes": None}).status_code == 200
+    assert _patch(local_client, created["id"], created["etag"], {"notes": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"notes": None}, {"urls": None}, {"photo": None}])
+def test_strict_body_refuses_null_which_the_schema_cannot_express(
+    app: SandboxApp, local_client: httpx.Client, body: dict[str, Any]
+) -> None:
+    created = create(local_client, {"notes": "n", "urls": [{"href": "https://a.example/"}]})
+    app.set_profile(strict_body=True)
+    (field,) = body
+    _refused(_patch(local_client, created["id"], created["etag"], body), field)
+    _refused(local_client.post("/contacts", json=body), field)
+
+
+# --- how a removal is read: null and empty values ---------------------------------------------
+
+PHOTO = {"mimeType": "image/png", "content": "iVBORw0KGgo="}
+FULL = {
+    "notes": "n",
+    "birthday": "1980-02-03",
+    "keywords": ["k"],
+    "name": {"givenName": "A", "middleName": "Q"},
+    "photo": PHOTO,
+}
+EMPTIES = {
+    "notes": "",
+    "birthday": "",
+    "keywords": [],
+    "name": {"givenName": "A", "middleName": ""},
+    "photo": {"content": ""},
+}
+NULLS = {"notes": None, "birthday": None, "keywords": None, "photo": None}
+
+
+def _after_patch(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    created = create(client, FULL)
+    answer = _patch(client, created["id"], created["etag"], body)
+    assert answer.status_code == 200, answer.text
+    record = client.get(f"/contacts/{created['id']}", params={"withPhoto": "true"}).json()
+    return {k: v for k, v in record.items() if v or k == "hasPhoto"}
+
+
+def test_empty_values_remove_and_a_photo_without_content_is_none(
+    local_client: httpx.Client,
+) -> None:
+    record = _after_patch(local_client, EMPTIES)
+    assert not {"notes", "birthday", "keywords", "photo"} & set(record)
+    assert record["hasPhoto"] is False and not record["name"].get("middleName")
+
+
+def test_null_ignored_leaves_a_field_patched_to_null(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(null_ignored=True)
+    record = _after_patch(local_client, NULLS)
+    assert record["notes"] == "n" and record["keywords"] == ["k"] and record["hasPhoto"]
+    assert not {"notes", "keywords", "photo"} & set(_after_patch(local_client, EMPTIES))
+
+
+def test_empty_unchanged_leaves_a_field_patched_to_an_empty_value(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(empty_unchanged=True)
+    record = _after_patch(local_client, EMPTIES)
+    assert record["notes"] == "n" and record["birthday"] == "1980-02-03"
+    assert record["keywords"] == ["k"] and record["photo"]["content"] == PHOTO["content"]
+    assert record["name"] == {"givenName": "A", "middleName": "Q"}
+    assert not {"notes", "keywords", "photo"} & set(_after_patch(local_client, NULLS))
+    # The object without the member replaces it whole.
+    body = {"name": {"givenName": "A"}}
+    assert _after_patch(local_client, body)["name"] == {"givenName": "A"}
 
 
 def test_a_429_without_retry_after_is_a_fault_setting(
@@ -264,6 +334,7 @@ def test_profile_endpoint_reads_and_replaces_the_settings(api: Api) -> None:
     admin = api.root_client()
     assert admin.get("/_sandbox/profile").json() == {
         "name": "generic", "weak_etags": False, "write_answer": "record", "strict_body": False,
+        "null_ignored": False, "empty_unchanged": False,
     }  # fmt: skip
     answer = admin.put("/_sandbox/profile", json={"name": "office365", "weak_etags": True})
     assert answer.status_code == 200 and answer.json()["name"] == "office365"
@@ -280,6 +351,8 @@ def test_profile_endpoint_reads_and_replaces_the_settings(api: Api) -> None:
         {"name": "yahoo"},
         {"name": 3},
         {"weak_etags": "yes"},
+        {"null_ignored": 1},
+        {"empty_unchanged": "true"},
         {"write_answer": "none"},
         {"nope": True},
         ["office365"],
