@@ -28,6 +28,16 @@ class AurinkoError(Exception):
 class UnauthorizedError(AurinkoError):
     """401: the account token is missing, dead or cannot be refreshed. Needs the user."""
 
+    @property
+    def grant_dead(self) -> bool:
+        """Aurinko can no longer refresh the provider's grant (OAS ``TokenStatus`` dead):
+        the account's owner must consent again for the same account (``account relink``)."""
+        return self.code in DEAD_TOKEN_CODES
+
+
+# 401 codes of a dead provider grant.
+DEAD_TOKEN_CODES = frozenset({"token.dead", "token.refresh.failed"})
+
 
 class ForbiddenError(AurinkoError):
     """403: the token is valid but lacks a permission (``Contacts.ReadWrite`` for writes)."""

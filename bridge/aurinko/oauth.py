@@ -78,8 +78,11 @@ def authorize_url(
     return_url: str,
     state: str,
     scopes: Sequence[str] = CONTACT_SCOPES,
+    account_id: int | None = None,
 ) -> str:
-    """Where the browser starts the consent (``GET {base}/auth/authorize``)."""
+    """Where the browser starts the consent (``GET {base}/auth/authorize``); with
+    ``account_id``, the consent renews that Aurinko account's grant (OAS: "for
+    re-authorizing an existing account") instead of making a new account."""
     query = {
         "clientId": client_id,
         "serviceType": service_type,
@@ -88,6 +91,8 @@ def authorize_url(
         "returnUrl": return_url,
         "state": state,
     }
+    if account_id is not None:
+        query["accountId"] = str(account_id)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/auth/authorize?{encoded}"
 

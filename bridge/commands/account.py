@@ -1,11 +1,13 @@
-"""``aurinko-bridge account add|list|remove``: the configuration's Aurinko accounts.
+"""``aurinko-bridge account add|relink|list|remove``: the configuration's Aurinko accounts.
 
 ``add`` links an account through the Aurinko application of ``[aurinko]``: the user
 consents in a browser, Aurinko sends the browser back to a one-shot server on 127.0.0.1
 with a code, and the code becomes the account's token, which goes into a private file
 beside the configuration; the ``[[accounts]]`` table goes into the file itself (see
 ``bridge.configedit``). With ``--token-file`` it links a token the user already has.
-Every failure leaves the configuration and the token files as they were.
+``relink`` runs the same consent with the account's Aurinko ``accountId`` when its token
+died, and replaces the token file; nothing else changes. Every failure leaves the
+configuration and the token files as they were.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from ..aurinko import (
 )
 from ..aurinko.oauth import SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
-from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
+from ..consent import (
+    RESTART,
+    CallbackServer,
+    Interrupted,
+    Linker,
+    LinkFailed,
+    Relinker,
+    wait_for_outcome,
+)
 from ..console import fail
 from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
 from ..store.webhooks import WebhookRow, WebhookStore
@@ -84,6 +94,26 @@ def _config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _consent_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-browser", action="store_true", help="only print the address to open; do not open it"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the consent (default: 300)",
+    )
+    parser.add_argument(
+        "--callback-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the return address http://127.0.0.1:PORT/callback"
+        " (default: [aurinko] callback_port, else a free one)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -114,25 +144,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="link the token in FILE (chmod 600) instead of asking for consent",
     )
-    add.add_argument(
-        "--no-browser", action="store_true", help="only print the address to open; do not open it"
-    )
-    add.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long to wait for the consent (default: 300)",
-    )
-    add.add_argument(
-        "--callback-port",
-        type=_port,
-        metavar="PORT",
-        help="port of the return address http://127.0.0.1:PORT/callback"
-        " (default: [aurinko] callback_port, else a free one)",
-    )
+    _consent_arguments(add)
     add.add_argument("--display-name", metavar="TEXT", help="the book's name in clients")
     add.set_defaults(action_run=_run_add)
+
+    relink = actions.add_parser(
+        "relink",
+        help="renew a dead token in place: consent again for the same Aurinko account",
+        description="Run the browser consent again for an account already configured, with"
+        " its Aurinko accountId, and replace its token file with the new token. The book,"
+        " its sync state and its queued writes stay; a running serve uses the new token at"
+        " its next call. Use it when status says 'token dead'.",
+    )
+    relink.add_argument("name", metavar="[USER/]NAME", help="the account")
+    relink.add_argument("--user", metavar="USER", help="the account's user (or say USER/NAME)")
+    _config_argument(relink)
+    relink.add_argument(
+        "--service",
+        type=_service,
+        metavar="SERVICE",
+        help="the provider to consent at (default: the one Aurinko names for the account)",
+    )
+    relink.add_argument(
+        "--account-id",
+        type=int,
+        metavar="ID",
+        help="the Aurinko account id (default: asked of Aurinko with the old token;"
+        " account add printed it)",
+    )
+    _consent_arguments(relink)
+    relink.set_defaults(action_run=_run_relink)
 
     listing = actions.add_parser(
         "list",
@@ -310,10 +351,21 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
     if os.path.lexists(token_path):
         raise LinkFailed(f"{token_path} already exists; move it away first")
     secret = app.read_secret()
-    port = app.callback_port if args.callback_port is None else args.callback_port
     linker = Linker(
         config=config, app=app, secret=secret, entry=entry, token_path=token_path, user=user
     )
+    return _listen_and_consent(args, linker, app, name, args.service)
+
+
+def _listen_and_consent(
+    args: argparse.Namespace,
+    linker: Linker,
+    app: AurinkoApp,
+    name: str,
+    service: str,
+    account_id: int | None = None,
+) -> int:
+    port = app.callback_port if args.callback_port is None else args.callback_port
     try:
         server = CallbackServer(("127.0.0.1", port), linker)
     except OSError as exc:
@@ -321,17 +373,26 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
             f"cannot listen on 127.0.0.1:{port} for the callback: {exc.strerror}"
         ) from None
     try:
-        return _consent(args, server, linker, app, name)
+        return _consent(args, server, linker, app, name, service, account_id)
     finally:
         server.server_close()
 
 
 def _consent(
-    args: argparse.Namespace, server: CallbackServer, linker: Linker, app: AurinkoApp, name: str
+    args: argparse.Namespace,
+    server: CallbackServer,
+    linker: Linker,
+    app: AurinkoApp,
+    name: str,
+    service: str,
+    account_id: int | None,
 ) -> int:
     assert app.client_id is not None
+    where = f"account {args.action}"
     return_url = f"http://127.0.0.1:{server.server_port}/callback"
-    url = authorize_url(app.base_url, app.client_id, args.service, return_url, linker.state)
+    url = authorize_url(
+        app.base_url, app.client_id, service, return_url, linker.state, account_id=account_id
+    )
     thread = threading.Thread(target=server.serve_forever, name="account-callback", daemon=True)
     thread.start()
     try:
@@ -346,13 +407,12 @@ def _consent(
         server.shutdown()
     if outcome is None:
         return fail(
-            f"account add: no answer from the browser within {args.timeout:g} s;"
-            " nothing was changed"
+            f"{where}: no answer from the browser within {args.timeout:g} s; nothing was changed"
         )
     if isinstance(outcome, Interrupted):
-        return fail("account add: interrupted; nothing was changed", 130)
+        return fail(f"{where}: interrupted; nothing was changed", 130)
     if outcome.error is not None:
-        return fail(f"account add: {outcome.error}")
+        return fail(f"{where}: {outcome.error}")
     for line in outcome.report:
         print(line, flush=True)
     return 0
@@ -364,6 +424,80 @@ def _has_display() -> bool:
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
+
+
+# -- relink -------------------------------------------------------------------------------
+
+
+def _run_relink(args: argparse.Namespace, config: Config) -> int:
+    account = config.account(_selector(args))
+    label = f"{account.user}/{account.name}"
+    app = config.aurinko
+    if app is None or not app.client_id:
+        raise LinkFailed(
+            f"set [aurinko] client_id (and client_secret_file) in {config.path}: relink runs"
+            " the consent through your Aurinko application"
+        )
+    if account.token_file is None:
+        raise LinkFailed(
+            f"{label} takes its token from ${account.token_env}; relink writes a token file:"
+            " set token_file for it, or put a new token in the variable yourself"
+        )
+    account_id, service = _relink_target(account, args.account_id, args.service)
+    secret = app.read_secret()
+    shown = _shown(account.token_file, _folder(config))
+    linker = Relinker(
+        account_id=account_id,
+        config=config,
+        app=app,
+        secret=secret,
+        entry={"name": account.name, "token_file": shown},
+        token_path=account.token_file,
+        user=account.user,
+    )
+    return _listen_and_consent(args, linker, app, account.name, service, account_id)
+
+
+def _selector(args: argparse.Namespace) -> str:
+    selector: str = args.name
+    if args.user:
+        named_user, _, bare = selector.rpartition("/")
+        if named_user and named_user != args.user:
+            raise LinkFailed(f"{selector} and --user {args.user} name different users")
+        selector = f"{args.user}/{bare}"
+    return selector
+
+
+def _relink_target(
+    account: AccountConfig, account_id: int | None, service: str | None
+) -> tuple[int, str]:
+    """The Aurinko account to re-authorize and its provider: as given, else as Aurinko
+    describes the account. With a dead grant Aurinko still answers ``GET /account`` (its
+    ``tokenStatus`` says ``dead``): it refuses only calls that need the provider."""
+    if account_id is not None and service is not None:
+        return account_id, service
+    label = f"{account.user}/{account.name}"
+    try:
+        token = account.read_token()
+        with AurinkoClient(
+            token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY
+        ) as client:
+            info = client.account()
+    except (ConfigError, AurinkoError) as exc:
+        raise LinkFailed(
+            f"cannot ask Aurinko which account {label} is ({exc}); give --account-id ID (account"
+            " add printed it: 'Aurinko account ID') and --service"
+        ) from None
+    found_id = account_id if account_id is not None else info.id
+    found_service = service or info.service_type
+    if found_id is None or found_service is None:
+        raise LinkFailed(
+            f"Aurinko did not say which account {label} is; give --account-id ID and --service"
+        )
+    try:
+        return found_id, _service(found_service)
+    except argparse.ArgumentTypeError as exc:
+        raise LinkFailed(f"{exc}; give --service") from None
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -413,12 +547,7 @@ def _describe(account: AccountConfig, folder: Path, *, check: bool) -> tuple[str
 
 def _run_remove(args: argparse.Namespace, config: Config) -> int:
     assert config.path is not None
-    selector: str = args.name
-    if args.user:
-        named_user, _, bare = selector.rpartition("/")
-        if named_user and named_user != args.user:
-            raise LinkFailed(f"{selector} and --user {args.user} name different users")
-        selector = f"{args.user}/{bare}"
+    selector = _selector(args)
     try:
         account = config.account(selector)
     except ConfigError:

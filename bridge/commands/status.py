@@ -12,7 +12,7 @@ import sys
 
 from ..config import ConfigError
 from ..console import fail
-from ..status import BookStatus, TokenState, age, as_json, collect, held_words
+from ..status import BookStatus, age, as_json, collect, held_words, token_words
 from ..store import SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from .common import add_config_arguments, configuration
@@ -70,19 +70,10 @@ def _act(engine: SyncEngine, retry: int | None, drop: int | None) -> int:
     return 0
 
 
-_TOKEN_WORDS = {
-    TokenState.OK: "token works",
-    TokenState.REFUSED: "TOKEN REFUSED",
-    TokenState.UNREACHABLE: "token not checked: Aurinko unreachable",
-    TokenState.UNREADABLE: "TOKEN UNREADABLE",
-    TokenState.UNCHECKED: "token not checked",
-}
-
-
 def _show(status: BookStatus) -> None:
     print(f"{status.path} ({status.kind})", flush=True)
     if status.account is not None:
-        token = _TOKEN_WORDS[status.token.state]
+        token = token_words(status)
         detail = f" ({status.token.detail})" if status.token.detail else ""
         print(f"  account: {status.account}; user: {status.owner}; {token}{detail}")
     print(f"  last pull: {age(status.last_pull)}; last push: {age(status.last_push)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from bridge.sandbox.accounts import checked_token_status, describe
 from bridge.sandbox.errors import bad_request
 from bridge.sandbox.faults import FaultInjector, fault_config_from_json, webhook_faults_from_json
 from bridge.sandbox.profiles import ProfileState, profile_config_from_json
@@ -42,6 +43,7 @@ class AdminHandlers:
     def routes(self) -> list[tuple[str, dict[str, Handler]]]:
         return [
             ("/_sandbox/compact", {"POST": self.compact}),
+            ("/_sandbox/account", {"PUT": self.put_account}),
             ("/_sandbox/faults", {"GET": self.get_faults, "PUT": self.put_faults}),
             ("/_sandbox/profile", {"GET": self.get_profile, "PUT": self.put_profile}),
             ("/_sandbox/contacts", {"GET": self.dump}),
@@ -52,6 +54,18 @@ class AdminHandlers:
 
     def compact(self, request: Request, account: int, _: str) -> Response:
         return Response.json(200, {"floor": self._store.compact(account)})
+
+    def put_account(self, request: Request, account: int, _: str) -> Response:
+        """``{"tokenStatus": "dead"}`` kills the caller's provider grant (``invalid``: Aurinko
+        still tries; ``active``: revived); the answer is ``GET /v1/account``'s."""
+        body = request.json()
+        try:
+            if not isinstance(body, dict) or set(body) != {"tokenStatus"}:
+                raise ValueError('the body must be {"tokenStatus": "active|invalid|dead"}')
+            self._store.set_token_status(account, checked_token_status(body["tokenStatus"]))
+        except ValueError as exc:
+            raise bad_request(f"Invalid account settings: {exc}") from exc
+        return Response.json(200, describe(self._store.account(account), self._profile.config.name))
 
     def get_faults(self, request: Request, account: int, _: str) -> Response:
         return Response.json(200, self._faults.describe())

@@ -12,7 +12,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from bridge.sandbox.accounts import AccountHandlers
+from bridge.sandbox.accounts import AccountHandlers, checked_token_status, refuse_without_grant
 from bridge.sandbox.admin import AdminHandlers
 from bridge.sandbox.auth import AuthHandler, AuthHandlers, redact
 from bridge.sandbox.config import FaultConfig, SandboxConfig, WebhookFaults
@@ -142,6 +142,12 @@ class SandboxApp:
         config = replace(profile or self._profile.config, **changes)
         self._profile.config = config
         return config
+
+    def set_token_status(self, token: str, status: str) -> None:
+        """Kill (``dead``, ``invalid``) or revive (``active``) the provider grant behind the
+        token's account, as a password change or an admin's revocation would: contact calls
+        answer 401 while it is not active; ``GET /v1/account`` says which."""
+        self._store.set_token_status(self._account(token), checked_token_status(status))
 
     def compact_history(self, token: str | None = None) -> None:
         """Drop tombstones and raise the floor, for one account or (None) for all."""
@@ -275,7 +281,10 @@ class SandboxApp:
         with self._handled_lock:
             self._handled[(host, f"{request.method} {route}")] += 1
         try:
-            response = handler(request, self._authenticate(request), ident)
+            account = self._authenticate(request)
+            if request.path.startswith("/v1/contacts"):
+                refuse_without_grant(self._store.token_status(account))
+            response = handler(request, account, ident)
         except ApiError as error:
             response = Response.error(error, request.request_id)
         if decision.drop_after:

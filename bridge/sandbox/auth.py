@@ -61,6 +61,8 @@ class AuthHandlers:
 
     def authorize(self, request: Request, _: str) -> Response:
         checked = parse_authorize(request.query, self._config)
+        if checked.account is not None and not self._store.is_live(checked.account):
+            raise FlowError("Unknown accountId: no such account to re-authorize")
         return pages.consent_page(checked, self._pending.add(checked))
 
     def consent(self, request: Request, _: str) -> Response:

@@ -9,7 +9,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from ..status import BookStatus, HeldField, KeptConflict, ParkedWrite, TokenState, age, held_words
+from ..status import (
+    BookStatus,
+    HeldField,
+    KeptConflict,
+    ParkedWrite,
+    TokenState,
+    age,
+    held_words,
+    token_words,
+)
 
 _STYLE = """
 body{font:16px/1.4 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:0 .8rem 2rem}
@@ -24,13 +33,13 @@ mark{background:#ffe08a}button{font-size:1rem;padding:.4rem .9rem;margin:.2rem .
 form{display:inline}code{word-break:break-all}
 """
 
-_TOKEN = {
-    TokenState.OK: ("ok", "works"),
-    TokenState.REFUSED: ("bad", "refused by Aurinko: link the account again"),
-    TokenState.UNREACHABLE: ("bad", "not checked: Aurinko did not answer"),
-    TokenState.UNREADABLE: ("bad", "cannot be read"),
-    TokenState.UNCHECKED: ("", "not checked"),
-    TokenState.LOCAL: ("", "none (a local address book)"),
+_TOKEN_CSS = {
+    TokenState.OK: "ok",
+    TokenState.REFUSED: "bad",
+    TokenState.DEAD: "bad",
+    TokenState.RETRYING: "bad",
+    TokenState.UNREACHABLE: "bad",
+    TokenState.UNREADABLE: "bad",
 }
 
 
@@ -63,7 +72,7 @@ def page(
 
 
 def _book(status: BookStatus, conflicts: dict[int, ConflictView], csrf: str) -> str:
-    css, words = _TOKEN[status.token.state]
+    css, words = _TOKEN_CSS.get(status.token.state, ""), token_words(status)
     detail = f" ({escape(status.token.detail)})" if status.token.detail else ""
     facts = [
         ("Account", escape(status.account or "none: lives only in the bridge")),

@@ -54,6 +54,7 @@ class Outcome(enum.Enum):
 # account cannot take writes now, whichever write it is; a 500 may be about this one write.
 _SERVICE_DOWN = frozenset({None, 408, 429, 502, 503, 504})
 _TOKEN_REFUSED = "Aurinko refused the account's token ({}); renew the token, then writes resume"
+_TOKEN_DEAD = "token dead ({}): run aurinko-bridge account relink {}; the queued writes go up then"
 _NO_WRITE_PERMISSION = (
     "the account's token lacks the Contacts.ReadWrite permission (Aurinko answered 403);"
     " link the account again granting write access; writes wait until then"
@@ -93,8 +94,12 @@ class Pusher:
             return Outcome.SKIPPED
         except (UnauthorizedError, ForbiddenError) as exc:
             self.outbox.defer(op.id, str(exc))
-            forbidden = isinstance(exc, ForbiddenError)
-            report.error = _NO_WRITE_PERMISSION if forbidden else _TOKEN_REFUSED.format(exc)
+            if isinstance(exc, ForbiddenError):
+                report.error = _NO_WRITE_PERMISSION
+            elif exc.grant_dead:
+                report.error = _TOKEN_DEAD.format(exc, book.path)
+            else:
+                report.error = _TOKEN_REFUSED.format(exc)
             return Outcome.STOP
         except AurinkoError as exc:
             self.outbox.defer(op.id, str(exc))

@@ -80,8 +80,10 @@ def test_a_refused_token_is_reported_and_offline_skips_the_check(
     (tmp_path / "work.token").write_text("a-token-aurinko-never-issued\n")
     answer = _bridge(config, "status", "--json")
     assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout)[0]["token"]["state"] == "refused"
-    assert "TOKEN REFUSED" in _bridge(config, "status").stdout
+    # The sandbox answers an unknown token 401 token.dead, as Aurinko does a dead grant's.
+    assert json.loads(answer.stdout)[0]["token"]["state"] == "dead"
+    expected = "token dead: run aurinko-bridge account relink alice/work"
+    assert expected in _bridge(config, "status").stdout
     offline = _bridge(config, "status", "--json", "--offline")
     assert json.loads(offline.stdout)[0]["token"]["state"] == "unchecked"
 

@@ -670,3 +670,50 @@ def test_denying_in_a_browser_brings_access_denied_back(
         "error_description": ["The user denied access"],
         "state": ["browser-state"],
     }
+
+
+# --- a dead grant, and re-authorizing the same account (issue 22) -------------------------
+
+
+def test_a_killed_grant_refuses_contact_calls_and_says_so_in_the_account(
+    web: httpx.Client, live_sandbox: str
+) -> None:
+    account_id, token = _token(web)
+    with _client(live_sandbox, token) as api, _client(_root(live_sandbox), token) as admin:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+        killed = admin.put("/_sandbox/account", json={"tokenStatus": "dead"})
+        assert killed.status_code == 200 and killed.json()["tokenStatus"] == "dead"
+        for refused in (api.get("/contacts"), api.post("/contacts/sync")):
+            assert refused.status_code == 401
+            assert _envelope(refused)["code"] == "token.refresh.failed"
+        info = api.get("/account")  # needs no provider call: still answers
+        assert info.status_code == 200 and info.json()["tokenStatus"] == "dead"
+        assert info.json()["id"] == account_id
+        admin.put("/_sandbox/account", json={"tokenStatus": "invalid"})
+        assert api.get("/account").json()["tokenStatus"] == "invalid"
+        assert _envelope(api.get("/contacts"))["code"] == "token.invalid"
+        for bad in ({"tokenStatus": "gone"}, {}, {"tokenStatus": "dead", "x": 1}, ["dead"]):
+            assert admin.put("/_sandbox/account", json=bad).status_code == 400
+
+
+def test_consent_with_the_account_id_renews_the_same_account(
+    web: httpx.Client, live_sandbox: str, sandbox_app: SandboxApp
+) -> None:
+    account_id, old = _token(web)
+    with _client(live_sandbox, old) as api:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+    sandbox_app.set_token_status(old, "dead")
+    again, new = _token(web, accountId=str(account_id))
+    assert again == account_id and new != old
+    with _client(live_sandbox, new) as api, _client(live_sandbox, old) as stale:
+        assert [r["nickName"] for r in api.get("/contacts").json()["records"]] == ["kept"]
+        assert api.get("/account").json()["tokenStatus"] == "active"
+        assert _envelope(stale.get("/contacts"))["code"] == "token.dead"  # the old one is gone
+
+
+@pytest.mark.parametrize("account_id", ["999999", "abc", "-1"])
+def test_consent_for_an_unknown_account_id_is_an_error_page(
+    web: httpx.Client, account_id: str
+) -> None:
+    page = web.get("/v1/auth/authorize", params=_params(accountId=account_id))
+    assert "accountId" in _error_page(page)
