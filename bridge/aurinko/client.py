@@ -91,6 +91,11 @@ class AurinkoClient:
         still works. Raises UnauthorizedError when it does not."""
         return models.parse_account(self._json("GET", "account"))
 
+    def delete_account(self) -> None:
+        """Delete the Aurinko account behind the token (``DELETE /v1/account``): Aurinko drops
+        it, its subscriptions and its provider grant; the token stops working."""
+        self._send("DELETE", "account", idempotent=False)
+
     # -- sync ---------------------------------------------------------------------
 
     def start_sync(self) -> models.SyncStart:

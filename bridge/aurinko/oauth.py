@@ -29,6 +29,10 @@ from .responses import error_from_response
 # Reading contacts and writing them back: what a CardDAV book of the account needs.
 CONTACT_SCOPES = ("Contacts.Read", "Contacts.ReadWrite")
 
+# The providers whose contacts Aurinko's Contacts API reaches (DOC-C names Google, Office 365,
+# Outlook.com (an Office365 service) and MS Exchange (EWS)); no source says any other does.
+CONTACT_SERVICES = ("Google", "Office365", "EWS")
+
 # ServiceTypeNonDaemon of the vendor's OpenAPI: what ``serviceType`` may name.
 SERVICE_TYPES = (
     "Google",
@@ -90,6 +94,10 @@ def authorize_url(
         "responseType": "code",
         "returnUrl": return_url,
         "state": state,
+        # OAS: "Aurinko will check if a user granted all requested permissions": a user
+        # who unticks write access under Google's granular consent is told at once, not
+        # found out at the first write.
+        "ensureScopes": "true",
     }
     if account_id is not None:
         query["accountId"] = str(account_id)

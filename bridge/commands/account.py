@@ -35,7 +35,7 @@ from ..aurinko import (
     UnauthorizedError,
     UnavailableError,
 )
-from ..aurinko.oauth import SERVICE_TYPES, authorize_url
+from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import (
     RESTART,
@@ -60,12 +60,17 @@ PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
 
 
 def _service(text: str) -> str:
-    for service in SERVICE_TYPES:
+    """One of the providers with contacts; any other is refused with the reason."""
+    for service in CONTACT_SERVICES:
         if service.lower() == text.lower():
             return service
-    raise argparse.ArgumentTypeError(
-        f"unknown service {text!r} (one of: {', '.join(SERVICE_TYPES)})"
-    )
+    offered = f"contacts come from {', '.join(CONTACT_SERVICES)}"
+    if any(service.lower() == text.lower() for service in SERVICE_TYPES):
+        raise argparse.ArgumentTypeError(
+            f"{text} has no contacts in Aurinko's Contacts API ({offered};"
+            " Outlook.com is Office365)"
+        )
+    raise argparse.ArgumentTypeError(f"unknown service {text!r} ({offered})")
 
 
 def _seconds(text: str) -> float:
@@ -109,8 +114,8 @@ def _consent_arguments(parser: argparse.ArgumentParser) -> None:
         "--callback-port",
         type=_port,
         metavar="PORT",
-        help="port of the return address http://127.0.0.1:PORT/callback"
-        " (default: [aurinko] callback_port, else a free one)",
+        help="port of the return address http://127.0.0.1:PORT/callback, registered in the"
+        " Aurinko portal (default: [aurinko] callback_port, else 8765; 0: a free one)",
     )
 
 
@@ -130,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--service",
         type=_service,
         metavar="SERVICE",
-        help="the provider to consent at: Google, Office365, EWS, iCloud, ...",
+        help="the provider to consent at: Google, Office365 (also Outlook.com) or EWS"
+        " (Exchange): the ones with contacts",
     )
     add.add_argument(
         "--user",
@@ -190,7 +196,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "remove",
         help="remove an account from the configuration",
         description="Remove an account's [[accounts]] table, and the token file that"
-        " `account add` wrote for it. Its local copy stays in the store unless --purge.",
+        " `account add` wrote for it. Its local copy stays in the store unless --purge; the"
+        " account stays at Aurinko unless --revoke.",
     )
     remove.add_argument("name", metavar="[USER/]NAME", help="the account")
     remove.add_argument("--user", metavar="USER", help="the account's user (or say USER/NAME)")
@@ -199,6 +206,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--purge",
         action="store_true",
         help="also delete the book's local copy (the store's rows, its kept conflicts)",
+    )
+    remove.add_argument(
+        "--revoke",
+        action="store_true",
+        help="also delete the account at Aurinko (DELETE /v1/account), which ends its"
+        " provider grant; without it the Aurinko account stays, for another link",
     )
     remove.set_defaults(action_run=_run_remove)
 
@@ -344,7 +357,7 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
             " accounts through your Aurinko application, or link a token with --token-file"
         )
     if args.service is None:
-        raise LinkFailed(f"say which provider with --service ({', '.join(SERVICE_TYPES[:5])}, ...)")
+        raise LinkFailed(f"say which provider with --service ({', '.join(CONTACT_SERVICES)})")
     token_file = f"tokens/{user}.{name}.token"
     entry = _entry(config, user, name, app.base_url, token_file, args.display_name)
     token_path = _folder(config) / "tokens" / f"{user}.{name}.token"
@@ -559,7 +572,7 @@ def _run_remove(args: argparse.Namespace, config: Config) -> int:
     if args.purge and store_exists(config.data_dir, config.store):
         engine = SyncEngine(config.data_dir, store=config.store)
     try:
-        report = _remove(config, account, engine, purge=args.purge, hook=hook)
+        report = _remove(config, account, engine, purge=args.purge, hook=hook, revoke=args.revoke)
         report[1:1] = hook_report
     finally:
         if engine is not None:
@@ -604,6 +617,7 @@ def _remove(
     *,
     purge: bool,
     hook: WebhookRow | None = None,
+    revoke: bool = False,
 ) -> list[str]:
     """Take the table out, then (only then) the book's webhook subscription at Aurinko
     (while its token is still there), the token file ``account add`` wrote and, with
@@ -626,8 +640,14 @@ def _remove(
         report.append(f"Deleted its local copy (the book {book.path}) from the store.")
     if hook is not None:
         report.extend(_unsubscribe(config, account, hook))
+    revoked = True
+    if revoke:
+        revoked, said = _revoke(account)
+        report.append(said)
     ours = _folder(config) / "tokens" / f"{account.user}.{account.name}.token"
-    if account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
+    if not revoked and account.token_file is not None:
+        report.append(f"Kept its token file {account.token_file}, to revoke the account with.")
+    elif account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
         try:
             ours.unlink(missing_ok=True)
             report.append(f"Deleted its token file tokens/{ours.name}.")
@@ -647,6 +667,28 @@ def _remove(
         shutil.rmtree(conflicts, ignore_errors=True)
         report.append(f"Deleted its kept conflicts ({conflicts}).")
     return report
+
+
+def _revoke(account: AccountConfig) -> tuple[bool, str]:
+    """``DELETE /v1/account`` with the account's token, once: whether the Aurinko account is
+    gone (or was already), and the line to report."""
+    try:
+        token = account.read_token()
+        with AurinkoClient(
+            token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY
+        ) as client:
+            client.delete_account()
+    except UnauthorizedError as exc:
+        return True, (
+            f"Aurinko refused its token ({exc}): the Aurinko account is deleted already, or"
+            " can only be deleted in the Aurinko portal now."
+        )
+    except (ConfigError, AurinkoError) as exc:
+        return False, (
+            f"Could not delete the account at Aurinko ({exc}); delete it in the Aurinko portal"
+            f" (or DELETE {account.base_url}/account with its token)"
+        )
+    return True, "Deleted the account at Aurinko (DELETE /v1/account), and its provider grant."
 
 
 def _webhook_of(config: Config, account: AccountConfig) -> tuple[WebhookRow | None, list[str]]:
