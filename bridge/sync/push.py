@@ -246,11 +246,9 @@ class Pusher:
         assert op.remote_id is not None
         why = "it kept the value after an empty value and after null"
         try:
-            etag = str(answered.get("etag") or "")
-            again = self.client.update(op.remote_id, fallback_body(changes, stuck), etag=etag)
-            answered = _answered(again, target)
+            answered = self._send_second_form(op.remote_id, changes, stuck, answered, target)
             stuck = not_taken(answered, stuck)
-        except (BadRequestError, PreconditionFailedError) as exc:
+        except BadRequestError as exc:
             why = f"it kept the value after an empty value and refused null: {exc}"
         kept = {key: target.get(key) for key in sorted(stuck.fields())}
         for key in kept:
@@ -260,6 +258,24 @@ class Pusher:
             )
             log.warning("%s: Aurinko did not remove %s (%s)", op.href, key, why)
         return answered, kept
+
+    def _send_second_form(
+        self, remote_id: str, changes: Contact, stuck: Removals, answered: Contact, target: Contact
+    ) -> Contact:
+        """PATCH ``stuck`` in its second form; what Aurinko holds afterwards. A 412 means the
+        contact changed since the first answer (or a retried PATCH of ours went through
+        and its answer was lost): read it, and send again only what it still holds."""
+        etag = str(answered.get("etag") or "")
+        for _ in range(2):
+            try:
+                result = self.client.update(remote_id, fallback_body(changes, stuck), etag=etag)
+                return _answered(result, target)
+            except PreconditionFailedError:
+                answered = self.client.get(remote_id, with_photo=True)
+                stuck, etag = not_taken(answered, stuck), str(answered.get("etag") or "")
+                if not stuck:
+                    return answered
+        raise UnavailableError(f"{remote_id} keeps changing upstream; the removal is tried later")
 
     def _as_held(self, base: Contact, remote_id: str) -> Contact:
         """The contact as Aurinko holds it when a write had nothing to send: the merge

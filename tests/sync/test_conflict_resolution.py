@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sync import ConflictGoneError, ConflictPolicy, Keep
+from bridge.sync.merge import merge3
 from tests.conftest import TOKEN
 from tests.sync.conftest import Env, vcard
 
@@ -96,3 +97,16 @@ def test_local_wins_keeps_aurinkos_version_and_it_can_be_restored(env: Env) -> N
     env.engine.resolve_conflict(env.book, conflict_id, Keep.OTHER)
     env.engine.sync(env.book)
     assert _upstream_nickname(env) == "Remote" and "NICKNAME:Remote" in env.card("a.vcf")
+
+
+def test_a_photo_differing_only_in_its_server_id_is_no_conflict() -> None:
+    """The merge base keeps the photo we sent (a write's answer has no image, so no id);
+    the server's has its id. A removal on the card then wins without a conflict."""
+    sent = {"mimeType": "image/png", "content": "iVBORw0KGgo="}
+    base = {"id": "c1", "name": {"displayName": "A"}, "photo": sent}
+    remote = {**base, "etag": "e2", "photo": {**sent, "id": "p-77"}}
+    local = {"name": {"displayName": "A"}}  # the photo removed on the card
+    result = merge3(base, local, remote, ConflictPolicy.REMOTE_WINS)
+    assert result.conflicts == [] and "photo" not in result.merged
+    changed = {**remote, "photo": {**sent, "id": "p-78", "content": "R0lGODlh"}}
+    assert merge3(base, local, changed, ConflictPolicy.REMOTE_WINS).conflicts == ["photo"]
