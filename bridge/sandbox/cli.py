@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="PATCH treats a null field as absent (unchanged) instead of removing it",
     )
     group.add_argument(
+        "--photo-ignored",
+        action="store_true",
+        help="POST and PATCH ignore the photo (set or removed), as Aurinko may",
+    )
+    group.add_argument(
         "--empty-unchanged",
         action="store_true",
         help='PATCH treats an empty value ("", [], a name part "", a photo without'
@@ -258,6 +263,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
             strict_body=args.strict_body,
             null_ignored=args.null_ignored,
             empty_unchanged=args.empty_unchanged,
+            photo_ignored=args.photo_ignored,
         ),
         client_id=args.client_id,
         client_secret=args.client_secret,

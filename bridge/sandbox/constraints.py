@@ -78,7 +78,10 @@ def _unchanged(profile: ProfileConfig, value: Any) -> bool:
 
 def _photo(profile: ProfileConfig, body: ContactInput) -> ContactInput:
     """A photo without content is no image: a removal, or nothing under ``empty_unchanged``;
-    a ``null`` photo is nothing under ``null_ignored``."""
+    a ``null`` photo is nothing under ``null_ignored``; any photo is nothing under
+    ``photo_ignored``."""
+    if profile.photo_ignored:
+        return replace(body, photo_given=False, photo=None)
     if not body.photo_given or (body.photo is not None and body.photo.get("content")):
         return body
     if (profile.null_ignored and body.photo is None) or (

@@ -87,6 +87,8 @@ class ProfileConfig:
       reading bodies into plain objects does: the vendor's Java client omits nulls).
     - ``empty_unchanged``: a PATCH's empty value (``""``, ``[]``, ``{}``, a name or company
       member ``""``, a photo without content) leaves the field as it was.
+    - ``photo_ignored``: POST and PATCH ignore ``photo`` (setting and removing alike), as
+      Aurinko may: Graph and Google set photos through endpoints of their own.
 
     A 429 without ``Retry-After`` is a fault setting: ``FaultConfig(retry_after=None)``.
     """
@@ -97,6 +99,7 @@ class ProfileConfig:
     strict_body: bool = False
     null_ignored: bool = False
     empty_unchanged: bool = False
+    photo_ignored: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
@@ -121,7 +124,7 @@ def profile_config_from_json(data: object) -> ProfileConfig:
     unknown = sorted(set(data) - set(ProfileConfig.__dataclass_fields__))
     if unknown:
         raise ValueError(f"unknown profile setting(s): {', '.join(unknown)}")
-    for key in ("weak_etags", "strict_body", "null_ignored", "empty_unchanged"):
+    for key in ("weak_etags", "strict_body", "null_ignored", "empty_unchanged", "photo_ignored"):
         if key in data and not isinstance(data[key], bool):
             raise ValueError(f"{key} must be true or false")
     for key in ("name", "write_answer"):

@@ -149,7 +149,9 @@ class Pusher:
             op, payload, op.local_json, self.client.create, report, keep_one=True
         )
         assert result is not None  # keep_one: a create never ends up sending nothing
-        self._finish(book, op, _answered(result, op.local_json), held=held, sent_keys=set(payload))
+        answered = _answered(result, op.local_json)
+        held.update(_untaken_photo(op, payload, answered, op.local_json, report))
+        self._finish(book, op, answered, held=held, sent_keys=set(payload))
 
     def _holding_refused(
         self,
@@ -223,6 +225,7 @@ class Pusher:
             refused = cleared.only(set(held))
             stuck = not_taken(answered, cleared.only(sent_keys)) | refused
             answered, kept = self._clear_or_hold(op, fields, stuck, answered, target, report)
+            kept.update(_untaken_photo(op, body if result else {}, answered, target, report))
             took = refused.fields() - set(kept)
             held = {**{k: v for k, v in held.items() if k not in took}, **kept}
             self._finish(book, op, answered, sent=target, held=held, sent_keys=sent_keys | took)
@@ -366,6 +369,25 @@ def _refused_field(exc: BadRequestError, payload: Contact) -> str | None:
     found = _REFUSED_FIELD.search(str(exc))
     field = found.group(1) if found else None
     return field if field in payload and field != "name" and payload[field] is not None else None
+
+
+def _untaken_photo(
+    op: OutboxOp, sent: Contact, answered: Contact, local: Contact, report: SyncReport
+) -> Contact:
+    """The photo, held as the card has it, when a write set one and Aurinko's answer has
+    none (Graph and Google set photos through endpoints of their own, which Aurinko may not
+    call on a contact write); else nothing. The card keeps its photo and status says so."""
+    photo = sent.get("photo")
+    if not (isinstance(photo, dict) and photo.get("content")):
+        return {}
+    if answered.get("hasPhoto") or (answered.get("photo") or {}).get("content"):
+        return {}
+    report.skipped.append(
+        f"{op.op} {op.href}: Aurinko did not take the photo (its answer has none); the card"
+        " keeps it"
+    )
+    log.warning("%s: Aurinko did not take the photo of the %s", op.href, op.op)
+    return {"photo": local.get("photo")}
 
 
 def _answered(result: WriteResult, sent: Contact) -> Contact:

@@ -334,7 +334,7 @@ def test_profile_endpoint_reads_and_replaces_the_settings(api: Api) -> None:
     admin = api.root_client()
     assert admin.get("/_sandbox/profile").json() == {
         "name": "generic", "weak_etags": False, "write_answer": "record", "strict_body": False,
-        "null_ignored": False, "empty_unchanged": False,
+        "null_ignored": False, "empty_unchanged": False, "photo_ignored": False,
     }  # fmt: skip
     answer = admin.put("/_sandbox/profile", json={"name": "office365", "weak_etags": True})
     assert answer.status_code == 200 and answer.json()["name"] == "office365"
@@ -378,3 +378,18 @@ def test_set_profile_replaces_or_changes_and_bad_names_raise(app: SandboxApp) ->
         ProfileConfig("yahoo")
     with pytest.raises(ValueError):
         ProfileConfig(write_answer="all")  # type: ignore[arg-type]
+
+
+def test_photo_ignored_leaves_the_photo_as_it_was_on_post_and_patch(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(photo_ignored=True)
+    created = create(local_client, {"notes": "n", "photo": PHOTO})
+    assert created["record"]["hasPhoto"] is False
+    app.set_profile(ProfileConfig())
+    with_photo = create(local_client, {"notes": "n", "photo": PHOTO})
+    app.set_profile(photo_ignored=True)
+    for body in ({"photo": None}, {"photo": {"content": ""}}, {"photo": PHOTO, "notes": "x"}):
+        answer = _patch(local_client, with_photo["id"], with_photo["etag"], body)
+        assert answer.status_code == 200 and answer.json()["record"]["hasPhoto"] is True
+        with_photo = answer.json()
