@@ -59,6 +59,8 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
             # Started once the server answers: Aurinko checks the URL of each subscription.
             hooks = WebhookManager(engine, config.webhooks) if config.webhooks else None
             if hooks is not None:
+                if server.webhooks is not None:
+                    server.webhooks.on_subscription_error = hooks.recheck
                 hooks.start()
             try:
                 wait_for_signal()
