@@ -44,13 +44,14 @@ Choices the contract leaves open, as the sandbox makes them:
   ``error=access_denied``. ``POST /v1/auth/token/{code}`` (HTTP Basic) answers
   ``{accountId, accessToken}`` for a new, empty account; a bad code answers 400
   ``code.invalid``, bad or missing credentials 401 ``unauthorized``; the deprecated GET
-  answers 405. With no application configured, the pages say so (400) and the exchange
-  answers 401. ``/v1/auth/*`` is never faulted. ``accountId`` on authorize re-authorizes
+  works as POST does (with ``Deprecation: true``). With no application configured, the
+  pages say so (400) and the exchange answers 401. ``/v1/auth/*`` is never faulted. ``accountId`` on authorize re-authorizes
   that live account: the exchange gives it a new token (the old one answers 401
   ``token.dead``) and an active grant, its contacts and subscriptions kept.
 - ``GET /v1/account`` describes the token's account (``ApiAccountOutDto``, see
   ``accounts.py``); ``DELETE /v1/account`` deletes its contacts and kills its token (401
   ``token.dead``); a configured token gets a new, empty account at the next start.
+  ``DELETE /v1/account/token`` kills the token alone: the account stays, its grant dead.
   ``/_sandbox/account`` (PUT ``{"tokenStatus": "dead"|"invalid"|"active"}``) or
   ``SandboxApp.set_token_status`` kills or revives the caller's provider grant: while it
   is not active ``/v1/contacts*`` answer 401 ``token.refresh.failed`` (``token.invalid``)

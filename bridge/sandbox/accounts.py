@@ -84,10 +84,20 @@ class AccountHandlers:
         self._clock = clock
 
     def routes(self) -> list[tuple[str, dict[str, Handler]]]:
-        return [("/v1/account", {"GET": self.get_account, "DELETE": self.delete_account})]
+        return [
+            ("/v1/account", {"GET": self.get_account, "DELETE": self.delete_account}),
+            ("/v1/account/token", {"DELETE": self.delete_token}),
+        ]
 
     def get_account(self, request: Request, account: int, _: str) -> Response:
         return Response.json(200, describe(self._store.account(account), self._profile.config.name))
+
+    def delete_token(self, request: Request, account: int, _: str) -> Response:
+        # OAS: "Delete the token and revoke all provider authentication data associated
+        # with it". The account stays (a consent with its accountId gives it a new token);
+        # this token answers 401 token.dead from now on.
+        self._store.revoke_token(account)
+        return Response(200)
 
     def delete_account(self, request: Request, account: int, _: str) -> Response:
         # The token answers 401 token.dead from now on; a configured token gets a new,

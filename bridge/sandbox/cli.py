@@ -112,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=_DEFAULTS.webhook_timeout,
         metavar="SECONDS",
-        help="how long the validation handshake and each notification may take (default: 10)",
+        help="how long the validation handshake and each notification may take (default: 30,"
+        " Aurinko's)",
     )
     group.add_argument(
         "--webhook-max-failures",

@@ -342,6 +342,17 @@ class Store:
                 (None if status == "active" else status, account),
             )
 
+    def revoke_token(self, account: int) -> None:
+        """The account's token stops working and its grant is dead; the account, its
+        contacts and subscriptions stay, to be re-authorized by its id."""
+        with self.transaction():
+            # Not a hex digest, so no token can ever hash to it again.
+            self._conn.execute(
+                "UPDATE accounts SET token_hash = 'revoked:' || id, token_status = 'dead'"
+                " WHERE id = ?",
+                (account,),
+            )
+
     def is_live(self, account: int) -> bool:
         with self.transaction():
             found = self._conn.execute(

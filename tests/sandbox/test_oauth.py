@@ -408,13 +408,16 @@ def test_a_code_of_another_client_is_400(sandbox_config: SandboxConfig) -> None:
         assert CLIENT not in refused.text
 
 
-def test_the_deprecated_get_exchange_is_405(web: httpx.Client) -> None:
+def test_the_deprecated_get_exchange_works_once_like_post(web: httpx.Client) -> None:
+    """OAS: "Get access token, Deprecated use POST instead" (the vendor's Java client uses
+    it): it works, says it is deprecated, and a code still buys one token only."""
     code = _code(web)
     with _client(str(web.base_url)) as client:
-        refused = client.get(f"/v1/auth/token/{code}", auth=(CLIENT, SECRET))
-    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
-    assert "deprecated" in _envelope(refused)["message"]
-    assert _exchange(str(web.base_url), code).status_code == 200
+        answer = client.get(f"/v1/auth/token/{code}", auth=(CLIENT, SECRET))
+        assert answer.status_code == 200 and answer.headers["deprecation"] == "true"
+        assert set(answer.json()) == {"accountId", "accessToken"}
+        assert client.get(f"/v1/auth/token/{_code(web)}").status_code == 401  # no credentials
+    assert _exchange(str(web.base_url), code).status_code == 400  # used
 
 
 def _race(base: str, code: str) -> list[int]:
@@ -717,3 +720,20 @@ def test_consent_for_an_unknown_account_id_is_an_error_page(
 ) -> None:
     page = web.get("/v1/auth/authorize", params=_params(accountId=account_id))
     assert "accountId" in _error_page(page)
+
+
+def test_deleting_the_token_kills_it_and_keeps_the_account_for_a_new_consent(
+    web: httpx.Client, live_sandbox: str
+) -> None:
+    """OAS ``DELETE /v1/account/token``: "Delete the token and revoke all provider
+    authentication data associated with it"."""
+    account_id, token = _token(web)
+    with _client(live_sandbox, token) as api:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+        assert api.delete("/account/token").status_code == 200
+        assert _envelope(api.get("/account"))["code"] == "token.dead"
+    again, new = _token(web, accountId=str(account_id))
+    with _client(live_sandbox, new) as api:
+        assert again == account_id
+        assert [r["nickName"] for r in api.get("/contacts").json()["records"]] == ["kept"]
+        assert api.get("/account").json()["tokenStatus"] == "active"

@@ -836,7 +836,7 @@ def test_cli_options_parse() -> None:
     add_arguments(parser)
     defaults = build_config(parser.parse_args(["--db", "x.db", "--token", "t"]))
     assert defaults.signing_secret is None
-    assert (defaults.webhook_timeout, defaults.webhook_max_failures) == (10.0, 5)
+    assert (defaults.webhook_timeout, defaults.webhook_max_failures) == (30.0, 5)  # Aurinko: 30 s
     assert defaults.webhook_retry_delay == 1.0
     assert defaults.webhook_faults == WebhookFaults()
     config = build_config(
