@@ -45,9 +45,10 @@ Choices the contract leaves open, as the sandbox makes them:
   ``{accountId, accessToken}`` for a new, empty account; a bad code answers 400
   ``code.invalid``, bad or missing credentials 401 ``unauthorized``; the deprecated GET
   works as POST does (with ``Deprecation: true``). With no application configured, the
-  pages say so (400) and the exchange answers 401. ``/v1/auth/*`` is never faulted. ``accountId`` on authorize re-authorizes
-  that live account: the exchange gives it a new token (the old one answers 401
-  ``token.dead``) and an active grant, its contacts and subscriptions kept.
+  pages say so (400) and the exchange answers 401. ``/v1/auth/*`` is never faulted.
+  ``accountId`` on authorize re-authorizes that live account: the exchange gives it a new
+  token (the old one answers 401 ``token.dead``) and an active grant, its contacts and
+  subscriptions kept.
 - ``GET /v1/account`` describes the token's account (``ApiAccountOutDto``, see
   ``accounts.py``); ``DELETE /v1/account`` deletes its contacts and kills its token (401
   ``token.dead``); a configured token gets a new, empty account at the next start.
