@@ -50,6 +50,7 @@ class AdminHandlers:
             ("/_sandbox/webhooks", {"GET": self.get_webhooks, "PUT": self.put_webhooks}),
             ("/_sandbox/subscriptions", {"GET": self.list_subscriptions}),
             ("/_sandbox/subscriptions/{id}/lapse", {"POST": self.lapse}),
+            ("/_sandbox/subscriptions/{id}/error", {"POST": self.fail}),
         ]
 
     def compact(self, request: Request, account: int, _: str) -> Response:
@@ -120,3 +121,14 @@ class AdminHandlers:
         """Deactivate one of the caller's subscriptions, as repeated failures would."""
         row = self._subscriptions.get(account, parse_id(ident))
         return Response.json(200, render_subscription(self._subscriptions.lapse(row.id, LAPSED)))
+
+    def fail(self, request: Request, account: int, ident: str) -> Response:
+        """Break one of the caller's subscriptions on the provider's side: deactivated, and
+        its URL sent a lifecycle ``error`` event. Body: ``{"error": "why"}`` (optional)."""
+        body = request.json() if request.body else {}
+        error = body.get("error") if isinstance(body, dict) else None
+        if error is not None and not isinstance(error, str):
+            raise bad_request("error must be a string")
+        row = self._subscriptions.get(account, parse_id(ident))
+        failed = self._subscriptions.fail(row.id, error or "the provider's subscription failed")
+        return Response.json(200, render_subscription(failed))

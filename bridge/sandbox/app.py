@@ -207,6 +207,15 @@ class SandboxApp:
         except ApiError as error:
             raise ValueError(f"unknown subscription {ident}") from error
 
+    def fail_subscription(self, ident: int, error: str) -> dict[str, Any]:
+        """The provider side of a subscription broke: it is deactivated (``failDescription``
+        ``error``) and its URL is sent a lifecycle ``error`` event (``lifecycleEvent:
+        "error"``, ``error``), once. ``ValueError`` for an unknown id."""
+        try:
+            return render_subscription(self._subscriptions.fail(ident, error))
+        except ApiError as exc:
+            raise ValueError(f"unknown subscription {ident}") from exc
+
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""
         rows = self._store.live_after(self._account(token), "", None)
