@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AurinkoError(Exception):
     """Base class: every failure the client raises is one of these.
@@ -17,12 +19,16 @@ class AurinkoError(Exception):
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        original: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.request_id = request_id
+        # ``originalError`` of the envelope: the provider's own error, as Aurinko relays it
+        # (Graph's ``{"error": {code, message}}``, Google's with ``fieldViolations``).
+        self.original = original
 
 
 class UnauthorizedError(AurinkoError):

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from bridge.sandbox.refusals import RefusalStyle
+
 EtagStyle = Literal["token", "google"]
 WriteAnswer = Literal["record", "id-etag", "id"]
 WRITE_ANSWERS: tuple[WriteAnswer, ...] = ("record", "id-etag", "id")
@@ -42,6 +44,8 @@ class ProviderRules:
     keep_unknown_keys: bool = True
     empty_is_absent: bool = False
     etag_style: EtagStyle = "token"
+    birthday_pattern: str | None = None  # a birthday must match it (None: any string)
+    refusals: RefusalStyle = "aurinko"  # whose words a 400 is in (see refusals.py)
 
 
 def _frozen(table: dict[str, dict[str, int]]) -> Mapping[str, Mapping[str, int]]:
@@ -66,8 +70,16 @@ PROFILES: Mapping[str, ProviderRules] = MappingProxyType(
             birthday_needs_year=True,
             keep_unknown_keys=False,
             empty_is_absent=True,
+            refusals="graph",
         ),
-        "google": ProviderRules(keep_unknown_keys=False, empty_is_absent=True, etag_style="google"),
+        # People API birthdays are dates, with or without a year (google.type.Date).
+        "google": ProviderRules(
+            keep_unknown_keys=False,
+            empty_is_absent=True,
+            etag_style="google",
+            birthday_pattern=r"\d{4}-\d{2}-\d{2}|--\d{2}-\d{2}",
+            refusals="google",
+        ),
     }
 )
 

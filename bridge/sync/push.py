@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,14 +27,14 @@ from .cards import linked_to, remote_row
 from .context import SyncContext
 from .fields import READ_ONLY, Contact
 from .merge import ConflictPolicy, merge3
+from .refusals import refused_field
 from .removal import Removals, fallback_body, not_taken, removals, spec_body
 from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
 
-# A 400 naming the field it refuses ("Invalid field 'emailAddresses': ..."): the rest of
-# the contact can still go up. A write giving up more fields than this is refused whole.
-_REFUSED_FIELD = re.compile(r"(?:field|property)\s+'([A-Za-z]+)")
+# A 400 naming a field it refuses (refusals.py reads Graph's, Google's and plain words):
+# the rest of the contact can still go up. A write giving up more fields is refused whole.
 MAX_HELD_FIELDS = 3
 
 # A contact edited upstream again and again between our GET and PATCH: give up for now
@@ -171,7 +170,7 @@ class Pusher:
             try:
                 return send(payload), held
             except BadRequestError as exc:
-                field = _refused_field(exc, payload)
+                field = refused_field(exc, payload)
                 last = keep_one and len(payload) == 1
                 if field is None or last or len(held) >= MAX_HELD_FIELDS:
                     raise
@@ -363,12 +362,6 @@ def _served(book: Book, record: Contact, row: ContactRow) -> ContactRow:
     except MappingError as exc:
         log.warning("%s: cannot render %s as stored upstream (%s)", book.path, row.href, exc)
         return linked_to(row, record)
-
-
-def _refused_field(exc: BadRequestError, payload: Contact) -> str | None:
-    found = _REFUSED_FIELD.search(str(exc))
-    field = found.group(1) if found else None
-    return field if field in payload and field != "name" and payload[field] is not None else None
 
 
 def _untaken_photo(

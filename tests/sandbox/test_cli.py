@@ -166,7 +166,7 @@ def test_a_profile_given_on_the_command_line_rules_the_running_sandbox(tmp_path:
             base_url=url, headers={"Authorization": "Bearer t"}, trust_env=False, timeout=10
         ) as client:
             refused = client.post("/contacts", json={"birthday": "--03-17"})
-            assert refused.status_code == 400 and "'birthday'" in refused.json()["message"]
+            assert refused.status_code == 400 and refused.json()["message"].startswith("birthday: ")
             created = client.post("/contacts", json={"birthday": "1984-03-17"})
             assert created.status_code == 201 and set(created.json()) == {"id", "etag"}
             assert re.fullmatch(r'W/"[^"]+"', created.json()["etag"])
