@@ -60,6 +60,9 @@ _KEYS: dict[str, set[str]] = {
 }
 
 
+DEFAULT_CALLBACK_PORT = 8765  # account add's return URL: http://127.0.0.1:8765/callback
+
+
 class ConfigError(ValueError):
     """The configuration is unusable; the message names the file and the key."""
 
@@ -103,7 +106,9 @@ class AurinkoApp:
     client_id: str | None = None
     client_secret_file: Path | None = None
     base_url: str = "https://api.aurinko.io/v1"
-    callback_port: int = 0  # 0: a free port; Aurinko needs the return URL registered
+    # The return URL http://127.0.0.1:8765/callback must be registered in the Aurinko portal,
+    # so the default is one fixed port the README names (0: a free port, for tests).
+    callback_port: int = DEFAULT_CALLBACK_PORT
 
     def read_secret(self) -> str:
         """The client secret, from a file only its owner can read. Read when linking an
@@ -347,7 +352,7 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
         client_id=client_id.strip() if client_id else None,
         client_secret_file=base / secret_file if secret_file else None,
         base_url=base_url or AurinkoApp.base_url,
-        callback_port=port or 0,
+        callback_port=DEFAULT_CALLBACK_PORT if port is None else port,
     )
 
 

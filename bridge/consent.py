@@ -182,6 +182,11 @@ class Linker:
             raise LinkFailed(
                 f"the code could not be exchanged: {exc}; nothing was changed"
             ) from None
+        return self._save(linked)
+
+    def _save(self, linked: LinkedAccount) -> tuple[str, ...]:
+        """Keep what the exchange gave: a new token file and ``[[accounts]]`` table."""
+        assert self._config.path is not None
         _write_token(self._token_path, linked)
         try:
             configedit.add_account(self._config.path, self._entry)
@@ -195,6 +200,34 @@ class Linker:
             f"Added [[accounts]] {self._user}/{name} to {where};"
             f" its token is in {self._entry['token_file']}.",
             f"Next: {RESTART}, to start syncing it.",
+        )
+
+
+class Relinker(Linker):
+    """The consent of an account already configured, run with its Aurinko ``accountId``
+    (the vendor's authorize: "for re-authorizing an existing account"): the new token
+    replaces the old one in its file, atomically; the configuration, the book, its sync
+    state and the queued writes stay as they are, and a running ``serve`` uses the new
+    token at its next call (``bridge.tokens.TokenSource``)."""
+
+    def __init__(self, *, account_id: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._account_id = account_id
+
+    def _save(self, linked: LinkedAccount) -> tuple[str, ...]:
+        label = f"{self._user}/{self._entry['name']}"
+        if linked.account_id is not None and linked.account_id != self._account_id:
+            raise LinkFailed(
+                f"Aurinko linked another account ({linked.account_id}, not {self._account_id}):"
+                f" the consent was given for another mailbox; {label} was not changed (remove"
+                f" Aurinko account {linked.account_id} in Aurinko's portal if it is not wanted)"
+            )
+        replace_token(self._token_path, linked)
+        return (
+            f"Relinked {label} (Aurinko account {self._account_id});"
+            f" its new token is in {self._entry['token_file']}.",
+            "A running `aurinko-bridge serve` uses it from its next call on; queued writes"
+            " go up then.",
         )
 
 
@@ -226,6 +259,27 @@ def _write_token(path: Path, linked: LinkedAccount) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def replace_token(path: Path, linked: LinkedAccount) -> None:
+    """Put the new token in place of the old one at once: a reader sees the old file or the
+    new one, never a part. A new private file beside it, synced, then renamed over it."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(linked.access_token + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
 
 
 class CallbackServer(ThreadingHTTPServer):

@@ -6,6 +6,7 @@ from .aurinko import AurinkoClient, Breaker
 from .config import AccountConfig, Config
 from .store import Book
 from .sync import EngineOptions, SyncEngine
+from .tokens import TokenSource
 
 BookKey = tuple[str, str]  # (user, account name): a name alone is not unique
 
@@ -16,7 +17,7 @@ def open_engine(config: Config) -> tuple[SyncEngine, dict[BookKey, Book]]:
     Raises ConfigError when a token (or the store's password) cannot be read, StoreError
     when the store cannot be reached.
     """
-    tokens = {key(account): account.read_token() for account in config.accounts}
+    tokens = {key(account): TokenSource(account) for account in config.accounts}
     options = EngineOptions(
         policy=config.conflict,
         request_wait=config.request_wait,

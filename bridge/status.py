@@ -25,7 +25,9 @@ CHECK_TIMEOUT = 5.0  # a status must come back even when Aurinko does not
 
 class TokenState(Enum):
     OK = "ok"
-    REFUSED = "refused"  # Aurinko says the token is dead: the account must be linked again
+    REFUSED = "refused"  # Aurinko does not know the token: the account must be linked again
+    DEAD = "dead"  # the provider's grant is dead: ``account relink`` renews it in place
+    RETRYING = "retrying"  # tokenStatus invalid: Aurinko still tries the provider
     UNREACHABLE = "unreachable"  # no answer to go by
     UNREADABLE = "unreadable"  # the token file or variable cannot be read
     UNCHECKED = "unchecked"
@@ -50,6 +52,17 @@ class ParkedWrite:
 
 
 @dataclass(frozen=True)
+class HeldField:
+    """A field the card and Aurinko disagree on because Aurinko would not take the card's:
+    a value it refused (``removal`` False), or a removal it did not make (True: Aurinko
+    still has the field; the card keeps the user's removal)."""
+
+    href: str
+    field: str
+    removal: bool
+
+
+@dataclass(frozen=True)
 class KeptConflict:
     id: int
     href: str
@@ -71,6 +84,7 @@ class BookStatus:
     waiting: int  # writes in the outbox that will be sent
     parked: list[ParkedWrite] = field(default_factory=list)
     conflicts: list[KeptConflict] = field(default_factory=list)
+    held: list[HeldField] = field(default_factory=list)
     token: TokenCheck = TokenCheck(TokenState.UNCHECKED)
     account_name: str | None = None  # the account's display name, None for a local book
 
@@ -128,6 +142,11 @@ def book_status(
         waiting=len(engine.outbox.pending(book.id)),
         parked=[_parked(op) for op in engine.outbox.failed(book.id)],
         conflicts=[_kept(c) for c in engine.outbox.conflicts(book.id, unresolved=True)],
+        held=[
+            HeldField(href, name, value is None)
+            for href, fields in engine.store.all_held(book.id)
+            for name, value in sorted(fields.items())
+        ],
         token=token if book.kind == "aurinko" else TokenCheck(TokenState.LOCAL),
     )
 
@@ -142,11 +161,13 @@ def check_token(account: AccountConfig, timeout: float = CHECK_TIMEOUT) -> Token
         with AurinkoClient(token, account.base_url, timeout=timeout, retry=NO_RETRY) as client:
             info = client.account()
     except UnauthorizedError as exc:
-        return TokenCheck(TokenState.REFUSED, exc.message)
+        return TokenCheck(TokenState.DEAD if exc.grant_dead else TokenState.REFUSED, exc.message)
     except AurinkoError as exc:
         return TokenCheck(TokenState.UNREACHABLE, exc.message)
+    if info.token_status == "invalid":
+        return TokenCheck(TokenState.RETRYING, "Aurinko marks the token invalid")
     if info.token_status not in (None, "active"):
-        return TokenCheck(TokenState.REFUSED, f"Aurinko marks the token {info.token_status}")
+        return TokenCheck(TokenState.DEAD, f"Aurinko marks the token {info.token_status}")
     who = info.email or info.name or ""
     return TokenCheck(
         TokenState.OK,
@@ -198,6 +219,35 @@ def as_json(statuses: Iterable[BookStatus]) -> list[dict[str, Any]]:
             item[f"{key}_age"] = None if when is None else round(max(0.0, now - when), 1)
         out.append(item)
     return out
+
+
+def token_words(status: BookStatus) -> str:
+    """What the token check means for the user, for ``status`` and the status page."""
+    if status.token.state is TokenState.DEAD:
+        return f"token dead: run aurinko-bridge account relink {status.path}"
+    if status.token.state is TokenState.RETRYING:
+        return "Aurinko is retrying: it cannot reach the provider with the token for now"
+    return _TOKEN_WORDS[status.token.state]
+
+
+_TOKEN_WORDS = {
+    TokenState.OK: "token works",
+    TokenState.REFUSED: "token refused by Aurinko: link the account again (account remove, add)",
+    TokenState.UNREACHABLE: "token not checked: Aurinko unreachable",
+    TokenState.UNREADABLE: "token unreadable",
+    TokenState.UNCHECKED: "token not checked",
+    TokenState.LOCAL: "no token (a local address book)",
+}
+
+
+def held_words(held: HeldField) -> str:
+    """One line on a held field, for ``status`` and the status page."""
+    if held.removal:
+        return (
+            f"{held.field} removed on the card, but Aurinko did not remove it (it keeps its"
+            " value upstream); the card keeps the removal"
+        )
+    return f"{held.field} refused by Aurinko; the card keeps it, Aurinko does not have it"
 
 
 def age(when: float | None, now: float | None = None) -> str:

@@ -26,7 +26,7 @@ def test_defaults_and_paths_relative_to_the_file(tmp_path: Path) -> None:
         client_id="app-1",
         client_secret_file=tmp_path / "app.secret",
         base_url="https://api.aurinko.io/v1",
-        callback_port=0,
+        callback_port=8765,  # fixed, so the return URL can be registered in the portal
     )
 
 

@@ -41,7 +41,7 @@ class AurinkoClient:
 
     def __init__(
         self,
-        token: str,
+        token: str | Callable[[], str],
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
@@ -51,11 +51,14 @@ class AurinkoClient:
         sleep: Callable[[float], None] = time.sleep,
         breaker: Breaker | None = None,
     ) -> None:
-        if not token:
+        # A callable is asked before every request: a token renewed while we run (account
+        # relink replaces the file) is used from the next call on.
+        self._token = token if callable(token) else (lambda: token)
+        if not self._token():
             raise ValueError("an Aurinko account token is required")
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={"Accept": "application/json"},
             timeout=timeout,
             transport=transport,
         )
@@ -87,6 +90,11 @@ class AurinkoClient:
         """The account behind the token (``GET /v1/account``): a cheap check that the token
         still works. Raises UnauthorizedError when it does not."""
         return models.parse_account(self._json("GET", "account"))
+
+    def delete_account(self) -> None:
+        """Delete the Aurinko account behind the token (``DELETE /v1/account``): Aurinko drops
+        it, its subscriptions and its provider grant; the token stops working."""
+        self._send("DELETE", "account", idempotent=False)
 
     # -- sync ---------------------------------------------------------------------
 
@@ -256,8 +264,10 @@ class AurinkoClient:
         while True:
             attempt += 1
             final = attempt >= self._retry.max_attempts
+            bearer = {"Authorization": f"Bearer {self._token()}"}
+            sent = {**kwargs, "headers": {**kwargs.get("headers", {}), **bearer}}
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.request(method, path, **sent)
             except httpx.TransportError as exc:
                 not_sent = isinstance(exc, _NOT_SENT)
                 # With a breaker, a timeout is enough to know: another try would only sit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AurinkoError(Exception):
     """Base class: every failure the client raises is one of these.
@@ -17,16 +19,30 @@ class AurinkoError(Exception):
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        original: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.request_id = request_id
+        # ``originalError`` of the envelope: the provider's own error, as Aurinko relays it
+        # (Graph's ``{"error": {code, message}}``, Google's with ``fieldViolations``).
+        self.original = original
 
 
 class UnauthorizedError(AurinkoError):
     """401: the account token is missing, dead or cannot be refreshed. Needs the user."""
+
+    @property
+    def grant_dead(self) -> bool:
+        """Aurinko can no longer refresh the provider's grant (OAS ``TokenStatus`` dead):
+        the account's owner must consent again for the same account (``account relink``)."""
+        return self.code in DEAD_TOKEN_CODES
+
+
+# 401 codes of a dead provider grant.
+DEAD_TOKEN_CODES = frozenset({"token.dead", "token.refresh.failed"})
 
 
 class ForbiddenError(AurinkoError):

@@ -29,6 +29,10 @@ from .responses import error_from_response
 # Reading contacts and writing them back: what a CardDAV book of the account needs.
 CONTACT_SCOPES = ("Contacts.Read", "Contacts.ReadWrite")
 
+# The providers whose contacts Aurinko's Contacts API reaches (DOC-C names Google, Office 365,
+# Outlook.com (an Office365 service) and MS Exchange (EWS)); no source says any other does.
+CONTACT_SERVICES = ("Google", "Office365", "EWS")
+
 # ServiceTypeNonDaemon of the vendor's OpenAPI: what ``serviceType`` may name.
 SERVICE_TYPES = (
     "Google",
@@ -78,8 +82,11 @@ def authorize_url(
     return_url: str,
     state: str,
     scopes: Sequence[str] = CONTACT_SCOPES,
+    account_id: int | None = None,
 ) -> str:
-    """Where the browser starts the consent (``GET {base}/auth/authorize``)."""
+    """Where the browser starts the consent (``GET {base}/auth/authorize``); with
+    ``account_id``, the consent renews that Aurinko account's grant (OAS: "for
+    re-authorizing an existing account") instead of making a new account."""
     query = {
         "clientId": client_id,
         "serviceType": service_type,
@@ -87,7 +94,13 @@ def authorize_url(
         "responseType": "code",
         "returnUrl": return_url,
         "state": state,
+        # OAS: "Aurinko will check if a user granted all requested permissions": a user
+        # who unticks write access under Google's granular consent is told at once, not
+        # found out at the first write.
+        "ensureScopes": "true",
     }
+    if account_id is not None:
+        query["accountId"] = str(account_id)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/auth/authorize?{encoded}"
 

@@ -76,4 +76,6 @@ def error_from_response(what: str, response: httpx.Response) -> AurinkoError:
     kwargs: dict[str, Any] = {"status": status, "code": code or None, "request_id": request_id}
     if cls is RateLimitedError:
         kwargs["retry_after"] = parse_retry_after(response.headers.get("Retry-After"))
-    return cls(text, **kwargs)
+    error = cls(text, **kwargs)
+    error.original = body.get("originalError")
+    return error

@@ -1,11 +1,13 @@
-"""``aurinko-bridge account add|list|remove``: the configuration's Aurinko accounts.
+"""``aurinko-bridge account add|relink|list|remove``: the configuration's Aurinko accounts.
 
 ``add`` links an account through the Aurinko application of ``[aurinko]``: the user
 consents in a browser, Aurinko sends the browser back to a one-shot server on 127.0.0.1
 with a code, and the code becomes the account's token, which goes into a private file
 beside the configuration; the ``[[accounts]]`` table goes into the file itself (see
 ``bridge.configedit``). With ``--token-file`` it links a token the user already has.
-Every failure leaves the configuration and the token files as they were.
+``relink`` runs the same consent with the account's Aurinko ``accountId`` when its token
+died, and replaces the token file; nothing else changes. Every failure leaves the
+configuration and the token files as they were.
 """
 
 from __future__ import annotations
@@ -33,9 +35,17 @@ from ..aurinko import (
     UnauthorizedError,
     UnavailableError,
 )
-from ..aurinko.oauth import SERVICE_TYPES, authorize_url
+from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
-from ..consent import RESTART, CallbackServer, Interrupted, Linker, LinkFailed, wait_for_outcome
+from ..consent import (
+    RESTART,
+    CallbackServer,
+    Interrupted,
+    Linker,
+    LinkFailed,
+    Relinker,
+    wait_for_outcome,
+)
 from ..console import fail
 from ..paths import CONFIG_NAME, user_config_file
 from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
@@ -52,12 +62,17 @@ PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
 
 
 def _service(text: str) -> str:
-    for service in SERVICE_TYPES:
+    """One of the providers with contacts; any other is refused with the reason."""
+    for service in CONTACT_SERVICES:
         if service.lower() == text.lower():
             return service
-    raise argparse.ArgumentTypeError(
-        f"unknown service {text!r} (one of: {', '.join(SERVICE_TYPES)})"
-    )
+    offered = f"contacts come from {', '.join(CONTACT_SERVICES)}"
+    if any(service.lower() == text.lower() for service in SERVICE_TYPES):
+        raise argparse.ArgumentTypeError(
+            f"{text} has no contacts in Aurinko's Contacts API ({offered};"
+            " Outlook.com is Office365)"
+        )
+    raise argparse.ArgumentTypeError(f"unknown service {text!r} ({offered})")
 
 
 def _seconds(text: str) -> float:
@@ -89,6 +104,26 @@ def _config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _consent_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-browser", action="store_true", help="only print the address to open; do not open it"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the consent (default: 300)",
+    )
+    parser.add_argument(
+        "--callback-port",
+        type=_port,
+        metavar="PORT",
+        help="port of the return address http://127.0.0.1:PORT/callback, registered in the"
+        " Aurinko portal (default: [aurinko] callback_port, else 8765; 0: a free one)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -105,7 +140,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--service",
         type=_service,
         metavar="SERVICE",
-        help="the provider to consent at: Google, Office365, EWS, iCloud, ...",
+        help="the provider to consent at: Google, Office365 (also Outlook.com) or EWS"
+        " (Exchange): the ones with contacts",
     )
     add.add_argument(
         "--user",
@@ -119,25 +155,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="link the token in FILE (chmod 600) instead of asking for consent",
     )
-    add.add_argument(
-        "--no-browser", action="store_true", help="only print the address to open; do not open it"
-    )
-    add.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long to wait for the consent (default: 300)",
-    )
-    add.add_argument(
-        "--callback-port",
-        type=_port,
-        metavar="PORT",
-        help="port of the return address http://127.0.0.1:PORT/callback"
-        " (default: [aurinko] callback_port, else a free one)",
-    )
+    _consent_arguments(add)
     add.add_argument("--display-name", metavar="TEXT", help="the book's name in clients")
     add.set_defaults(action_run=_run_add)
+
+    relink = actions.add_parser(
+        "relink",
+        help="renew a dead token in place: consent again for the same Aurinko account",
+        description="Run the browser consent again for an account already configured, with"
+        " its Aurinko accountId, and replace its token file with the new token. The book,"
+        " its sync state and its queued writes stay; a running serve uses the new token at"
+        " its next call. Use it when status says 'token dead'.",
+    )
+    relink.add_argument("name", metavar="[USER/]NAME", help="the account")
+    relink.add_argument("--user", metavar="USER", help="the account's user (or say USER/NAME)")
+    _config_argument(relink)
+    relink.add_argument(
+        "--service",
+        type=_service,
+        metavar="SERVICE",
+        help="the provider to consent at (default: the one Aurinko names for the account)",
+    )
+    relink.add_argument(
+        "--account-id",
+        type=int,
+        metavar="ID",
+        help="the Aurinko account id (default: asked of Aurinko with the old token;"
+        " account add printed it)",
+    )
+    _consent_arguments(relink)
+    relink.set_defaults(action_run=_run_relink)
 
     listing = actions.add_parser(
         "list",
@@ -154,7 +201,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "remove",
         help="remove an account from the configuration",
         description="Remove an account's [[accounts]] table, and the token file that"
-        " `account add` wrote for it. Its local copy stays in the store unless --purge.",
+        " `account add` wrote for it. Its local copy stays in the store unless --purge; the"
+        " account stays at Aurinko unless --revoke.",
     )
     remove.add_argument("name", metavar="[USER/]NAME", help="the account")
     remove.add_argument("--user", metavar="USER", help="the account's user (or say USER/NAME)")
@@ -163,6 +211,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--purge",
         action="store_true",
         help="also delete the book's local copy (the store's rows, its kept conflicts)",
+    )
+    remove.add_argument(
+        "--revoke",
+        action="store_true",
+        help="also delete the account at Aurinko (DELETE /v1/account), which ends its"
+        " provider grant; without it the Aurinko account stays, for another link",
     )
     remove.set_defaults(action_run=_run_remove)
 
@@ -311,17 +365,28 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
             " accounts through your Aurinko application, or link a token with --token-file"
         )
     if args.service is None:
-        raise LinkFailed(f"say which provider with --service ({', '.join(SERVICE_TYPES[:5])}, ...)")
+        raise LinkFailed(f"say which provider with --service ({', '.join(CONTACT_SERVICES)})")
     token_file = f"tokens/{user}.{name}.token"
     entry = _entry(config, user, name, app.base_url, token_file, args.display_name)
     token_path = _folder(config) / "tokens" / f"{user}.{name}.token"
     if os.path.lexists(token_path):
         raise LinkFailed(f"{token_path} already exists; move it away first")
     secret = app.read_secret()
-    port = app.callback_port if args.callback_port is None else args.callback_port
     linker = Linker(
         config=config, app=app, secret=secret, entry=entry, token_path=token_path, user=user
     )
+    return _listen_and_consent(args, linker, app, name, args.service)
+
+
+def _listen_and_consent(
+    args: argparse.Namespace,
+    linker: Linker,
+    app: AurinkoApp,
+    name: str,
+    service: str,
+    account_id: int | None = None,
+) -> int:
+    port = app.callback_port if args.callback_port is None else args.callback_port
     try:
         server = CallbackServer(("127.0.0.1", port), linker)
     except OSError as exc:
@@ -329,17 +394,26 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
             f"cannot listen on 127.0.0.1:{port} for the callback: {exc.strerror}"
         ) from None
     try:
-        return _consent(args, server, linker, app, name)
+        return _consent(args, server, linker, app, name, service, account_id)
     finally:
         server.server_close()
 
 
 def _consent(
-    args: argparse.Namespace, server: CallbackServer, linker: Linker, app: AurinkoApp, name: str
+    args: argparse.Namespace,
+    server: CallbackServer,
+    linker: Linker,
+    app: AurinkoApp,
+    name: str,
+    service: str,
+    account_id: int | None,
 ) -> int:
     assert app.client_id is not None
+    where = f"account {args.action}"
     return_url = f"http://127.0.0.1:{server.server_port}/callback"
-    url = authorize_url(app.base_url, app.client_id, args.service, return_url, linker.state)
+    url = authorize_url(
+        app.base_url, app.client_id, service, return_url, linker.state, account_id=account_id
+    )
     thread = threading.Thread(target=server.serve_forever, name="account-callback", daemon=True)
     thread.start()
     try:
@@ -354,13 +428,12 @@ def _consent(
         server.shutdown()
     if outcome is None:
         return fail(
-            f"account add: no answer from the browser within {args.timeout:g} s;"
-            " nothing was changed"
+            f"{where}: no answer from the browser within {args.timeout:g} s; nothing was changed"
         )
     if isinstance(outcome, Interrupted):
-        return fail("account add: interrupted; nothing was changed", 130)
+        return fail(f"{where}: interrupted; nothing was changed", 130)
     if outcome.error is not None:
-        return fail(f"account add: {outcome.error}")
+        return fail(f"{where}: {outcome.error}")
     for line in outcome.report:
         print(line, flush=True)
     return 0
@@ -372,6 +445,80 @@ def _has_display() -> bool:
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
+
+
+# -- relink -------------------------------------------------------------------------------
+
+
+def _run_relink(args: argparse.Namespace, config: Config) -> int:
+    account = config.account(_selector(args))
+    label = f"{account.user}/{account.name}"
+    app = config.aurinko
+    if app is None or not app.client_id:
+        raise LinkFailed(
+            f"set [aurinko] client_id (and client_secret_file) in {config.path}: relink runs"
+            " the consent through your Aurinko application"
+        )
+    if account.token_file is None:
+        raise LinkFailed(
+            f"{label} takes its token from ${account.token_env}; relink writes a token file:"
+            " set token_file for it, or put a new token in the variable yourself"
+        )
+    account_id, service = _relink_target(account, args.account_id, args.service)
+    secret = app.read_secret()
+    shown = _shown(account.token_file, _folder(config))
+    linker = Relinker(
+        account_id=account_id,
+        config=config,
+        app=app,
+        secret=secret,
+        entry={"name": account.name, "token_file": shown},
+        token_path=account.token_file,
+        user=account.user,
+    )
+    return _listen_and_consent(args, linker, app, account.name, service, account_id)
+
+
+def _selector(args: argparse.Namespace) -> str:
+    selector: str = args.name
+    if args.user:
+        named_user, _, bare = selector.rpartition("/")
+        if named_user and named_user != args.user:
+            raise LinkFailed(f"{selector} and --user {args.user} name different users")
+        selector = f"{args.user}/{bare}"
+    return selector
+
+
+def _relink_target(
+    account: AccountConfig, account_id: int | None, service: str | None
+) -> tuple[int, str]:
+    """The Aurinko account to re-authorize and its provider: as given, else as Aurinko
+    describes the account. With a dead grant Aurinko still answers ``GET /account`` (its
+    ``tokenStatus`` says ``dead``): it refuses only calls that need the provider."""
+    if account_id is not None and service is not None:
+        return account_id, service
+    label = f"{account.user}/{account.name}"
+    try:
+        token = account.read_token()
+        with AurinkoClient(
+            token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY
+        ) as client:
+            info = client.account()
+    except (ConfigError, AurinkoError) as exc:
+        raise LinkFailed(
+            f"cannot ask Aurinko which account {label} is ({exc}); give --account-id ID (account"
+            " add printed it: 'Aurinko account ID') and --service"
+        ) from None
+    found_id = account_id if account_id is not None else info.id
+    found_service = service or info.service_type
+    if found_id is None or found_service is None:
+        raise LinkFailed(
+            f"Aurinko did not say which account {label} is; give --account-id ID and --service"
+        )
+    try:
+        return found_id, _service(found_service)
+    except argparse.ArgumentTypeError as exc:
+        raise LinkFailed(f"{exc}; give --service") from None
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -422,12 +569,7 @@ def _describe(account: AccountConfig, folder: Path, *, check: bool) -> tuple[str
 
 def _run_remove(args: argparse.Namespace, config: Config) -> int:
     assert config.path is not None
-    selector: str = args.name
-    if args.user:
-        named_user, _, bare = selector.rpartition("/")
-        if named_user and named_user != args.user:
-            raise LinkFailed(f"{selector} and --user {args.user} name different users")
-        selector = f"{args.user}/{bare}"
+    selector = _selector(args)
     try:
         account = config.account(selector)
     except ConfigError:
@@ -439,7 +581,7 @@ def _run_remove(args: argparse.Namespace, config: Config) -> int:
     if args.purge and store_exists(config.data_dir, config.store):
         engine = SyncEngine(config.data_dir, store=config.store)
     try:
-        report = _remove(config, account, engine, purge=args.purge, hook=hook)
+        report = _remove(config, account, engine, purge=args.purge, hook=hook, revoke=args.revoke)
         report[1:1] = hook_report
     finally:
         if engine is not None:
@@ -484,6 +626,7 @@ def _remove(
     *,
     purge: bool,
     hook: WebhookRow | None = None,
+    revoke: bool = False,
 ) -> list[str]:
     """Take the table out, then (only then) the book's webhook subscription at Aurinko
     (while its token is still there), the token file ``account add`` wrote and, with
@@ -506,8 +649,14 @@ def _remove(
         report.append(f"Deleted its local copy (the book {book.path}) from the store.")
     if hook is not None:
         report.extend(_unsubscribe(config, account, hook))
+    revoked = True
+    if revoke:
+        revoked, said = _revoke(account)
+        report.append(said)
     ours = _folder(config) / "tokens" / f"{account.user}.{account.name}.token"
-    if account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
+    if not revoked and account.token_file is not None:
+        report.append(f"Kept its token file {account.token_file}, to revoke the account with.")
+    elif account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
         try:
             ours.unlink(missing_ok=True)
             report.append(f"Deleted its token file tokens/{ours.name}.")
@@ -527,6 +676,28 @@ def _remove(
         shutil.rmtree(conflicts, ignore_errors=True)
         report.append(f"Deleted its kept conflicts ({conflicts}).")
     return report
+
+
+def _revoke(account: AccountConfig) -> tuple[bool, str]:
+    """``DELETE /v1/account`` with the account's token, once: whether the Aurinko account is
+    gone (or was already), and the line to report."""
+    try:
+        token = account.read_token()
+        with AurinkoClient(
+            token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY
+        ) as client:
+            client.delete_account()
+    except UnauthorizedError as exc:
+        return True, (
+            f"Aurinko refused its token ({exc}): the Aurinko account is deleted already, or"
+            " can only be deleted in the Aurinko portal now."
+        )
+    except (ConfigError, AurinkoError) as exc:
+        return False, (
+            f"Could not delete the account at Aurinko ({exc}); delete it in the Aurinko portal"
+            f" (or DELETE {account.base_url}/account with its token)"
+        )
+    return True, "Deleted the account at Aurinko (DELETE /v1/account), and its provider grant."
 
 
 def _webhook_of(config: Config, account: AccountConfig) -> tuple[WebhookRow | None, list[str]]:

@@ -73,6 +73,8 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
                     # Once the server answers: Aurinko checks the URL of each subscription.
                     if config.webhooks:
                         hooks = WebhookManager(engine, config.webhooks)
+                        if server.webhooks is not None:
+                            server.webhooks.on_subscription_error = hooks.recheck
                         hooks.start()
             finally:
                 if hooks is not None:

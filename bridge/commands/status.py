@@ -12,7 +12,7 @@ import sys
 
 from ..config import ConfigError
 from ..console import fail
-from ..status import BookStatus, TokenState, age, as_json, collect
+from ..status import BookStatus, age, as_json, collect, held_words, token_words
 from ..store import SchemaTooNewError, StoreError
 from ..sync import SyncEngine
 from ..words import count
@@ -71,19 +71,10 @@ def _act(engine: SyncEngine, retry: int | None, drop: int | None) -> int:
     return 0
 
 
-_TOKEN_WORDS = {
-    TokenState.OK: "token works",
-    TokenState.REFUSED: "TOKEN REFUSED",
-    TokenState.UNREACHABLE: "token not checked: Aurinko unreachable",
-    TokenState.UNREADABLE: "TOKEN UNREADABLE",
-    TokenState.UNCHECKED: "token not checked",
-}
-
-
 def _show(status: BookStatus) -> None:
     print(f"{status.path} ({status.kind})", flush=True)
     if status.account is not None:
-        token = _TOKEN_WORDS[status.token.state]
+        token = token_words(status)
         detail = f" ({status.token.detail})" if status.token.detail else ""
         print(f"  account: {status.account}; user: {status.owner}; {token}{detail}")
     print(f"  last pull: {age(status.last_pull)}; last push: {age(status.last_push)}")
@@ -94,6 +85,8 @@ def _show(status: BookStatus) -> None:
     for op in status.parked:
         print(f"  parked #{op.id} {op.op} {op.href}: {op.reason}")
         print(f"    retry: aurinko-bridge status --retry {op.id}; drop: --drop {op.id}")
+    for held in status.held:
+        print(f"  {held.href}: {held_words(held)}")
     for conflict in status.conflicts:
         when = age(conflict.created)
         print(f"  conflict #{conflict.id} {conflict.href} ({conflict.outcome}), {when}")

@@ -10,10 +10,11 @@ Choices the contract leaves open, as the sandbox makes them:
   not, nor does ``W/"..."`` unless weak etags are switched on. A missing or stale
   ``If-Match`` on PATCH answers 412 ``precondition.failed``. PATCH checks the body (400,
   the profile's rules included) before the id (404) and the etag.
-- A top-level ``null`` removes a field; a field left out is kept (see
-  docs/aurinko-contract-notes.md). A provider profile (``ProfileConfig``: ``generic``,
-  ``office365``, ``google``, see ``profiles.py``) says what a contact may hold, and
-  switches of any profile give weak etags, short write answers and strict bodies;
+- A top-level ``null`` removes a field, and so does a photo without content; a field left
+  out is kept (see docs/aurinko-contract-notes.md). A provider profile (``ProfileConfig``:
+  ``generic``, ``office365``, ``google``, see ``profiles.py``) says what a contact may
+  hold, and switches of any profile give weak etags, short write answers, strict bodies
+  (``null`` refused too), a PATCH that ignores ``null`` and one that ignores empty values;
   ``/_sandbox/profile`` (GET, PUT: replaces every setting, like ``/_sandbox/faults``)
   changes them at run time. Seed contacts are stored as given, whatever the profile.
 - DELETE answers 200 with an empty body. ``withPhoto=true`` also works on POST and PATCH
@@ -43,11 +44,19 @@ Choices the contract leaves open, as the sandbox makes them:
   ``error=access_denied``. ``POST /v1/auth/token/{code}`` (HTTP Basic) answers
   ``{accountId, accessToken}`` for a new, empty account; a bad code answers 400
   ``code.invalid``, bad or missing credentials 401 ``unauthorized``; the deprecated GET
-  answers 405. With no application configured, the pages say so (400) and the exchange
-  answers 401. ``/v1/auth/*`` is never faulted.
+  works as POST does (with ``Deprecation: true``). With no application configured, the
+  pages say so (400) and the exchange answers 401. ``/v1/auth/*`` is never faulted.
+  ``accountId`` on authorize re-authorizes that live account: the exchange gives it a new
+  token (the old one answers 401 ``token.dead``) and an active grant, its contacts and
+  subscriptions kept.
 - ``GET /v1/account`` describes the token's account (``ApiAccountOutDto``, see
   ``accounts.py``); ``DELETE /v1/account`` deletes its contacts and kills its token (401
   ``token.dead``); a configured token gets a new, empty account at the next start.
+  ``DELETE /v1/account/token`` kills the token alone: the account stays, its grant dead.
+  ``/_sandbox/account`` (PUT ``{"tokenStatus": "dead"|"invalid"|"active"}``) or
+  ``SandboxApp.set_token_status`` kills or revives the caller's provider grant: while it
+  is not active ``/v1/contacts*`` answer 401 ``token.refresh.failed`` (``token.invalid``)
+  and ``GET /v1/account`` says so in ``tokenStatus``.
 - Aurinko's Webhooks API (``subscriptions.py``, ``webhooks.py``) for the ``/contacts``
   resource: ``POST /v1/subscriptions`` validates the notification URL with a signed
   ``validationToken`` handshake first (400 ``subscription.validationFailed`` when it

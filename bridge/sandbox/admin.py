@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from bridge.sandbox.accounts import checked_token_status, describe
 from bridge.sandbox.errors import bad_request
 from bridge.sandbox.faults import FaultInjector, fault_config_from_json, webhook_faults_from_json
 from bridge.sandbox.profiles import ProfileState, profile_config_from_json
@@ -42,16 +43,30 @@ class AdminHandlers:
     def routes(self) -> list[tuple[str, dict[str, Handler]]]:
         return [
             ("/_sandbox/compact", {"POST": self.compact}),
+            ("/_sandbox/account", {"PUT": self.put_account}),
             ("/_sandbox/faults", {"GET": self.get_faults, "PUT": self.put_faults}),
             ("/_sandbox/profile", {"GET": self.get_profile, "PUT": self.put_profile}),
             ("/_sandbox/contacts", {"GET": self.dump}),
             ("/_sandbox/webhooks", {"GET": self.get_webhooks, "PUT": self.put_webhooks}),
             ("/_sandbox/subscriptions", {"GET": self.list_subscriptions}),
             ("/_sandbox/subscriptions/{id}/lapse", {"POST": self.lapse}),
+            ("/_sandbox/subscriptions/{id}/error", {"POST": self.fail}),
         ]
 
     def compact(self, request: Request, account: int, _: str) -> Response:
         return Response.json(200, {"floor": self._store.compact(account)})
+
+    def put_account(self, request: Request, account: int, _: str) -> Response:
+        """``{"tokenStatus": "dead"}`` kills the caller's provider grant (``invalid``: Aurinko
+        still tries; ``active``: revived); the answer is ``GET /v1/account``'s."""
+        body = request.json()
+        try:
+            if not isinstance(body, dict) or set(body) != {"tokenStatus"}:
+                raise ValueError('the body must be {"tokenStatus": "active|invalid|dead"}')
+            self._store.set_token_status(account, checked_token_status(body["tokenStatus"]))
+        except ValueError as exc:
+            raise bad_request(f"Invalid account settings: {exc}") from exc
+        return Response.json(200, describe(self._store.account(account), self._profile.config.name))
 
     def get_faults(self, request: Request, account: int, _: str) -> Response:
         return Response.json(200, self._faults.describe())
@@ -106,3 +121,14 @@ class AdminHandlers:
         """Deactivate one of the caller's subscriptions, as repeated failures would."""
         row = self._subscriptions.get(account, parse_id(ident))
         return Response.json(200, render_subscription(self._subscriptions.lapse(row.id, LAPSED)))
+
+    def fail(self, request: Request, account: int, ident: str) -> Response:
+        """Break one of the caller's subscriptions on the provider's side: deactivated, and
+        its URL sent a lifecycle ``error`` event. Body: ``{"error": "why"}`` (optional)."""
+        body = request.json() if request.body else {}
+        error = body.get("error") if isinstance(body, dict) else None
+        if error is not None and not isinstance(error, str):
+            raise bad_request("error must be a string")
+        row = self._subscriptions.get(account, parse_id(ident))
+        failed = self._subscriptions.fail(row.id, error or "the provider's subscription failed")
+        return Response.json(200, render_subscription(failed))

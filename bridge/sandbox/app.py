@@ -12,7 +12,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from bridge.sandbox.accounts import AccountHandlers
+from bridge.sandbox.accounts import AccountHandlers, checked_token_status, refuse_without_grant
 from bridge.sandbox.admin import AdminHandlers
 from bridge.sandbox.auth import AuthHandler, AuthHandlers, redact
 from bridge.sandbox.config import FaultConfig, SandboxConfig, WebhookFaults
@@ -143,6 +143,12 @@ class SandboxApp:
         self._profile.config = config
         return config
 
+    def set_token_status(self, token: str, status: str) -> None:
+        """Kill (``dead``, ``invalid``) or revive (``active``) the provider grant behind the
+        token's account, as a password change or an admin's revocation would: contact calls
+        answer 401 while it is not active; ``GET /v1/account`` says which."""
+        self._store.set_token_status(self._account(token), checked_token_status(status))
+
     def compact_history(self, token: str | None = None) -> None:
         """Drop tombstones and raise the floor, for one account or (None) for all."""
         accounts = [self._account(token)] if token is not None else self._store.live_accounts()
@@ -200,6 +206,15 @@ class SandboxApp:
             return render_subscription(self._subscriptions.lapse(ident, description))
         except ApiError as error:
             raise ValueError(f"unknown subscription {ident}") from error
+
+    def fail_subscription(self, ident: int, error: str) -> dict[str, Any]:
+        """The provider side of a subscription broke: it is deactivated (``failDescription``
+        ``error``) and its URL is sent a lifecycle ``error`` event (``lifecycleEvent:
+        "error"``, ``error``), once. ``ValueError`` for an unknown id."""
+        try:
+            return render_subscription(self._subscriptions.fail(ident, error))
+        except ApiError as exc:
+            raise ValueError(f"unknown subscription {ident}") from exc
 
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""
@@ -275,7 +290,10 @@ class SandboxApp:
         with self._handled_lock:
             self._handled[(host, f"{request.method} {route}")] += 1
         try:
-            response = handler(request, self._authenticate(request), ident)
+            account = self._authenticate(request)
+            if request.path.startswith("/v1/contacts"):
+                refuse_without_grant(self._store.token_status(account))
+            response = handler(request, account, ident)
         except ApiError as error:
             response = Response.error(error, request.request_id)
         if decision.drop_after:

@@ -61,6 +61,8 @@ class AuthHandlers:
 
     def authorize(self, request: Request, _: str) -> Response:
         checked = parse_authorize(request.query, self._config)
+        if checked.account is not None and not self._store.is_live(checked.account):
+            raise FlowError("Unknown accountId: no such account to re-authorize")
         return pages.consent_page(checked, self._pending.add(checked))
 
     def consent(self, request: Request, _: str) -> Response:
@@ -96,10 +98,8 @@ class AuthHandlers:
         return Response.json(200, answer, [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
 
     def deprecated_exchange(self, request: Request, code: str) -> Response:
-        # The OAS keeps GET only as "Deprecated, use POST instead"; refusing it makes a
-        # client that still uses it fail here rather than on some later day at Aurinko.
-        raise ApiError(
-            405, "methodNotAllowed",
-            "GET /v1/auth/token/{code} is deprecated: the sandbox serves only POST",
-            [("Allow", "POST")],
-        )  # fmt: skip
+        # OAS: "Get access token, Deprecated use POST instead": documented, and used by the
+        # vendor's Java client, so it works as POST does; the answer says it is deprecated.
+        answer = self.exchange(request, code)
+        answer.headers.append(("Deprecation", "true"))
+        return answer

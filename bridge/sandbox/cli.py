@@ -57,7 +57,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--strict-body",
         action="store_true",
-        help="400 for unknown top-level keys and for a body that sets nothing ({})",
+        help="400 for unknown top-level keys, for a null field and for a body that sets"
+        " nothing ({})",
+    )
+    group.add_argument(
+        "--null-ignored",
+        action="store_true",
+        help="PATCH treats a null field as absent (unchanged) instead of removing it",
+    )
+    group.add_argument(
+        "--photo-ignored",
+        action="store_true",
+        help="POST and PATCH ignore the photo (set or removed), as Aurinko may",
+    )
+    group.add_argument(
+        "--empty-unchanged",
+        action="store_true",
+        help='PATCH treats an empty value ("", [], a name part "", a photo without'
+        " content) as unchanged instead of a removal",
     )
     group = parser.add_argument_group(
         "OAuth application: Aurinko's account flow on /v1/auth/* (off by default)"
@@ -95,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=_DEFAULTS.webhook_timeout,
         metavar="SECONDS",
-        help="how long the validation handshake and each notification may take (default: 10)",
+        help="how long the validation handshake and each notification may take (default: 30,"
+        " Aurinko's)",
     )
     group.add_argument(
         "--webhook-max-failures",
@@ -244,6 +262,9 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
             weak_etags=args.weak_etags,
             write_answer=args.write_answer,
             strict_body=args.strict_body,
+            null_ignored=args.null_ignored,
+            empty_unchanged=args.empty_unchanged,
+            photo_ignored=args.photo_ignored,
         ),
         client_id=args.client_id,
         client_secret=args.client_secret,

@@ -112,7 +112,7 @@ class SandboxConfig:
     return_urls: tuple[str, ...] = ()
     code_ttl: float = 300.0
     signing_secret: str | None = None
-    webhook_timeout: float = 10.0
+    webhook_timeout: float = 30.0  # DOC-V: Aurinko waits 30 s for the handshake
     webhook_max_failures: int = 5
     webhook_retry_delay: float = 1.0
     webhook_faults: WebhookFaults = WebhookFaults()

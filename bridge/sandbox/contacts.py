@@ -33,12 +33,24 @@ def _new_photo(photo: dict[str, Any]) -> dict[str, Any]:
     return {"id": photo.get("id") or secrets.token_hex(8), **photo}
 
 
-def _merged(row: ContactRow, body: ContactInput) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """PATCH semantics: named top-level fields replace (arrays whole); null removes."""
+def _members_kept(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with each member sent as ``""`` keeping its stored value (``empty_unchanged``)."""
+    out = {key: value for key, value in new.items() if value != ""}
+    out.update({key: old[key] for key, value in new.items() if value == "" and key in old})
+    return out
+
+
+def _merged(
+    row: ContactRow, body: ContactInput, keep_empty: bool = False
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """PATCH semantics: named top-level fields replace (arrays whole); null removes.
+    ``keep_empty``: an object's members sent as ``""`` are left as they were."""
     data = dict(row.data)
     for key, value in body.fields.items():
         if value is None:
             data.pop(key, None)
+        elif keep_empty and isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = _members_kept(data[key], value)
         else:
             data[key] = value
     photo = row.photo
@@ -87,7 +99,7 @@ class ContactService:
                 raise ApiError(412, "precondition.failed", "If-Match header is required")
             if not matches(if_match, row.etag, self._profile.config.weak_etags):
                 raise ApiError(412, "precondition.failed", "ETag does not match")
-            data, photo = _merged(row, body)
+            data, photo = _merged(row, body, self._profile.config.empty_unchanged)
             updated = replace(
                 row, etag=self._new_etag(), modified=rfc3339(self._clock()),
                 seq=self._store.next_seq(account), data=data, photo=photo,

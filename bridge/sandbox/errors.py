@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ApiError(Exception):
     """An answer in the ``{code, message, requestId}`` envelope (``ApiRequestFailed``)."""
@@ -12,12 +14,14 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: list[tuple[str, str]] | None = None,
+        original: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or []
+        self.original = original  # ``originalError``: the provider's own error, relayed
 
 
 def bad_request(message: str) -> ApiError:

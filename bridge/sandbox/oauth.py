@@ -63,6 +63,7 @@ class AuthorizeRequest:
     scopes: tuple[str, ...]
     return_url: str
     state: str | None
+    account: int | None = None  # ``accountId``: re-authorize this account
 
 
 def _single(query: dict[str, list[str]], name: str) -> str | None:
@@ -128,8 +129,22 @@ def parse_authorize(query: dict[str, list[str]], config: SandboxConfig) -> Autho
     if service_type not in SERVICE_TYPES:
         raise FlowError(f"Unknown serviceType {service_type!r}: one of {', '.join(SERVICE_TYPES)}")
     return AuthorizeRequest(
-        client_id, service_type, _scopes(query), return_url, _single(query, "state")
+        client_id,
+        service_type,
+        _scopes(query),
+        return_url,
+        _single(query, "state"),
+        _account_id(query),
     )
+
+
+def _account_id(query: dict[str, list[str]]) -> int | None:
+    value = _single(query, "accountId")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise FlowError("accountId must be a number (int64)")
+    return int(value)
 
 
 class PendingConsents:
@@ -173,7 +188,7 @@ def issue_code(store: Store, request: AuthorizeRequest, now: float, ttl: float) 
     code = secrets.token_urlsafe(32)
     grant = CodeRow(
         request.client_id, request.service_type, list(request.scopes), request.return_url,
-        expires=now + ttl, used=False,
+        expires=now + ttl, used=False, account=request.account,
     )  # fmt: skip
     # Used and expired codes are kept one more ttl, so a late retry learns what happened.
     store.save_code(token_hash(code), grant, forget_before=now - ttl)
@@ -191,7 +206,8 @@ class Exchanged:
 
 
 def redeem_code(store: Store, code: str, client_id: str, now: float) -> Exchanged:
-    """Trade a code for a new account and its access token, once.
+    """Trade a code for a new account and its access token, once; a code of a consent for
+    an existing account (``accountId``) gives that account a new token instead.
 
     Lookup, checks, account creation and marking the code used are one store
     transaction, so concurrent exchanges of one code serialize and only one wins.
@@ -209,9 +225,14 @@ def redeem_code(store: Store, code: str, client_id: str, now: float) -> Exchange
         if now >= grant.expires:
             raise _invalid_code("The authorization code has expired")
         token = secrets.token_urlsafe(32)
-        account = store.create_account(
-            token_hash(token), grant.service_type, grant.scopes, rfc3339(now)
-        )
+        if grant.account is None:
+            account = store.create_account(
+                token_hash(token), grant.service_type, grant.scopes, rfc3339(now)
+            )
+        elif store.reauthorize(grant.account, token_hash(token), grant.service_type, grant.scopes):
+            account = grant.account  # same account, same contacts: a new token and grant
+        else:
+            raise _invalid_code("The account to re-authorize was deleted")
         store.mark_code_used(digest)
     return Exchanged(account, token)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from bridge.sandbox.refusals import RefusalStyle
+
 EtagStyle = Literal["token", "google"]
 WriteAnswer = Literal["record", "id-etag", "id"]
 WRITE_ANSWERS: tuple[WriteAnswer, ...] = ("record", "id-etag", "id")
@@ -42,6 +44,8 @@ class ProviderRules:
     keep_unknown_keys: bool = True
     empty_is_absent: bool = False
     etag_style: EtagStyle = "token"
+    birthday_pattern: str | None = None  # a birthday must match it (None: any string)
+    refusals: RefusalStyle = "aurinko"  # whose words a 400 is in (see refusals.py)
 
 
 def _frozen(table: dict[str, dict[str, int]]) -> Mapping[str, Mapping[str, int]]:
@@ -66,8 +70,16 @@ PROFILES: Mapping[str, ProviderRules] = MappingProxyType(
             birthday_needs_year=True,
             keep_unknown_keys=False,
             empty_is_absent=True,
+            refusals="graph",
         ),
-        "google": ProviderRules(keep_unknown_keys=False, empty_is_absent=True, etag_style="google"),
+        # People API birthdays are dates, with or without a year (google.type.Date).
+        "google": ProviderRules(
+            keep_unknown_keys=False,
+            empty_is_absent=True,
+            etag_style="google",
+            birthday_pattern=r"\d{4}-\d{2}-\d{2}|--\d{2}-\d{2}",
+            refusals="google",
+        ),
     }
 )
 
@@ -79,8 +91,16 @@ class ProfileConfig:
     - ``weak_etags``: etags are answered as ``W/"..."``; If-Match accepts that form too.
     - ``write_answer``: what POST and PATCH answer: ``record`` (``{id, etag, record}``),
       ``id-etag`` (``{id, etag}``) or ``id`` (``{id}``).
-    - ``strict_body``: unknown top-level keys, and a body that sets nothing (``{}``, or only
-      read-only fields), answer 400 instead of being dropped or accepted.
+    - ``strict_body``: unknown top-level keys, a top-level ``null`` (the vendor's schema marks
+      nothing nullable, and a service validating against it would refuse one), and a body
+      that sets nothing (``{}``, or only read-only fields) answer 400 instead of being
+      dropped or accepted.
+    - ``null_ignored``: a PATCH's ``null`` means "absent", i.e. unchanged (what a service
+      reading bodies into plain objects does: the vendor's Java client omits nulls).
+    - ``empty_unchanged``: a PATCH's empty value (``""``, ``[]``, ``{}``, a name or company
+      member ``""``, a photo without content) leaves the field as it was.
+    - ``photo_ignored``: POST and PATCH ignore ``photo`` (setting and removing alike), as
+      Aurinko may: Graph and Google set photos through endpoints of their own.
 
     A 429 without ``Retry-After`` is a fault setting: ``FaultConfig(retry_after=None)``.
     """
@@ -89,6 +109,9 @@ class ProfileConfig:
     weak_etags: bool = False
     write_answer: WriteAnswer = "record"
     strict_body: bool = False
+    null_ignored: bool = False
+    empty_unchanged: bool = False
+    photo_ignored: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
@@ -113,7 +136,7 @@ def profile_config_from_json(data: object) -> ProfileConfig:
     unknown = sorted(set(data) - set(ProfileConfig.__dataclass_fields__))
     if unknown:
         raise ValueError(f"unknown profile setting(s): {', '.join(unknown)}")
-    for key in ("weak_etags", "strict_body"):
+    for key in ("weak_etags", "strict_body", "null_ignored", "empty_unchanged", "photo_ignored"):
         if key in data and not isinstance(data[key], bool):
             raise ValueError(f"{key} must be true or false")
     for key in ("name", "write_answer"):

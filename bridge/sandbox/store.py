@@ -76,11 +76,18 @@ CREATE INDEX IF NOT EXISTS subscriptions_by_account ON subscriptions (account, i
 # Columns added after the first release: a database made before them gets them by ALTER.
 # ``service_type`` and ``scopes`` (JSON) are NULL for accounts of configured tokens; a
 # deleted account keeps its row (so its id is never handed out again) but not its token.
-_ACCOUNT_COLUMNS = {
-    "service_type": "TEXT",
-    "scopes": "TEXT",
-    "created": "TEXT",
-    "deleted": "TEXT",
+# ``token_status`` is NULL while the grant is active, else ``invalid`` or ``dead`` (set by
+# the test hook that kills a grant; a re-authorization makes it active again). A code's
+# ``account`` is the account it re-authorizes (``accountId`` on authorize), else NULL.
+_ADDED_COLUMNS = {
+    "accounts": {
+        "service_type": "TEXT",
+        "scopes": "TEXT",
+        "created": "TEXT",
+        "deleted": "TEXT",
+        "token_status": "TEXT",
+    },
+    "auth_codes": {"account": "INTEGER"},
 }
 
 _COLUMNS = "id, etag, created, modified, seq, data, photo, deleted"
@@ -118,6 +125,7 @@ class AccountRow:
     service_type: str | None
     scopes: list[str] | None
     created: str | None
+    token_status: str = "active"
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class CodeRow:
     return_url: str
     expires: float
     used: bool
+    account: int | None = None  # the account it re-authorizes
 
 
 @dataclass(frozen=True)
@@ -216,10 +225,12 @@ class Store:
 
     def _add_missing_columns(self) -> None:
         with self.transaction():
-            present = {row[1] for row in self._conn.execute("PRAGMA table_info(accounts)")}
-            for name, kind in _ACCOUNT_COLUMNS.items():
-                if name not in present:
-                    self._conn.execute(f"ALTER TABLE accounts ADD COLUMN {name} {kind}")
+            for table, columns in _ADDED_COLUMNS.items():
+                info = self._conn.execute(f"PRAGMA table_info({table})")
+                present = {row[1] for row in info}
+                for name, kind in columns.items():
+                    if name not in present:
+                        self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -304,12 +315,61 @@ class Store:
 
     def account(self, account: int) -> AccountRow:
         with self.transaction():
-            service_type, scopes, created = self._conn.execute(
-                "SELECT service_type, scopes, created FROM accounts WHERE id = ?", (account,)
+            service_type, scopes, created, status = self._conn.execute(
+                "SELECT service_type, scopes, created, token_status FROM accounts WHERE id = ?",
+                (account,),
             ).fetchone()
         return AccountRow(
-            account, service_type, json.loads(scopes) if scopes is not None else None, created
+            account,
+            service_type,
+            json.loads(scopes) if scopes is not None else None,
+            created,
+            status or "active",
         )
+
+    def token_status(self, account: int) -> str:
+        """``active``, ``invalid`` or ``dead``: whether the provider's grant still works."""
+        with self._lock:
+            status: str | None = self._one(
+                "SELECT token_status FROM accounts WHERE id = ?", account
+            )
+        return status or "active"
+
+    def set_token_status(self, account: int, status: str) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE accounts SET token_status = ? WHERE id = ?",
+                (None if status == "active" else status, account),
+            )
+
+    def revoke_token(self, account: int) -> None:
+        """The account's token stops working and its grant is dead; the account, its
+        contacts and subscriptions stay, to be re-authorized by its id."""
+        with self.transaction():
+            # Not a hex digest, so no token can ever hash to it again.
+            self._conn.execute(
+                "UPDATE accounts SET token_hash = 'revoked:' || id, token_status = 'dead'"
+                " WHERE id = ?",
+                (account,),
+            )
+
+    def is_live(self, account: int) -> bool:
+        with self.transaction():
+            found = self._conn.execute(
+                "SELECT 1 FROM accounts WHERE id = ? AND deleted IS NULL", (account,)
+            ).fetchone()
+        return found is not None
+
+    def reauthorize(self, account: int, digest: str, service_type: str, scopes: list[str]) -> bool:
+        """The live ``account`` gets a new token (the old one no longer works) and an active
+        grant; its contacts, change log and subscriptions stay. False if it is gone."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE accounts SET token_hash = ?, token_status = NULL, service_type = ?,"
+                " scopes = ? WHERE id = ? AND deleted IS NULL",
+                (digest, service_type, _dumps(scopes), account),
+            )
+        return cursor.rowcount == 1
 
     def live_accounts(self) -> list[int]:
         with self.transaction():
@@ -405,22 +465,24 @@ class Store:
             self._conn.execute("DELETE FROM auth_codes WHERE expires < ?", (forget_before,))
             self._conn.execute(
                 "INSERT INTO auth_codes (code_hash, client_id, service_type, scopes, return_url, "
-                "expires, used) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "expires, used, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (digest, grant.client_id, grant.service_type, _dumps(grant.scopes),
-                 grant.return_url, grant.expires, int(grant.used)),
+                 grant.return_url, grant.expires, int(grant.used), grant.account),
             )  # fmt: skip
 
     def code(self, digest: str) -> CodeRow | None:
         with self.transaction():
             row = self._conn.execute(
-                "SELECT client_id, service_type, scopes, return_url, expires, used "
+                "SELECT client_id, service_type, scopes, return_url, expires, used, account "
                 "FROM auth_codes WHERE code_hash = ?",
                 (digest,),
             ).fetchone()
         if row is None:
             return None
-        client_id, service_type, scopes, return_url, expires, used = row
-        return CodeRow(client_id, service_type, json.loads(scopes), return_url, expires, bool(used))
+        client_id, service_type, scopes, return_url, expires, used, account = row
+        return CodeRow(
+            client_id, service_type, json.loads(scopes), return_url, expires, bool(used), account
+        )
 
     def mark_code_used(self, digest: str) -> None:
         with self.transaction():

@@ -184,6 +184,13 @@ class Subscriptions:
         assert updated is not None
         return updated
 
+    def fail(self, ident: int, error: str) -> SubscriptionRow:
+        """The provider side of a subscription broke (a test hook): it is deactivated with
+        ``error`` as its ``failDescription``, and its URL gets a lifecycle ``error`` event."""
+        row = self.lapse(ident, error)
+        self._notifier.lifecycle(row, "error", error)
+        return row
+
 
 class SubscriptionHandlers:
     def __init__(self, subscriptions: Subscriptions) -> None:

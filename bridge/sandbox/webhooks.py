@@ -240,6 +240,36 @@ class Notifier:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def lifecycle(self, row: SubscriptionRow, event: str, error: str | None) -> None:
+        """Tell the subscription's URL that its state changed (OAS, Webhooks: ``lifecycleEvent``
+        ``error`` or ``active``, with ``error`` "if any"). Sent once from a thread of its own,
+        not retried and not counted: how Aurinko retries these is not documented."""
+        if self._secret is None or self._stop.is_set():
+            return
+        notification: dict[str, Any] = {
+            "subscription": row.id,
+            "resource": RESOURCE,
+            "accountId": row.account,
+            "lifecycleEvent": event,
+            "payloads": [],
+        }
+        if error:
+            notification["error"] = error
+        body = json.dumps(notification, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = signed_headers(
+            self._secret, str(int(self._clock())), body, "application/json", False
+        )
+
+        def send() -> None:
+            try:
+                post(row.notification_url, body, headers, self._timeout)
+            except (OSError, HTTPException) as exc:
+                logger.debug("lifecycle event of subscription %d not delivered: %s", row.id, exc)
+
+        thread = threading.Thread(target=send, name=f"aurinko-sandbox-lifecycle-{row.id}")
+        thread.daemon = True
+        thread.start()
+
     # --- changes in, notifications out -------------------------------------------------
 
     def changed(self, account: int, contact_id: str, change_type: str) -> None:

@@ -111,7 +111,11 @@ class Response:
 
     @classmethod
     def error(cls, error: ApiError, request_id: str) -> Response:
-        envelope = {"code": error.code, "message": error.message, "requestId": request_id}
+        envelope: dict[str, Any] = {
+            "code": error.code, "message": error.message, "requestId": request_id,
+        }  # fmt: skip
+        if error.original is not None:
+            envelope["originalError"] = error.original
         return cls.json(error.status, envelope, error.headers)
 
     def status_line(self) -> str:

@@ -145,7 +145,11 @@ class StatusPage:
         row = self.engine.store.get(book.id, href)
         if row is None or not row.held:
             return None
-        return render.HeldView(people.person(row.contact), people.held_fields(row.held))
+        return render.HeldView(
+            people.person(row.contact),
+            people.held_fields(row.held),
+            people.held_removals(row.held),
+        )
 
     # -- the buttons --------------------------------------------------------------------
 

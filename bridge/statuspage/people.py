@@ -318,10 +318,16 @@ def refusal(reason: str) -> str:
     return _REQUEST.sub("", _CALL.sub("", reason)) or reason
 
 
+def held_removals(held: Contact) -> list[str]:
+    """Fields removed on the card that Aurinko did not remove (held as None): their labels."""
+    return [label_of(key) for key in sorted(held, key=_order) if held[key] is None]
+
+
 def held_fields(held: Contact) -> list[tuple[str, str]]:
     """Fields Aurinko refused and the card keeps: (label, value in words)."""
     out = []
-    for key, value in sorted(held.items(), key=lambda kv: _order(kv[0])):
+    values = {key: value for key, value in held.items() if value is not None}
+    for key, value in sorted(values.items(), key=lambda kv: _order(kv[0])):
         field = _BY_PATH.get(key)
         if field is not None:
             shown = field.show(value)

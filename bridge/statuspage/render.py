@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from ..status import BookStatus, ParkedWrite, TokenState, age
+from ..status import BookStatus, ParkedWrite, TokenState, age, token_words
 from .people import ConflictView, Row, refusal
 
 _STYLE = """
@@ -40,6 +40,8 @@ tbody th{grid-column:1/3;width:auto;padding-bottom:0}td{border-top:0}
 _TOKEN = {
     TokenState.OK: ("ok", "connected"),
     TokenState.REFUSED: ("bad", "refused: link the account again"),
+    TokenState.DEAD: ("bad", ""),  # words with the command to run: ``token_words``
+    TokenState.RETRYING: ("bad", ""),
     TokenState.UNREACHABLE: ("bad", "not checked: the account did not answer"),
     TokenState.UNREADABLE: ("bad", "the token cannot be read"),
     TokenState.UNCHECKED: ("", "not checked"),
@@ -57,6 +59,7 @@ class ParkedView:
 class HeldView:
     name: str
     fields: list[tuple[str, str]]  # (label, value) Aurinko refused; the card keeps them
+    removed: list[str] = field(default_factory=list)  # labels Aurinko did not remove
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ def _account(status: BookStatus, provider: str) -> str:
 def _book(view: BookView, csrf: str) -> str:
     status = view.status
     css, words = _TOKEN[status.token.state]
+    words = words or token_words(status)
     detail = status.token.detail if status.token.state is not TokenState.OK else ""
     remote = view.provider if status.token.provider else "the account"
     facts = [
@@ -116,7 +120,7 @@ def _book(view: BookView, csrf: str) -> str:
         f'<h2>{escape(title)} <span class="sub">{escape(status.path)}</span></h2><dl>{rows}</dl>'
         f"{'<h3>Conflicts to settle</h3>' + kept if kept else ''}"
         f"{'<h3>Changes refused</h3>' + parked if parked else ''}"
-        f"{'<h3>Fields kept here only</h3>' + held if held else ''}</section>"
+        f"{f'<h3>Fields {escape(remote)} would not take</h3>' + held if held else ''}</section>"
     )
 
 
@@ -138,11 +142,17 @@ def _held(view: HeldView, provider: str) -> str:
         f"<dt>{escape(label)}</dt><dd>{escape(value) or '&nbsp;'}</dd>"
         for label, value in view.fields
     )
-    return (
-        f'<div class="card held"><h4>{escape(view.name)}</h4>'
-        f"<p>{escape(provider)} did not take these; the card here keeps them.</p>"
-        f"<dl>{items}</dl></div>"
+    kept = (
+        f"<p>{escape(provider)} did not take these; the card here keeps them.</p><dl>{items}</dl>"
+        if items
+        else ""
     )
+    removed = "".join(
+        f"<p>{escape(label)} removed here, but {escape(provider)} did not remove it: it keeps"
+        " its value there, and the card here keeps your removal.</p>"
+        for label in view.removed
+    )
+    return f'<div class="card held"><h4>{escape(view.name)}</h4>{kept}{removed}</div>'
 
 
 def _tries(count: int) -> str:

@@ -360,6 +360,20 @@ class ContactStore:
         )
         return [str(r[0]) for r in rows]
 
+    def all_held(self, book_id: int) -> list[tuple[str, Json]]:
+        """Each contact of the book with fields Aurinko refused or did not remove: (href,
+        held fields), by href. For status, which is rare: it reads the book's rows."""
+        rows = (
+            self.db.connection()
+            .execute(
+                "SELECT href, held_json FROM contacts WHERE book_id = ? AND held_json IS NOT NULL"
+                " ORDER BY href",
+                (book_id,),
+            )
+            .fetchall()
+        )
+        return [(str(href), held) for href, text in rows if (held := loads(text))]
+
     def save(self, row: ContactRow) -> bool:
         """Insert or replace the contact at ``row.href``; log a change when its card changed.
 

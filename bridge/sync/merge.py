@@ -76,10 +76,24 @@ def merge3(
     sides follows ``policy``, and the losing value is reported so it can be kept.
     """
     result = MergeResult(merged={})
-    result.merged = _merge_dicts(
-        "", writable(base or {}), writable(local), writable(remote), policy, result
-    )
+    theirs = writable(remote)
+    ours = [_with_their_photo_id(writable(side), theirs) for side in (base or {}, local)]
+    result.merged = _merge_dicts("", ours[0], ours[1], theirs, policy, result)
     for key in READ_ONLY:
         if key in remote:
             result.merged[key] = remote[key]
     return result
+
+
+def _with_their_photo_id(contact: Contact, remote: Contact) -> Contact:
+    """``contact`` with the remote's photo when the two differ only in the photo's ``id``,
+    which the server assigns: a write's answer carries no image, so the photo kept as the
+    merge base is the one sent, without it. Unchanged that way, a photo is never a conflict."""
+    mine, theirs = contact.get("photo"), remote.get("photo")
+    if isinstance(mine, dict) and isinstance(theirs, dict) and _image(mine) == _image(theirs):
+        return {**contact, "photo": theirs}
+    return contact
+
+
+def _image(photo: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in photo.items() if key != "id"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,13 +28,14 @@ from .cards import linked_to, remote_row
 from .context import SyncContext
 from .fields import READ_ONLY, Contact
 from .merge import ConflictPolicy, merge3
+from .refusals import refused_field
+from .removal import Removals, fallback_body, not_taken, removals, spec_body
 from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
 
-# A 400 naming the field it refuses ("Invalid field 'emailAddresses': ..."): the rest of
-# the contact can still go up. A write giving up more fields than this is refused whole.
-_REFUSED_FIELD = re.compile(r"(?:field|property)\s+'([A-Za-z]+)")
+# A 400 naming a field it refuses (refusals.py reads Graph's, Google's and plain words):
+# the rest of the contact can still go up. A write giving up more fields is refused whole.
 MAX_HELD_FIELDS = 3
 
 # A contact edited upstream again and again between our GET and PATCH: give up for now
@@ -54,6 +54,7 @@ class Outcome(enum.Enum):
 # account cannot take writes now, whichever write it is; a 500 may be about this one write.
 _SERVICE_DOWN = frozenset({None, 408, 429, 502, 503, 504})
 _TOKEN_REFUSED = "Aurinko refused the account's token ({}); renew the token, then writes resume"
+_TOKEN_DEAD = "token dead ({}): run aurinko-bridge account relink {}; the queued writes go up then"
 _NO_WRITE_PERMISSION = (
     "the account's token lacks the Contacts.ReadWrite permission (Aurinko answered 403);"
     " link the account again granting write access; writes wait until then"
@@ -93,8 +94,12 @@ class Pusher:
             return Outcome.SKIPPED
         except (UnauthorizedError, ForbiddenError) as exc:
             self.outbox.defer(op.id, str(exc))
-            forbidden = isinstance(exc, ForbiddenError)
-            report.error = _NO_WRITE_PERMISSION if forbidden else _TOKEN_REFUSED.format(exc)
+            if isinstance(exc, ForbiddenError):
+                report.error = _NO_WRITE_PERMISSION
+            elif exc.grant_dead:
+                report.error = _TOKEN_DEAD.format(exc, book.path)
+            else:
+                report.error = _TOKEN_REFUSED.format(exc)
             return Outcome.STOP
         except AurinkoError as exc:
             self.outbox.defer(op.id, str(exc))
@@ -144,7 +149,9 @@ class Pusher:
             op, payload, op.local_json, self.client.create, report, keep_one=True
         )
         assert result is not None  # keep_one: a create never ends up sending nothing
-        self._finish(book, op, _answered(result, op.local_json), held=held, sent_keys=set(payload))
+        answered = _answered(result, op.local_json)
+        held.update(_untaken_photo(op, payload, answered, op.local_json, report))
+        self._finish(book, op, answered, held=held, sent_keys=set(payload))
 
     def _holding_refused(
         self,
@@ -164,7 +171,7 @@ class Pusher:
             try:
                 return send(payload), held
             except BadRequestError as exc:
-                field = _refused_field(exc, payload)
+                field = refused_field(exc, payload)
                 last = keep_one and len(payload) == 1
                 if field is None or last or len(held) >= MAX_HELD_FIELDS:
                     raise
@@ -198,8 +205,10 @@ class Pusher:
                 self._finish(book, op, self._as_held(base, remote_id))
                 return
             send = partial(self.client.update, remote_id, etag=etag)
+            cleared = removals(base, fields)
+            body = spec_body(fields, base, cleared)
             try:
-                result, held = self._holding_refused(op, fields, target, send, report)
+                result, held = self._holding_refused(op, body, target, send, report)
             except PreconditionFailedError:
                 current = self.client.get(op.remote_id, with_photo=True)
                 target = self._merge(book, op, base, target, current, report)
@@ -209,12 +218,67 @@ class Pusher:
                 self._deleted_upstream(book, op, report)
                 return
             if result is None:  # only refused fields changed: Aurinko holds the rest already
-                self._finish(book, op, self._as_held(base, remote_id), held=held, sent_keys=set())
-                return
-            answered = _answered(result, target)
-            self._finish(book, op, answered, sent=target, held=held, sent_keys=set(fields))
+                answered, sent_keys = self._as_held(base, remote_id), set()
+            else:
+                answered, sent_keys = _answered(result, target), set(body)
+            # What the answer shows unremoved, and removals refused with a 400, get a second form.
+            refused = cleared.only(set(held))
+            stuck = not_taken(answered, cleared.only(sent_keys)) | refused
+            answered, kept = self._clear_or_hold(op, fields, stuck, answered, target, report)
+            kept.update(_untaken_photo(op, body if result else {}, answered, target, report))
+            took = refused.fields() - set(kept)
+            held = {**{k: v for k, v in held.items() if k not in took}, **kept}
+            self._finish(book, op, answered, sent=target, held=held, sent_keys=sent_keys | took)
             return
         raise UnavailableError(f"{op.href} keeps changing upstream; will retry")
+
+    def _clear_or_hold(
+        self,
+        op: OutboxOp,
+        changes: Contact,
+        stuck: Removals,
+        answered: Contact,
+        target: Contact,
+        report: SyncReport,
+    ) -> tuple[Contact, Contact]:
+        """Send the removals Aurinko did not make (``stuck``) once more in their other form;
+        those it still keeps are held as the card has them: the card keeps the user's
+        removal, never what Aurinko put back. Returns what Aurinko holds and the held fields."""
+        if not stuck:
+            return answered, {}
+        assert op.remote_id is not None
+        why = "it kept the value after an empty value and after null"
+        try:
+            answered = self._send_second_form(op.remote_id, changes, stuck, answered, target)
+            stuck = not_taken(answered, stuck)
+        except BadRequestError as exc:
+            why = f"it kept the value after an empty value and refused null: {exc}"
+        kept = {key: target.get(key) for key in sorted(stuck.fields())}
+        for key in kept:
+            report.skipped.append(
+                f"{op.op} {op.href}: Aurinko did not remove {key} ({why}); the card keeps"
+                " the removal"
+            )
+            log.warning("%s: Aurinko did not remove %s (%s)", op.href, key, why)
+        return answered, kept
+
+    def _send_second_form(
+        self, remote_id: str, changes: Contact, stuck: Removals, answered: Contact, target: Contact
+    ) -> Contact:
+        """PATCH ``stuck`` in its second form; what Aurinko holds afterwards. A 412 means the
+        contact changed since the first answer (or a retried PATCH of ours went through
+        and its answer was lost): read it, and send again only what it still holds."""
+        etag = str(answered.get("etag") or "")
+        for _ in range(2):
+            try:
+                result = self.client.update(remote_id, fallback_body(changes, stuck), etag=etag)
+                return _answered(result, target)
+            except PreconditionFailedError:
+                answered = self.client.get(remote_id, with_photo=True)
+                stuck, etag = not_taken(answered, stuck), str(answered.get("etag") or "")
+                if not stuck:
+                    return answered
+        raise UnavailableError(f"{remote_id} keeps changing upstream; the removal is tried later")
 
     def _as_held(self, base: Contact, remote_id: str) -> Contact:
         """The contact as Aurinko holds it when a write had nothing to send: the merge
@@ -301,10 +365,23 @@ def _served(book: Book, record: Contact, row: ContactRow) -> ContactRow:
         return linked_to(row, record)
 
 
-def _refused_field(exc: BadRequestError, payload: Contact) -> str | None:
-    found = _REFUSED_FIELD.search(str(exc))
-    field = found.group(1) if found else None
-    return field if field in payload and field != "name" and payload[field] is not None else None
+def _untaken_photo(
+    op: OutboxOp, sent: Contact, answered: Contact, local: Contact, report: SyncReport
+) -> Contact:
+    """The photo, held as the card has it, when a write set one and Aurinko's answer has
+    none (Graph and Google set photos through endpoints of their own, which Aurinko may not
+    call on a contact write); else nothing. The card keeps its photo and status says so."""
+    photo = sent.get("photo")
+    if not (isinstance(photo, dict) and photo.get("content")):
+        return {}
+    if answered.get("hasPhoto") or (answered.get("photo") or {}).get("content"):
+        return {}
+    report.skipped.append(
+        f"{op.op} {op.href}: Aurinko did not take the photo (its answer has none); the card"
+        " keeps it"
+    )
+    log.warning("%s: Aurinko did not take the photo of the %s", op.href, op.op)
+    return {"photo": local.get("photo")}
 
 
 def _answered(result: WriteResult, sent: Contact) -> Contact:

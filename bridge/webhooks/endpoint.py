@@ -26,6 +26,7 @@ engine's own coalescing of a book's runs), so a burst costs two pulls.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -133,6 +134,9 @@ class WebhookEndpoint:
         self.verifier = Verifier(secret, config.max_skew, clock=clock)
         self.hooks = WebhookStore(engine.db)
         self.spacer = Spacer(self._pull, spacing)
+        # Called with a book's id when Aurinko says its subscription failed (a lifecycle
+        # event ``error``): ``serve`` points it at the WebhookManager's ``recheck``.
+        self.on_subscription_error: Callable[[int], None] | None = None
         redact.install()
 
     handles = staticmethod(handles)
@@ -179,8 +183,27 @@ class WebhookEndpoint:
         if isinstance(found, tuple):
             self.verifier.release(signature)
             return _plain(start_response, *found)
-        self.spacer.notify(found)
+        self._lifecycle(found, body)
+        self.spacer.notify(found)  # after any event too: changes may have gone unnotified
         return _plain(start_response, "200 OK", "")
+
+    def _lifecycle(self, book_id: int, body: bytes) -> None:
+        """OAS, Webhooks: a notification may carry ``lifecycleEvent`` (``error`` or
+        ``active``, "when subscription state changes") and ``error``. On an error the
+        book's subscription is checked at once (and made again if Aurinko dropped it),
+        rather than at the next round of checks."""
+        event, error = _event(body)
+        if event == "active":
+            log.info("webhooks: Aurinko says the subscription of book %d is active again", book_id)
+        if event != "error" and not error:
+            return
+        log.warning(
+            "webhooks: Aurinko reports an error of book %d's subscription (%s); checking it now",
+            book_id,
+            error or "no reason given",
+        )
+        if self.on_subscription_error is not None:
+            self.on_subscription_error(book_id)
 
     def _validation(
         self,
@@ -223,6 +246,22 @@ class WebhookEndpoint:
     def _refuse(start_response: StartResponse, environ: Environ, why: str) -> Iterable[bytes]:
         log.info("webhook refused (%s) from %s", why, environ.get("REMOTE_ADDR", "?"))
         return _plain(start_response, "401 Unauthorized", why)
+
+
+def _event(body: bytes) -> tuple[str | None, str | None]:
+    """``lifecycleEvent`` and ``error`` of a notification (None where absent or unreadable;
+    the error cut short and made printable: it ends up in a log line)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    event, error = data.get("lifecycleEvent"), data.get("error")
+    words = None
+    if isinstance(error, str) and error.strip():
+        words = "".join(c if c.isprintable() else "?" for c in error.strip())[:200]
+    return (event if isinstance(event, str) else None), words
 
 
 def _body(environ: Environ) -> bytes | tuple[str, str]:

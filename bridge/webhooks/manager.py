@@ -56,6 +56,8 @@ class WebhookManager:
         self._takeover_check = takeover_check or engine.options.takeover_check
         self._states: dict[int, str] = {}  # the last state logged per book
         self._owned: set[int] = set()
+        self._asked: set[int] = set()  # books to check now (Aurinko reported an error)
+        self._asked_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,15 +89,24 @@ class WebhookManager:
             except Exception as exc:  # the store went away: the next round sees
                 log.warning("webhooks: cannot tell which books this instance syncs: %s", exc)
                 owned = set()
-            due = owned if full else owned - self._owned
+            self._wake.clear()  # before taking the asks: one made after it wakes the wait
+            with self._asked_lock:
+                asked, self._asked = self._asked, set()
+            due = owned if full else (owned - self._owned) | (asked & owned)
             self._owned = owned
             for book_id in sorted(due):
                 if self._stop.is_set():
                     return
                 self.check(book_id)
-            self._wake.clear()
             left = max(0.0, next_full - time.monotonic())
             self._wake.wait(min(left, self._takeover_check))
+
+    def recheck(self, book_id: int) -> None:
+        """Check the book's subscription now, not at the next round (a notification said
+        it failed); the check runs on the manager's thread, never the caller's."""
+        with self._asked_lock:
+            self._asked.add(book_id)
+        self._wake.set()
 
     # -- one book ----------------------------------------------------------------------
 

@@ -1,6 +1,12 @@
-"""Aurinko's request signatures: ``X-Aurinko-Signature`` is the HMAC-SHA256, in hex, of
+"""Aurinko's request signatures: ``X-Aurinko-Signature`` is the HMAC-SHA256 of
 ``v0:{X-Aurinko-Request-Timestamp}:{raw body}`` keyed with the application's signing
-secret (docs.aurinko.io, Webhooks API, "Authentication").
+secret (docs.aurinko.io, Webhooks API, "Authentication"; the OAS's Webhooks tag).
+
+Neither says how the digest is written in the header. Receivers of the real service found
+in public code compare lowercase hex, which is what we expect first; base64 (standard or
+URL-safe, padded or not) of the same digest is accepted too, since a service built on
+Java (the OAS's own sample is Java) may well encode it so. Either way it is the one HMAC,
+compared in constant time: accepting two spellings of it makes nothing forgeable.
 
 ``Verifier.authenticate`` accepts a request only if it is signed, its timestamp is within
 ``max_skew`` seconds of now and its signature matches (compared in constant time).
@@ -19,6 +25,8 @@ them in the store would put a database write on every notification to save that 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import threading
@@ -30,6 +38,28 @@ TIMESTAMP_HEADER = "HTTP_X_AURINKO_REQUEST_TIMESTAMP"  # as WSGI names the heade
 SIGNATURE_HEADER = "HTTP_X_AURINKO_SIGNATURE"
 MAX_SEEN = 10_000  # signatures remembered at most; the oldest are forgotten first
 _HEX_LENGTH = 64
+_DIGEST_LENGTH = 32
+
+
+def _digest(signature: str) -> bytes | None:
+    """The 32 bytes a signature header spells, in hex or base64; None if it spells none."""
+    text = signature.strip()
+    if not text.isascii():
+        return None
+    try:
+        if len(text) == _HEX_LENGTH:
+            return bytes.fromhex(text)
+        padded = text + "=" * (-len(text) % 4)
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return raw if len(raw) == _DIGEST_LENGTH else None
+
+
+def _key(signature: str) -> str:
+    """One request's key in the replay memory, whichever spelling its signature has."""
+    digest = _digest(signature)
+    return digest.hex() if digest is not None else signature.strip()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -58,23 +88,23 @@ class Verifier:
         """None when the request is Aurinko's and recent; else why it is refused."""
         if not timestamp or not signature:
             return "the request is not signed"
-        timestamp, given = timestamp.strip(), signature.strip().lower()
+        timestamp = timestamp.strip()
         if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
             return "the request's timestamp is not a number of seconds"
         if abs(self._clock() - int(timestamp)) > self._max_skew:
             return "the request's timestamp is too far from now"
-        expected = sign(self._secret, timestamp, body)
+        expected = bytes.fromhex(sign(self._secret, timestamp, body))
         # Constant time on every path: a malformed signature is compared as well.
-        well_formed = len(given) == _HEX_LENGTH and given.isascii()
-        candidate = given if well_formed else "0" * _HEX_LENGTH
-        if not hmac.compare_digest(expected, candidate) or not well_formed:
+        digest = _digest(signature)
+        candidate = digest if digest is not None else bytes(len(expected))
+        if not hmac.compare_digest(expected, candidate) or digest is None:
             return "the request's signature does not match"
         return None
 
     def remember(self, timestamp: str, signature: str) -> bool:
         """Record an authenticated request's signature: False if it was recorded before
         (the same request again), True the first time."""
-        given = signature.strip().lower()
+        given = _key(signature)
         with self._lock:
             self._forget_expired(self._clock())
             if given in self._seen:
@@ -90,7 +120,7 @@ class Verifier:
         served in full, not answered as a notification already taken."""
         if signature:
             with self._lock:
-                self._seen.pop(signature.strip().lower(), None)
+                self._seen.pop(_key(signature), None)
 
     def _forget_expired(self, now: float) -> None:
         # Mostly in order of arrival, which is nearly that of expiry: stop at the first

@@ -101,6 +101,7 @@ interval = 3600
 client_id = "{client_id}"
 client_secret_file = "app.secret"
 base_url = "{url}"
+callback_port = 0   # a free port: tests run beside others on one machine
 """
 
 
@@ -168,6 +169,7 @@ def return_url(authorize: str) -> str:
     assert query["scopes"] == ["Contacts.Read Contacts.ReadWrite"]
     assert query["serviceType"] == ["Google"] and query["clientId"] == [CLIENT_ID]
     assert query["responseType"] == ["code"] and len(query["state"][0]) >= 40
+    assert query["ensureScopes"] == ["true"]  # a consent without write access is refused
     return query["returnUrl"][0]
 
 
@@ -402,6 +404,7 @@ def test_account_commands_need_a_configuration_file() -> None:
         (lambda s: (s.folder / "app.secret").unlink(), [], "client_secret_file"),
         (lambda s: (s.folder / "app.secret").chmod(0o644), [], "chmod 600"),
         (lambda s: None, ["--service", "Gmail"], "unknown service"),
+        (lambda s: None, ["--service", "Slack"], "Slack has no contacts"),
         (lambda s: None, ["--name-typo"], "unrecognized arguments"),
         (lambda s: None, ["--user", "bad/user"], "letters, digits"),
         (lambda s: None, ["--callback-port", "70000"], "0-65535"),
@@ -411,7 +414,17 @@ def test_account_commands_need_a_configuration_file() -> None:
             "already exists",
         ),
     ],
-    ids=["no-app", "no-secret", "open-secret", "service", "typo", "user", "port", "token-there"],
+    ids=[
+        "no-app",
+        "no-secret",
+        "open-secret",
+        "service",
+        "no-contacts",
+        "typo",
+        "user",
+        "port",
+        "token-there",
+    ],
 )
 def test_add_refuses_early_with_one_line(setup: Setup, change, extra, message: str) -> None:
     change(setup)
@@ -668,3 +681,30 @@ def test_the_embedded_demo_sandbox_links_accounts_too(tmp_path: Path, page: Page
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.communicate(timeout=60)
+
+
+def test_remove_revoke_deletes_the_account_at_aurinko(
+    setup: Setup, sandbox: str, page: Page
+) -> None:
+    process, url = start_add(setup.config, "work")
+    assert "alice/work is linked" in consent(page, url, "approve")
+    assert finish(process)[0] == 0
+    token = (setup.folder / "tokens" / "alice.work.token").read_text().strip()
+    aurinko = httpx.Client(base_url=sandbox, headers={"Authorization": f"Bearer {token}"})
+    assert aurinko.get("/account").status_code == 200
+    result = run("account", "remove", "work", "--revoke", "--config", str(setup.config))
+    assert result.returncode == 0, result.stderr
+    assert "Deleted the account at Aurinko (DELETE /v1/account)" in result.stdout
+    assert aurinko.get("/account").status_code == 401  # the account and its grant are gone
+    assert setup.config.read_bytes() == setup.original
+    assert not (setup.folder / "tokens" / "alice.work.token").exists()
+
+
+def test_remove_revoke_with_aurinko_down_keeps_the_token_file(tmp_path: Path) -> None:
+    setup = _setup(tmp_path, "http://127.0.0.1:9/v1")  # nothing listens there
+    _add_by_hand(setup, "alice", "work", "tokens/alice.work.token", TOKEN)
+    result = run("account", "remove", "work", "--revoke", "--config", str(setup.config))
+    assert result.returncode == 0, result.stderr
+    assert "Could not delete the account at Aurinko" in result.stdout
+    assert "Kept its token file" in result.stdout
+    assert (setup.folder / "tokens" / "alice.work.token").exists()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bridge.sandbox import SandboxApp
-from tests.conftest import write_bridge_config
+from tests.conftest import TOKEN, write_bridge_config
 from tests.sync.conftest import make_engine, vcard
 
 
@@ -80,8 +80,10 @@ def test_a_refused_token_is_reported_and_offline_skips_the_check(
     (tmp_path / "work.token").write_text("a-token-aurinko-never-issued\n")
     answer = _bridge(config, "status", "--json")
     assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout)[0]["token"]["state"] == "refused"
-    assert "TOKEN REFUSED" in _bridge(config, "status").stdout
+    # The sandbox answers an unknown token 401 token.dead, as Aurinko does a dead grant's.
+    assert json.loads(answer.stdout)[0]["token"]["state"] == "dead"
+    expected = "token dead: run aurinko-bridge account relink alice/work"
+    assert expected in _bridge(config, "status").stdout
     offline = _bridge(config, "status", "--json", "--offline")
     assert json.loads(offline.stdout)[0]["token"]["state"] == "unchecked"
 
@@ -93,3 +95,16 @@ def test_an_unreachable_aurinko_still_gives_a_status(tmp_path: Path) -> None:
     (book,) = json.loads(answer.stdout)  # configured, never synced: listed all the same
     assert book["path"] == "alice/work" and book["last_pull"] is None
     assert book["token"]["state"] == "unreachable" and book["token"]["detail"]
+
+
+def test_a_dead_grant_says_run_relink_and_an_invalid_one_that_aurinko_retries(
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path
+) -> None:
+    config = write_bridge_config(tmp_path, live_sandbox)
+    sandbox_app.set_token_status(TOKEN, "dead")
+    answer = _bridge(config, "status")
+    assert "token dead: run aurinko-bridge account relink alice/work" in answer.stdout
+    assert json.loads(_bridge(config, "status", "--json").stdout)[0]["token"]["state"] == "dead"
+    sandbox_app.set_token_status(TOKEN, "invalid")
+    answer = _bridge(config, "status")
+    assert "Aurinko is retrying" in answer.stdout and "relink" not in answer.stdout

@@ -355,3 +355,19 @@ def test_two_instances_on_postgresql(
             first.communicate(timeout=30)
         if second is not None:
             assert "Traceback" not in stop_serve(second)
+
+
+def test_a_lifecycle_error_makes_serve_renew_the_subscription_at_once(
+    tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
+) -> None:
+    """Issue 22: Aurinko's lifecycle event ``error`` (the provider's side of the
+    subscription broke) makes serve check the subscription now, although its next round of
+    checks is ten minutes away: a new active subscription follows within moments."""
+    with _serving(_config(tmp_path, live_sandbox, _free_port(), check_interval=600)):
+        first = _subscribed(sandbox_app)
+        sandbox_app.fail_subscription(first["id"], "the provider's subscription expired")
+        took = _wait_for(
+            "renewal", lambda: [s["active"] for s in sandbox_app.subscriptions(TOKEN)] == [True]
+        )
+        (renewed,) = sandbox_app.subscriptions(TOKEN)
+        assert renewed["id"] != first["id"] and took < 10

@@ -31,8 +31,11 @@ def test_authorize_url_follows_the_contract() -> None:
         "responseType": ["code"],
         "returnUrl": ["http://127.0.0.1:8765/callback"],
         "state": ["s&t=1"],
+        "ensureScopes": ["true"],
     }
     assert "+" not in parts.query  # spaces as %20
+    again = authorize_url(BASE, "a", "Google", "http://127.0.0.1:1/callback", "s", account_id=42)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(again).query)["accountId"] == ["42"]
 
 
 def _exchange(handler: httpx.MockTransport, code: str = "c/1 2") -> LinkedAccount:

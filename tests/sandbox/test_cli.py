@@ -141,11 +141,17 @@ def test_profile_options_build_the_documented_config() -> None:
     assert config.profile == ProfileConfig() and config.faults.retry_after == 1
     args = _parse([
         "--db", "x.db", "--token", "a", "--profile", "google", "--weak-etags",
-        "--write-answer", "id-etag", "--strict-body", "--no-retry-after",
+        "--write-answer", "id-etag", "--strict-body", "--no-retry-after", "--null-ignored",
+        "--empty-unchanged",
     ])  # fmt: skip
     config = build_config(args)
     assert config.profile == ProfileConfig(
-        "google", weak_etags=True, write_answer="id-etag", strict_body=True
+        "google",
+        weak_etags=True,
+        write_answer="id-etag",
+        strict_body=True,
+        null_ignored=True,
+        empty_unchanged=True,
     )
     assert config.faults.retry_after is None
 
@@ -160,7 +166,7 @@ def test_a_profile_given_on_the_command_line_rules_the_running_sandbox(tmp_path:
             base_url=url, headers={"Authorization": "Bearer t"}, trust_env=False, timeout=10
         ) as client:
             refused = client.post("/contacts", json={"birthday": "--03-17"})
-            assert refused.status_code == 400 and "'birthday'" in refused.json()["message"]
+            assert refused.status_code == 400 and refused.json()["message"].startswith("birthday: ")
             created = client.post("/contacts", json={"birthday": "1984-03-17"})
             assert created.status_code == 201 and set(created.json()) == {"id", "etag"}
             assert re.fullmatch(r'W/"[^"]+"', created.json()["etag"])

@@ -408,13 +408,16 @@ def test_a_code_of_another_client_is_400(sandbox_config: SandboxConfig) -> None:
         assert CLIENT not in refused.text
 
 
-def test_the_deprecated_get_exchange_is_405(web: httpx.Client) -> None:
+def test_the_deprecated_get_exchange_works_once_like_post(web: httpx.Client) -> None:
+    """OAS: "Get access token, Deprecated use POST instead" (the vendor's Java client uses
+    it): it works, says it is deprecated, and a code still buys one token only."""
     code = _code(web)
     with _client(str(web.base_url)) as client:
-        refused = client.get(f"/v1/auth/token/{code}", auth=(CLIENT, SECRET))
-    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
-    assert "deprecated" in _envelope(refused)["message"]
-    assert _exchange(str(web.base_url), code).status_code == 200
+        answer = client.get(f"/v1/auth/token/{code}", auth=(CLIENT, SECRET))
+        assert answer.status_code == 200 and answer.headers["deprecation"] == "true"
+        assert set(answer.json()) == {"accountId", "accessToken"}
+        assert client.get(f"/v1/auth/token/{_code(web)}").status_code == 401  # no credentials
+    assert _exchange(str(web.base_url), code).status_code == 400  # used
 
 
 def _race(base: str, code: str) -> list[int]:
@@ -670,3 +673,67 @@ def test_denying_in_a_browser_brings_access_denied_back(
         "error_description": ["The user denied access"],
         "state": ["browser-state"],
     }
+
+
+# --- a dead grant, and re-authorizing the same account (issue 22) -------------------------
+
+
+def test_a_killed_grant_refuses_contact_calls_and_says_so_in_the_account(
+    web: httpx.Client, live_sandbox: str
+) -> None:
+    account_id, token = _token(web)
+    with _client(live_sandbox, token) as api, _client(_root(live_sandbox), token) as admin:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+        killed = admin.put("/_sandbox/account", json={"tokenStatus": "dead"})
+        assert killed.status_code == 200 and killed.json()["tokenStatus"] == "dead"
+        for refused in (api.get("/contacts"), api.post("/contacts/sync")):
+            assert refused.status_code == 401
+            assert _envelope(refused)["code"] == "token.refresh.failed"
+        info = api.get("/account")  # needs no provider call: still answers
+        assert info.status_code == 200 and info.json()["tokenStatus"] == "dead"
+        assert info.json()["id"] == account_id
+        admin.put("/_sandbox/account", json={"tokenStatus": "invalid"})
+        assert api.get("/account").json()["tokenStatus"] == "invalid"
+        assert _envelope(api.get("/contacts"))["code"] == "token.invalid"
+        for bad in ({"tokenStatus": "gone"}, {}, {"tokenStatus": "dead", "x": 1}, ["dead"]):
+            assert admin.put("/_sandbox/account", json=bad).status_code == 400
+
+
+def test_consent_with_the_account_id_renews_the_same_account(
+    web: httpx.Client, live_sandbox: str, sandbox_app: SandboxApp
+) -> None:
+    account_id, old = _token(web)
+    with _client(live_sandbox, old) as api:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+    sandbox_app.set_token_status(old, "dead")
+    again, new = _token(web, accountId=str(account_id))
+    assert again == account_id and new != old
+    with _client(live_sandbox, new) as api, _client(live_sandbox, old) as stale:
+        assert [r["nickName"] for r in api.get("/contacts").json()["records"]] == ["kept"]
+        assert api.get("/account").json()["tokenStatus"] == "active"
+        assert _envelope(stale.get("/contacts"))["code"] == "token.dead"  # the old one is gone
+
+
+@pytest.mark.parametrize("account_id", ["999999", "abc", "-1"])
+def test_consent_for_an_unknown_account_id_is_an_error_page(
+    web: httpx.Client, account_id: str
+) -> None:
+    page = web.get("/v1/auth/authorize", params=_params(accountId=account_id))
+    assert "accountId" in _error_page(page)
+
+
+def test_deleting_the_token_kills_it_and_keeps_the_account_for_a_new_consent(
+    web: httpx.Client, live_sandbox: str
+) -> None:
+    """OAS ``DELETE /v1/account/token``: "Delete the token and revoke all provider
+    authentication data associated with it"."""
+    account_id, token = _token(web)
+    with _client(live_sandbox, token) as api:
+        assert api.post("/contacts", json={"nickName": "kept"}).status_code == 201
+        assert api.delete("/account/token").status_code == 200
+        assert _envelope(api.get("/account"))["code"] == "token.dead"
+    again, new = _token(web, accountId=str(account_id))
+    with _client(live_sandbox, new) as api:
+        assert again == account_id
+        assert [r["nickName"] for r in api.get("/contacts").json()["records"]] == ["kept"]
+        assert api.get("/account").json()["tokenStatus"] == "active"

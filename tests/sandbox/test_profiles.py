@@ -35,6 +35,18 @@ def _refused(response: httpx.Response, field: str) -> None:
     assert error["code"] == "badRequest" and f"'{field}'" in error["message"], error
 
 
+def _refused_by_graph(response: httpx.Response, prop: str) -> None:
+    """400 with Microsoft Graph's error, relayed in ``originalError``, naming Graph's
+    contact property (not Aurinko's field)."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "requestId", "originalError"}, body
+    error = body["originalError"]["error"]
+    assert error["code"] == "ErrorInvalidArgument" and error["message"].startswith(f"{prop}: ")
+    assert set(error["innerError"]) == {"date", "request-id"}
+    assert body["message"] == error["message"] and "Invalid field" not in body["message"]
+
+
 @pytest.fixture(params=sorted(PROFILES))
 def any_profile(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
     """An in-process client of a sandbox running each profile in turn."""
@@ -109,7 +121,9 @@ def test_providers_store_no_empty_value(
 
 def test_office365_keeps_three_emails_and_drops_their_type(office365: httpx.Client) -> None:
     emails = [{"address": f"{n}@example.com", "name": "N", "type": "work"} for n in range(4)]
-    _refused(office365.post("/contacts", json={"emailAddresses": emails}), "emailAddresses")
+    _refused_by_graph(
+        office365.post("/contacts", json={"emailAddresses": emails}), "emailAddresses"
+    )
     record = create(office365, {"emailAddresses": emails[:3]})["record"]
     assert record["emailAddresses"] == [
         {"address": f"{n}@example.com", "name": "N"} for n in range(3)
@@ -120,12 +134,13 @@ def test_office365_keeps_three_emails_and_drops_their_type(office365: httpx.Clie
     ("types", "field"),
     [
         (["work", "work", "home", "home", "mobile"], None),
-        (["work", "work", "work"], "phoneNumbers[2].type"),
-        (["mobile", "mobile"], "phoneNumbers[1].type"),
-        (["home", "workFax"], "phoneNumbers[1].type"),
-        (["pager"], "phoneNumbers[0].type"),
-        (["other"], "phoneNumbers[0].type"),
-        ([None], "phoneNumbers[0].type"),
+        (["work", "work", "work"], "businessPhones"),
+        (["mobile", "mobile"], "mobilePhone"),
+        (["home", "home", "home"], "homePhones"),
+        (["home", "workFax"], "businessPhones"),  # no Graph slot: its general phone list
+        (["pager"], "businessPhones"),
+        (["other"], "businessPhones"),
+        ([None], "businessPhones"),
     ],
 )
 def test_office365_phones_fit_graph_slots_or_are_refused(
@@ -137,24 +152,26 @@ def test_office365_phones_fit_graph_slots_or_are_refused(
         assert response.status_code == 201
         assert [p["type"] for p in response.json()["record"]["phoneNumbers"]] == types
     else:
-        _refused(response, field)
+        _refused_by_graph(response, field)
 
 
 def test_office365_keeps_one_address_and_one_relation_per_type(office365: httpx.Client) -> None:
     addresses = [{"city": c, "type": t} for c, t in (("A", "home"), ("B", "work"), ("C", "home"))]
-    _refused(office365.post("/contacts", json={"addresses": addresses}), "addresses[2].type")
-    _refused(office365.post("/contacts", json={"addresses": [{"city": "X"}]}), "addresses[0].type")
+    _refused_by_graph(office365.post("/contacts", json={"addresses": addresses}), "homeAddress")
+    untyped = office365.post("/contacts", json={"addresses": [{"city": "X"}]})
+    _refused_by_graph(untyped, "businessAddress")
     relations = [{"name": "A", "type": "spouse"}, {"name": "B", "type": "spouse"}]
-    _refused(office365.post("/contacts", json={"relations": relations}), "relations[1].type")
+    _refused_by_graph(office365.post("/contacts", json={"relations": relations}), "spouseName")
     create(office365, {"addresses": addresses[:2], "relations": relations[:1]})
 
 
 def test_office365_refuses_a_year_less_birthday(office365: httpx.Client) -> None:
-    _refused(office365.post("/contacts", json={"birthday": "--03-17"}), "birthday")
+    _refused_by_graph(office365.post("/contacts", json={"birthday": "--03-17"}), "birthday")
     created = create(office365, {"birthday": "1984-03-17"})
-    _refused(_patch(office365, created["id"], created["etag"], {"birthday": "--03-17"}), "birthday")
+    year_less = {"birthday": "--03-17"}
+    _refused_by_graph(_patch(office365, created["id"], created["etag"], year_less), "birthday")
     # A refused PATCH is checked before the etag and changes nothing.
-    _refused(_patch(office365, created["id"], "stale", {"birthday": "--03-17"}), "birthday")
+    _refused_by_graph(_patch(office365, created["id"], "stale", year_less), "birthday")
     assert office365.get(f"/contacts/{created['id']}").json()["etag"] == created["etag"]
 
 
@@ -173,6 +190,21 @@ def test_providers_drop_unknown_top_level_keys(
 
 def test_google_accepts_a_year_less_birthday(google: httpx.Client) -> None:
     assert create(google, {"birthday": "--03-17"})["record"]["birthday"] == "--03-17"
+
+
+def test_google_refuses_a_birthday_that_is_no_date_in_googles_error_model(
+    google: httpx.Client,
+) -> None:
+    response = google.post("/contacts", json={"birthday": "circa 1800"})
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"code", "message", "requestId", "originalError"}
+    error = body["originalError"]["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"] == body["message"] == "Request contains an invalid argument."
+    (detail,) = error["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    assert [v["field"] for v in detail["fieldViolations"]] == ["birthdays[0].date"]
 
 
 def test_google_etags_have_googles_form_and_work_as_sent(api: Api) -> None:
@@ -246,7 +278,77 @@ def test_strict_body_refuses_unknown_keys_and_empty_bodies(
     ):
         assert response.status_code == 400 and needle in error_of(response)["message"]
     assert local_client.get(f"/contacts/{created['id']}").json()["etag"] == created["etag"]
-    assert _patch(local_client, created["id"], created["etag"], {"notes": None}).status_code == 200
+    assert _patch(local_client, created["id"], created["etag"], {"notes": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"notes": None}, {"urls": None}, {"photo": None}])
+def test_strict_body_refuses_null_which_the_schema_cannot_express(
+    app: SandboxApp, local_client: httpx.Client, body: dict[str, Any]
+) -> None:
+    created = create(local_client, {"notes": "n", "urls": [{"href": "https://a.example/"}]})
+    app.set_profile(strict_body=True)
+    (field,) = body
+    _refused(_patch(local_client, created["id"], created["etag"], body), field)
+    _refused(local_client.post("/contacts", json=body), field)
+
+
+# --- how a removal is read: null and empty values ---------------------------------------------
+
+PHOTO = {"mimeType": "image/png", "content": "iVBORw0KGgo="}
+FULL = {
+    "notes": "n",
+    "birthday": "1980-02-03",
+    "keywords": ["k"],
+    "name": {"givenName": "A", "middleName": "Q"},
+    "photo": PHOTO,
+}
+EMPTIES = {
+    "notes": "",
+    "birthday": "",
+    "keywords": [],
+    "name": {"givenName": "A", "middleName": ""},
+    "photo": {"content": ""},
+}
+NULLS = {"notes": None, "birthday": None, "keywords": None, "photo": None}
+
+
+def _after_patch(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    created = create(client, FULL)
+    answer = _patch(client, created["id"], created["etag"], body)
+    assert answer.status_code == 200, answer.text
+    record = client.get(f"/contacts/{created['id']}", params={"withPhoto": "true"}).json()
+    return {k: v for k, v in record.items() if v or k == "hasPhoto"}
+
+
+def test_empty_values_remove_and_a_photo_without_content_is_none(
+    local_client: httpx.Client,
+) -> None:
+    record = _after_patch(local_client, EMPTIES)
+    assert not {"notes", "birthday", "keywords", "photo"} & set(record)
+    assert record["hasPhoto"] is False and not record["name"].get("middleName")
+
+
+def test_null_ignored_leaves_a_field_patched_to_null(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(null_ignored=True)
+    record = _after_patch(local_client, NULLS)
+    assert record["notes"] == "n" and record["keywords"] == ["k"] and record["hasPhoto"]
+    assert not {"notes", "keywords", "photo"} & set(_after_patch(local_client, EMPTIES))
+
+
+def test_empty_unchanged_leaves_a_field_patched_to_an_empty_value(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(empty_unchanged=True)
+    record = _after_patch(local_client, EMPTIES)
+    assert record["notes"] == "n" and record["birthday"] == "1980-02-03"
+    assert record["keywords"] == ["k"] and record["photo"]["content"] == PHOTO["content"]
+    assert record["name"] == {"givenName": "A", "middleName": "Q"}
+    assert not {"notes", "keywords", "photo"} & set(_after_patch(local_client, NULLS))
+    # The object without the member replaces it whole.
+    body = {"name": {"givenName": "A"}}
+    assert _after_patch(local_client, body)["name"] == {"givenName": "A"}
 
 
 def test_a_429_without_retry_after_is_a_fault_setting(
@@ -264,11 +366,12 @@ def test_profile_endpoint_reads_and_replaces_the_settings(api: Api) -> None:
     admin = api.root_client()
     assert admin.get("/_sandbox/profile").json() == {
         "name": "generic", "weak_etags": False, "write_answer": "record", "strict_body": False,
+        "null_ignored": False, "empty_unchanged": False, "photo_ignored": False,
     }  # fmt: skip
     answer = admin.put("/_sandbox/profile", json={"name": "office365", "weak_etags": True})
     assert answer.status_code == 200 and answer.json()["name"] == "office365"
     assert api.app.profile == ProfileConfig("office365", weak_etags=True)
-    _refused(api.client().post("/contacts", json={"birthday": "--01-02"}), "birthday")
+    _refused_by_graph(api.client().post("/contacts", json={"birthday": "--01-02"}), "birthday")
     # PUT replaces everything: keys left out go back to their defaults.
     assert admin.put("/_sandbox/profile", json={}).json()["name"] == "generic"
     assert api.app.profile == ProfileConfig()
@@ -280,6 +383,8 @@ def test_profile_endpoint_reads_and_replaces_the_settings(api: Api) -> None:
         {"name": "yahoo"},
         {"name": 3},
         {"weak_etags": "yes"},
+        {"null_ignored": 1},
+        {"empty_unchanged": "true"},
         {"write_answer": "none"},
         {"nope": True},
         ["office365"],
@@ -305,3 +410,18 @@ def test_set_profile_replaces_or_changes_and_bad_names_raise(app: SandboxApp) ->
         ProfileConfig("yahoo")
     with pytest.raises(ValueError):
         ProfileConfig(write_answer="all")  # type: ignore[arg-type]
+
+
+def test_photo_ignored_leaves_the_photo_as_it_was_on_post_and_patch(
+    app: SandboxApp, local_client: httpx.Client
+) -> None:
+    app.set_profile(photo_ignored=True)
+    created = create(local_client, {"notes": "n", "photo": PHOTO})
+    assert created["record"]["hasPhoto"] is False
+    app.set_profile(ProfileConfig())
+    with_photo = create(local_client, {"notes": "n", "photo": PHOTO})
+    app.set_profile(photo_ignored=True)
+    for body in ({"photo": None}, {"photo": {"content": ""}}, {"photo": PHOTO, "notes": "x"}):
+        answer = _patch(local_client, with_photo["id"], with_photo["etag"], body)
+        assert answer.status_code == 200 and answer.json()["record"]["hasPhoto"] is True
+        with_photo = answer.json()

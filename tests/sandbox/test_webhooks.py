@@ -24,6 +24,7 @@ import pytest
 from bridge.sandbox import SandboxApp, SandboxConfig, WebhookFaults, serve_in_thread
 from bridge.sandbox.cli import add_arguments, build_config
 from tests.conftest import OTHER_TOKEN, TOKEN
+from tests.webhooks.conftest import wait_for
 
 SECRET = "whsec-test-0123456789"
 pytestmark = pytest.mark.sandbox(
@@ -836,7 +837,7 @@ def test_cli_options_parse() -> None:
     add_arguments(parser)
     defaults = build_config(parser.parse_args(["--db", "x.db", "--token", "t"]))
     assert defaults.signing_secret is None
-    assert (defaults.webhook_timeout, defaults.webhook_max_failures) == (10.0, 5)
+    assert (defaults.webhook_timeout, defaults.webhook_max_failures) == (30.0, 5)  # Aurinko: 30 s
     assert defaults.webhook_retry_delay == 1.0
     assert defaults.webhook_faults == WebhookFaults()
     config = build_config(
@@ -858,3 +859,30 @@ def test_cli_options_parse() -> None:
     )
     with pytest.raises(ValueError):
         build_config(parser.parse_args(["--db", "x", "--token", "t", "--webhook-drop-rate", "2"]))
+
+
+def test_a_provider_side_failure_deactivates_and_sends_a_lifecycle_error(
+    app: SandboxApp, client: httpx.Client, receiver: Receiver
+) -> None:
+    """OAS, Webhooks: notifications carry ``error`` "if any" and ``lifecycleEvent`` "error
+    or active, when subscription state changes"."""
+    subscription = _subscribe(client, receiver.url)
+    with _admin(client) as admin:
+        path = f"/_sandbox/subscriptions/{subscription['id']}/error"
+        answer = admin.post(path, json={"error": "Graph subscription expired"})
+        assert answer.status_code == 200 and answer.json()["active"] is False
+        assert answer.json()["failDescription"] == "Graph subscription expired"
+        assert admin.post(path, json={"error": 3}).status_code == 400
+    wait_for(receiver.notifications)
+    (event,) = receiver.notifications()
+    assert _signed_correctly(event)
+    assert event.json() == {
+        "subscription": subscription["id"],
+        "resource": "/contacts",
+        "accountId": event.json()["accountId"],
+        "lifecycleEvent": "error",
+        "payloads": [],
+        "error": "Graph subscription expired",
+    }
+    with pytest.raises(ValueError):
+        app.fail_subscription(123456, "x")

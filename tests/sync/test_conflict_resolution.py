@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sync import ConflictGoneError, ConflictPolicy, Keep
+from bridge.sync.merge import merge3
 from tests.conftest import TOKEN
 from tests.sync.conftest import Env, vcard
 
@@ -133,3 +134,16 @@ def test_keeping_the_losing_side_keeps_every_change_outside_the_conflict(
     served = env.card("a.vcf")
     assert "NICKNAME:Local" in served and "ann@remote.example" in served
     assert "+15550100" in served
+
+
+def test_a_photo_differing_only_in_its_server_id_is_no_conflict() -> None:
+    """The merge base keeps the photo we sent (a write's answer has no image, so no id);
+    the server's has its id. A removal on the card then wins without a conflict."""
+    sent = {"mimeType": "image/png", "content": "iVBORw0KGgo="}
+    base = {"id": "c1", "name": {"displayName": "A"}, "photo": sent}
+    remote = {**base, "etag": "e2", "photo": {**sent, "id": "p-77"}}
+    local = {"name": {"displayName": "A"}}  # the photo removed on the card
+    result = merge3(base, local, remote, ConflictPolicy.REMOTE_WINS)
+    assert result.conflicts == [] and "photo" not in result.merged
+    changed = {**remote, "photo": {**sent, "id": "p-78", "content": "R0lGODlh"}}
+    assert merge3(base, local, changed, ConflictPolicy.REMOTE_WINS).conflicts == ["photo"]

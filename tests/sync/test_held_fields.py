@@ -64,3 +64,18 @@ def test_a_year_less_birthday_office_365_refuses_stays_in_the_card(env: Env) -> 
     assert stored["notes"] == "hi" and not stored.get("birthday")
     row = engine.store.get(book.id, "bo.vcf")
     assert row is not None and "BDAY:--0414" in row.vcard
+
+
+@pytest.mark.parametrize("profile", ["google"])
+def test_a_birthday_google_refuses_in_its_own_words_stays_in_the_card(env: Env) -> None:
+    """Google's refusal names ``birthdays[0].date`` in a ``google.rpc.BadRequest`` field
+    violation, relayed in ``originalError``: the birthday is held, the rest goes up."""
+    engine, book, sandbox_app = env.engine, env.book, env.sandbox
+    card = vcard("uid-cy", "Cy", "BDAY;VALUE=text:circa 1800", "NOTE:hi")
+    engine.put(book, "cy.vcf", card, push=False)
+    report = engine.sync(book)
+    assert report.error is None and engine.outbox.failed(book.id) == []
+    assert any("refused birthday" in s for s in report.skipped), report.skipped
+    (stored,) = sandbox_app.dump(TOKEN)
+    assert stored["notes"] == "hi" and not stored.get("birthday")
+    assert "circa 1800" in env.card("cy.vcf")

@@ -157,3 +157,22 @@ def test_status_shows_a_parked_write_and_retries_or_drops_it(
     assert dropped.returncode != 0 and "no parked write" in dropped.stderr
     assert "Traceback" not in dropped.stderr
     assert upstream_names(sandbox_app) == ["Bad", "Fine"]
+
+
+def test_a_dead_grant_stops_writes_saying_to_run_relink_and_a_new_token_sends_them(
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path, store_config: StoreConfig | None
+) -> None:
+    engine = SyncEngine(tmp_path / "bridge", store=store_config)
+    engine.attach("alice", "work", AurinkoClient(TOKEN, live_sandbox, retry=FAST_RETRY))
+    book = engine.book("alice", "work")
+    assert book is not None
+    engine.sync(book)
+    sandbox_app.set_token_status(TOKEN, "dead")
+    engine.put(book, "ann.vcf", vcard("uid-ann", "Ann"), push=False)
+    report = engine.push(book)
+    assert report.error is not None and "token.refresh.failed" in report.error
+    assert "run aurinko-bridge account relink alice/work" in report.error
+    assert engine.outbox.count(book.id) == 1 and engine.outbox.failed(book.id) == []
+    sandbox_app.set_token_status(TOKEN, "active")
+    assert engine.push(book).error is None and engine.outbox.count(book.id) == 0
+    engine.close()

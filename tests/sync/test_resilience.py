@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import SandboxApp
+from bridge.sandbox import ProfileConfig, SandboxApp
 from tests.conftest import TOKEN, write_bridge_config
 from tests.postgres import store_toml
 from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
@@ -61,6 +61,52 @@ def test_every_fault_kind_at_a_high_rate_converges(env: Env) -> None:
     edited = [c for c in env.sandbox.dump(TOKEN) if c.get("nickName") == "edited"]
     assert sorted(c["name"]["displayName"] for c in edited) == ["L0", "L12", "L3", "L9"]
     assert_store_matches_sandbox(env)
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+FULL = (
+    "NOTE:call after six",
+    "BDAY:1980-02-03",
+    "URL:https://example.com/",
+    "NICKNAME:nick",
+    f"PHOTO;ENCODING=b;TYPE=PNG:{PNG}",
+)
+REMOVED = {"notes", "birthday", "urls", "nickName"}
+
+
+@pytest.mark.parametrize("switch", ["null_ignored", "empty_unchanged"])
+def test_removals_converge_under_faults_however_aurinko_reads_a_removal(
+    env: Env, switch: str
+) -> None:
+    """Issue 22: NOTE, BDAY, URL, NICKNAME and PHOTO removed from cards while a third of the
+    calls fail or lose their answers, with Aurinko ignoring null or ignoring empty values:
+    every removal ends up made upstream, none is held, and no card gets a field back."""
+    env.sandbox.set_profile(ProfileConfig("generic", **{switch: True}))
+    for i in range(6):
+        env.engine.put(env.book, f"r{i}.vcf", vcard(f"uid-r{i}", f"R{i}", *FULL))
+    _settle(env)
+    assert all(set(c) >= REMOVED and c["hasPhoto"] for c in env.sandbox.dump(TOKEN))
+    env.sandbox.set_faults(
+        error_rate=0.3,
+        error_statuses=(429, 500, 503),
+        retry_after=None,
+        drop_rate=0.1,
+        drop_after_rate=0.1,
+        seed=4321,
+    )
+    for i in range(6):
+        env.engine.put(env.book, f"r{i}.vcf", vcard(f"uid-r{i}", f"R{i}"))
+    _settle(env)
+    env.sandbox.set_faults(error_rate=0.0, drop_rate=0.0, drop_after_rate=0.0)
+    _settle(env)
+    upstream = env.sandbox.dump(TOKEN)
+    assert len(upstream) == 6
+    assert all(not REMOVED & {k for k, v in c.items() if v} for c in upstream), upstream
+    assert not any(c["hasPhoto"] for c in upstream)
+    for i in range(6):
+        row = env.engine.store.get(env.book.id, f"r{i}.vcf")
+        assert row is not None and not row.held
+        assert not any(p in row.vcard for p in ("NOTE", "BDAY", "URL", "NICKNAME", "PHOTO"))
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -206,3 +206,22 @@ def test_a_request_not_served_may_come_again(sender: Sender, hooked: Hooked) -> 
     wait_for(lambda: len(hooked.pulls) == 1)
     time.sleep(QUIET + 1)  # past the spacing: the second asked for no pull
     assert len(hooked.pulls) == 1
+
+
+def test_a_lifecycle_error_rechecks_the_subscription_at_once_and_pulls(
+    sender: Sender, hooked: Hooked
+) -> None:
+    """OAS, Webhooks: a notification may carry ``lifecycleEvent`` (``error`` or ``active``)
+    and ``error``. An error asks for the book's subscription to be checked now; every
+    notification, events included, still pulls the book."""
+    rechecked: list[int] = []
+    sender.endpoint.on_subscription_error = rechecked.append
+    error = b'{"subscription": 7, "resource": "/contacts", "lifecycleEvent": "error",'
+    error += b' "error": "delivery failed\\u0007", "payloads": []}'
+    assert sender.post(BOOK_TOKEN, error).status == 200
+    assert rechecked == [hooked.book.id]
+    wait_for(lambda: len(hooked.pulls) == 1)
+    active = b'{"subscription": 7, "resource": "/contacts", "lifecycleEvent": "active"}'
+    assert sender.post(BOOK_TOKEN, active).status == 200
+    assert sender.post(BOOK_TOKEN, b"not json").status == 200
+    assert rechecked == [hooked.book.id]  # only the error asks for a check

@@ -241,3 +241,21 @@ def test_a_failure_quoting_the_url_is_logged_without_its_token(
     (warned,) = caplog.records
     assert token not in warned.getMessage()
     assert "/.bridge/webhooks/aurinko/<token> answered HTTP 404" in warned.getMessage()
+
+
+def test_recheck_checks_a_book_at_once_between_rounds(engine: SyncEngine, tmp_path: Path) -> None:
+    """A notification reporting an error makes the manager check that book now, not at
+    its next round an hour away."""
+    _, aurinko = book(engine, "work")
+    manager = WebhookManager(engine, webhooks_config(tmp_path, check_interval=3600))
+    manager.start()
+    try:
+        wait_for(lambda: len(aurinko.subs) == 1)
+        (first,) = aurinko.subs
+        aurinko.lapse(first)
+        work_id = next(iter(engine.clients))
+        manager.recheck(work_id)
+        wait_for(lambda: any(s.active for s in aurinko.subs.values()))
+        assert first not in aurinko.subs
+    finally:
+        manager.stop()

@@ -3,6 +3,7 @@ notification seen before from a new one."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -109,3 +110,27 @@ def test_the_memory_is_bounded() -> None:
         body = b"%d" % n
         assert check.remember(str(NOW), sign(SECRET, str(NOW), body))
     assert check.remembered() == 5
+
+
+def test_base64_of_the_same_hmac_is_accepted_and_is_the_same_request() -> None:
+    """The vendor does not say how the digest is written: hex (what receivers of the real
+    service compare) and base64 (standard or URL-safe, padded or not) of the one HMAC pass;
+    anything else does not, and the replay memory knows a request in either spelling."""
+    check = verifier()
+    digest = bytes.fromhex(sign(SECRET, str(NOW), BODY))
+    spellings = [
+        base64.b64encode(digest).decode(),
+        base64.b64encode(digest).decode().rstrip("="),
+        base64.urlsafe_b64encode(digest).decode(),
+    ]
+    for spelling in spellings:
+        assert check.authenticate(str(NOW), spelling, BODY) is None, spelling
+    assert check.remember(str(NOW), spellings[0]) is True
+    assert check.remember(str(NOW), sign(SECRET, str(NOW), BODY)) is False  # the same one
+    wrong = bytes.fromhex(sign("another-secret", str(NOW), BODY))
+    for forged in (
+        base64.b64encode(wrong).decode(),
+        base64.b64encode(digest[:31]).decode(),
+        "@" * 44,
+    ):
+        assert "does not match" in (check.authenticate(str(NOW), forged, BODY) or "")
