@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from . import __version__
 from .commands import account, folder, serve, status, sync, user
 from .commands.common import find_configuration
+from .console import fail
 from .sandbox import cli as sandbox_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -95,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Runner = args.run
     try:
         return run(args)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C where a command does not catch it itself
+        return fail("interrupted", 130)
 
 
 if __name__ == "__main__":
