@@ -6,6 +6,8 @@ store a running process uses, are refused."""
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tests.cli.serving import BRIDGE, serving
 from tests.conftest import TOKEN
 from tests.folder.conftest import eventually
 from tests.postgres import store_toml
+from tests.readme import blocks, commands
 from tests.sync.conftest import make_engine, vcard
 
 
@@ -40,8 +43,23 @@ def _config(folder: Path, sandbox_url: str) -> Path:
     return config
 
 
+README_URL = "postgresql://bridge@db.example.org:5432/bridge"
+
+
 def _bridge(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*BRIDGE, *args], capture_output=True, text=True, timeout=120)
+
+
+def _readme_copy(folder: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """README, "Moving from SQLite to PostgreSQL": its command, run in the folder of
+    bridge.toml, the database's URL aside."""
+    [block] = [b for b in blocks("Moving from SQLite to PostgreSQL") if b.lang == "sh"]
+    [command] = commands(block)
+    args = shlex.split(command.replace(README_URL, url))
+    assert args[0] == "aurinko-bridge", args
+    return subprocess.run(
+        [*BRIDGE, *args[1:]], capture_output=True, text=True, timeout=120, cwd=folder
+    )
 
 
 def _fill(data_dir: Path, sandbox_url: str, sandbox: SandboxApp) -> None:
@@ -76,13 +94,12 @@ def test_copy_carries_local_books_queued_writes_and_conflicts_to_postgresql(
     config = _config(tmp_path, live_sandbox)
     _fill(tmp_path / "var", live_sandbox, sandbox_app)
     assert pg_store.password_file is not None
-    done = _bridge(
-        "store", "copy", "--config", str(config),
-        "--to", pg_store.url, "--password-file", str(pg_store.password_file),
-    )  # fmt: skip
+    shutil.copy(pg_store.password_file, tmp_path / "store.password")
+    done = _readme_copy(tmp_path, pg_store.url)
     assert done.returncode == 0, done.stderr
     assert "  2 address books" in done.stdout and "  1 queued writes" in done.stdout
     assert "  1 conflicts" in done.stdout and f'url = "{pg_store.url}"' in done.stdout
+    assert 'password_file = "store.password"' in done.stdout  # as bridge.toml reads it
     again = _bridge(
         "store", "copy", "--config", str(config),
         "--to", pg_store.url, "--password-file", str(pg_store.password_file),
