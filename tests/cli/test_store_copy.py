@@ -2,16 +2,20 @@
 local books, its queued writes and its kept conflicts; ``serve`` on the PostgreSQL
 configuration then serves the same cards, takes new ones (the ids go on past the copied
 ones) and sends the queued write once Aurinko is back. A target that holds rows, and a
-store a running process uses, are refused."""
+store a running process uses, are refused. The README's commands for it, and its pg_dump /
+pg_restore backup, run as written."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
+from psycopg import sql
 
 from bridge.aurinko import AurinkoClient
 from bridge.config import StoreConfig
@@ -23,7 +27,7 @@ from bridge.sync import SyncEngine
 from tests.cli.serving import BRIDGE, serving
 from tests.conftest import TOKEN
 from tests.folder.conftest import eventually
-from tests.postgres import store_toml
+from tests.postgres import PostgresServer, store_toml
 from tests.readme import blocks, commands
 from tests.sync.conftest import make_engine, vcard
 
@@ -158,3 +162,48 @@ def test_the_copy_knows_every_table_of_the_schema(tmp_path: Path) -> None:
         assert sqlite_tables(db) == {name for name, _ in TABLES}
     finally:
         db.close()
+
+
+def test_the_readme_pg_dump_and_pg_restore_carry_the_store(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """README, "Backups": its PostgreSQL block as written (the URLs aside: the backup
+    restored into a second, empty database), and the restored store holds the cards."""
+    [block] = [b for b in blocks("Backups") if "pg_dump" in b.text]
+    dump, restore = commands(block)
+    names = [f"bk_{secrets.token_hex(4)}" for _ in range(2)]
+    with postgres.admin("postgres") as admin:
+        for name in names:
+            admin.execute(sql.SQL("CREATE DATABASE {} OWNER bridge").format(sql.Identifier(name)))
+    urls = [postgres.url().rsplit("/", 1)[0] + f"/{name}" for name in names]
+    stores = [StoreConfig(url=url, password_file=postgres.password_file) for url in urls]
+    try:
+        engine = SyncEngine(tmp_path / "var", store=stores[0])
+        try:
+            book = engine.create_local_book("alice", "private", {})
+            engine.put(book, "ann.vcf", vcard("uid-ann", "Ann Dumped"))
+        finally:
+            engine.close()
+        env = dict(
+            os.environ,
+            PGPASSWORD=postgres.password,
+            PATH=f"{postgres.bin}{os.pathsep}{os.environ['PATH']}",  # the server's version
+        )
+        for command, url in ((dump, urls[0]), (restore, urls[1])):
+            args = shlex.split(command.replace(README_URL, url))
+            done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        engine = SyncEngine(tmp_path / "var2", store=stores[1])
+        try:
+            restored = engine.book("alice", "private")
+            assert restored is not None
+            row = engine.store.get(restored.id, "ann.vcf")
+            assert row is not None and "FN:Ann Dumped" in row.vcard
+        finally:
+            engine.close()
+    finally:
+        with postgres.admin("postgres") as admin:
+            for name in names:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
