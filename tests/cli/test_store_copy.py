@@ -24,7 +24,7 @@ from bridge.sandbox import SandboxApp
 from bridge.store import SQLiteDatabase
 from bridge.store.copy import TABLES, sqlite_tables
 from bridge.sync import SyncEngine
-from tests.cli.serving import BRIDGE, serving
+from tests.cli.serving import BRIDGE, serving, start_serve, stop_serve
 from tests.conftest import TOKEN
 from tests.folder.conftest import eventually
 from tests.postgres import PostgresServer, store_toml
@@ -140,20 +140,21 @@ def test_copy_carries_local_books_queued_writes_and_conflicts_to_postgresql(
     assert not (tmp_path / "var" / "store.sqlite3").exists()
 
 
-def test_copy_refuses_a_store_in_use(tmp_path: Path, live_sandbox: str) -> None:
+def test_copy_refuses_a_store_a_running_serve_holds(tmp_path: Path, live_sandbox: str) -> None:
     config = _config(tmp_path, live_sandbox)
-    engine = SyncEngine(tmp_path / "var")  # what serve, watch and sync hold
+    target = "postgresql://b@127.0.0.1:1/b"  # never reached
+    process, _ = start_serve(config)
     try:
-        done = _bridge(
-            "store", "copy", "--config", str(config), "--to", "postgresql://b@127.0.0.1:1/b"
-        )
+        done = _bridge("store", "copy", "--config", str(config), "--to", target)
     finally:
-        engine.close()
+        stop_serve(process)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr == (
         f"aurinko-bridge: store copy: the store in {tmp_path / 'var'} is in use"
         " (a serve, watch or sync): stop it first\n"
     )
+    after = _bridge("store", "copy", "--config", str(config), "--to", target)
+    assert "cannot connect to the store at" in after.stderr  # serve gone: on to the target
 
 
 def test_the_copy_knows_every_table_of_the_schema(tmp_path: Path) -> None:
