@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .commands import account, folder, serve, status, sync, user
+from .commands import account, folder, serve, status, store, sync, user
 from .commands.common import find_configuration
 from .console import fail
 from .sandbox import cli as sandbox_cli
@@ -54,6 +54,11 @@ COMMANDS: dict[str, tuple[AddArguments, Runner, str]] = {
         account.add_arguments,
         account.run,
         "link an Aurinko account (add), list the accounts or remove one (the configuration)",
+    ),
+    "store": (
+        store.add_arguments,
+        store.run,
+        "copy the SQLite store into PostgreSQL (store copy --to URL)",
     ),
     "sandbox": (
         sandbox_cli.add_arguments,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -53,6 +54,30 @@ def radicale_configuration(config: Config, bridge_key: str) -> Any:
     return configuration
 
 
+class RefusedCardFilter(logging.Filter):
+    """A card refused for what it holds is the client's mistake, not the server's: Radicale
+    logs its "Bad PUT request" warning with a traceback; the warning and its reason stay,
+    the traceback only at -vv (debug), where it helps to read a refusal's cause."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refused = isinstance(record.msg, str) and record.msg.startswith("Bad PUT request on ")
+        if (
+            refused
+            and record.exc_info
+            and not logging.getLogger("radicale").isEnabledFor(logging.DEBUG)
+        ):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_refused_cards() -> None:
+    """Once per process: Radicale's logger gets the filter."""
+    radicale_log = logging.getLogger("radicale")
+    if not any(isinstance(f, RefusedCardFilter) for f in radicale_log.filters):
+        radicale_log.addFilter(RefusedCardFilter())
+
+
 class RunningServer:
     """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
 
@@ -70,6 +95,7 @@ class RunningServer:
         ``push_options``: WebDAV-Push's timing (``[push] enabled`` turns it on, the default)."""
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
+        quiet_refused_cards()
         configuration = radicale_configuration(config, bridge_key)
         radicale = Application(configuration)
         # Swapped in after the fact: given as [auth] type, it would lose the login cache,

@@ -37,4 +37,4 @@ def test_status_of_one_of_each_is_singular(capsys: pytest.CaptureFixture[str]) -
 
 def test_a_sync_report_with_one_conflict_is_singular() -> None:
     report = SyncReport("alice/work", conflicts=["/var/conflicts/alice/work/x.vcf"])
-    assert report.summary().endswith("; 1 conflict")
+    assert report.summary().endswith(" 0 pending; 1 conflict")  # no space before ";"

@@ -35,6 +35,29 @@ OTHER_OWNER_WAIT = 30.0  # how long a sync waits for a book another instance own
 INSTANCE_NAME = f"owner {socket.gethostname()[:30]} {os.getpid()}"
 
 
+# In ``<data_dir>/locks``: held shared by every process using a SQLite store.
+IN_USE_LOCK = "store.lock"
+
+
+class StoreInUseError(RuntimeError):
+    """A serve, watch or other command of the bridge holds the SQLite store."""
+
+
+@contextmanager
+def store_alone(data_dir: str | Path) -> Iterator[None]:
+    """No other process uses the SQLite store of ``data_dir`` meanwhile (each engine holds
+    ``IN_USE_LOCK`` shared); StoreInUseError at once if one does."""
+    fd = os.open(private_dir(Path(data_dir) / "locks") / IN_USE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreInUseError(f"the store in {data_dir} is in use") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 class LockTimeout(TimeoutError):
     """Another thread, process or instance holds the book's sync lock."""
 
@@ -58,6 +81,10 @@ class FileLocks:
 
     def __init__(self, data_dir: str | Path) -> None:
         self.root = private_dir(Path(data_dir) / "locks")
+        # Held shared for the engine's life: ``store copy`` takes it exclusively, so that
+        # it refuses a store a running serve or watch would go on writing to.
+        self._in_use: int | None = os.open(self.root / IN_USE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._in_use, fcntl.LOCK_SH)
 
     @contextmanager
     def hold(self, book_id: int, timeout: float | None = None) -> Iterator[None]:
@@ -75,7 +102,9 @@ class FileLocks:
         return True
 
     def close(self) -> None:
-        pass
+        fd, self._in_use = self._in_use, None
+        if fd is not None:
+            os.close(fd)
 
 
 def _flock(fd: int, timeout: float | None) -> None:

@@ -29,8 +29,9 @@ class SyncReport:
         ]
         if self.full_resync:
             parts.append("(full resync)")
+        # "; ..." follows the word before it: "0 pending; 1 conflict", never "pending ;".
         if self.skipped:
-            parts.append(f"; {len(self.skipped)} skipped")
+            parts[-1] += f"; {len(self.skipped)} skipped"
         if self.conflicts:
-            parts.append(f"; {count(len(self.conflicts), 'conflict')}")
+            parts[-1] += f"; {count(len(self.conflicts), 'conflict')}"
         return " ".join(parts)

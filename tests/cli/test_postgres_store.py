@@ -13,7 +13,7 @@ import pytest
 from bridge.config import StoreConfig
 from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
-from tests.cli.serving import BRIDGE, serving
+from tests.cli.serving import BRIDGE, serving, start_serve, stop_serve
 from tests.conftest import TOKEN
 from tests.postgres import PostgresServer, store_toml
 
@@ -129,3 +129,29 @@ def test_account_remove_purge_deletes_the_copy_in_postgresql(
     assert "Deleted its local copy" in done.stdout
     status = _bridge("status", "--offline", "--config", str(config))
     assert "alice/work" not in status.stdout
+
+
+def test_two_instances_on_one_host_share_one_configuration_and_data_dir(
+    tmp_path: Path, live_sandbox: str, sandbox_app: SandboxApp, pg_store: StoreConfig
+) -> None:
+    """The README says so: on PostgreSQL, two ``serve`` of one file (on two ports) need
+    nothing of their own; a write through one is read through the other."""
+    config = _config(tmp_path, live_sandbox, store_toml(pg_store))
+    first, first_url = start_serve(config)
+    second, second_url = start_serve(config)
+    try:
+        auth = ("alice", "alice-pw")
+        put = httpx.put(
+            f"{first_url}alice/work/ann.vcf",
+            content=CARD,
+            headers={"Content-Type": "text/vcard"},
+            auth=auth,
+            timeout=30,
+        )
+        assert put.status_code == 201, put.text
+        got = httpx.get(f"{second_url}alice/work/ann.vcf", auth=auth, timeout=30)
+        assert got.status_code == 200 and "FN:Ann Exämple" in got.text
+    finally:
+        errors = [stop_serve(first), stop_serve(second)]
+    assert all("Traceback" not in err for err in errors), errors
+    assert [c["name"]["displayName"] for c in sandbox_app.dump(TOKEN)] == ["Ann Exämple"]

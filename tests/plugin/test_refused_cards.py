@@ -3,9 +3,14 @@ stored; a group on BEGIN/END, which RFC 2426 allows, is accepted."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
-from tests.plugin.conftest import Server
+from bridge.htpasswd import set_password
+from tests.cli.serving import start_serve, stop_serve
+from tests.plugin.conftest import Server, mkcol_book
 
 HEAD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bad\r\nFN:Bad Card\r\n"
 BROKEN = {
@@ -32,3 +37,23 @@ def test_a_group_on_begin_and_end_is_accepted(server: Server) -> None:
     )
     assert server.alice.put("/alice/work/grouped.vcf", content=body).status_code == 201
     assert "FN:Grouped" in server.alice.get("/alice/work/grouped.vcf").text
+
+
+def test_serve_logs_a_refused_card_as_one_warning_without_a_traceback(tmp_path: Path) -> None:
+    """The README's troubleshooting: the client gets the reason, the log one line with it
+    (``serving`` fails on a traceback in serve's output)."""
+    set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
+    config = tmp_path / "bridge.toml"
+    config.write_text('[server]\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\n', encoding="utf-8")
+    config.chmod(0o600)
+    process, url = start_serve(config)
+    try:
+        with httpx.Client(base_url=url, auth=("alice", "alice-pw"), timeout=30) as client:
+            mkcol_book(client, "alice/private/")
+            body, reason = BROKEN["no-colon"]
+            answer = client.put("alice/private/bad.vcf", content=body)
+            assert answer.status_code == 400 and reason in answer.text
+    finally:
+        err = stop_serve(process)
+    assert "WARNING radicale: Bad PUT request on '/alice/private/bad.vcf' (upload): line 5:" in err
+    assert "Traceback" not in err, err
