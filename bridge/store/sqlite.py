@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,7 @@ class SQLiteDatabase(Database):
         self._local = threading.local()
         self._idle: list[SQLiteConnection] = []
         self._all: list[SQLiteConnection] = []
+        self._released: deque[SQLiteConnection] = deque()  # by ended threads, not yet pooled
         self._lock = threading.Lock()
         self.opened = 0  # connections ever opened: stays small however many threads come
         _make_private(self.path)
@@ -77,6 +79,7 @@ class SQLiteDatabase(Database):
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             with self._lock:
+                self._pool_released()
                 conn = self._idle.pop() if self._idle else self._open()
             self._local.conn = conn
             self._local.depth = 0
@@ -86,14 +89,22 @@ class SQLiteDatabase(Database):
         return conn
 
     def _release(self, conn: SQLiteConnection) -> None:
-        with self._lock:
+        """A finalizer: the garbage collector runs it in whatever thread it happens to be,
+        possibly one holding ``_lock`` (inside ``connection``), so it takes no lock; the
+        connection is pooled by the next ``connection``."""
+        self._released.append(conn)
+
+    def _pool_released(self) -> None:
+        """Pool (or close, past ``MAX_IDLE``) what ended threads left (lock held)."""
+        while self._released:
+            conn = self._released.popleft()
             if conn not in self._all:
-                return  # closed meanwhile
+                continue  # closed meanwhile
             if len(self._idle) < MAX_IDLE:
                 self._idle.append(conn)
-                return
-            self._all.remove(conn)
-        conn.close()
+            else:
+                self._all.remove(conn)
+                conn.close()
 
     @contextmanager
     def transaction(self, book_id: int | None = None) -> Iterator[SQLiteConnection]:
@@ -148,6 +159,7 @@ class SQLiteDatabase(Database):
                 conn.close()
             self._all.clear()
             self._idle.clear()
+            self._released.clear()
         self._local = threading.local()
 
 

@@ -173,6 +173,31 @@ def test_connections_are_reused_across_short_lived_threads(store: ContactStore) 
     assert store.db.opened - before <= 2  # not one connection per thread
 
 
+def test_a_thread_ending_while_the_pool_is_locked_never_deadlocks(tmp_path: Path) -> None:
+    """A connection goes back to the pool from a finalizer, which the garbage collector may
+    run in a thread that is itself inside ``connection()`` holding the pool's lock (seen:
+    every request thread of a server waited on that lock for good). Releasing must not
+    wait for the lock; the connection is pooled by the next ``connection()``."""
+    from bridge.store.sqlite import SQLiteDatabase
+
+    db = SQLiteDatabase(tmp_path / "store.sqlite3")
+    ended = threading.Thread(target=db.connection)  # a thread that takes a connection
+    ended.start()
+    ended.join()
+    (left,) = [c for c in db._all if c is not db.connection()]
+    with db._lock:  # as connection() holds it while the collector runs a finalizer
+        releasing = threading.Thread(target=db._release, args=(left,), daemon=True)
+        releasing.start()
+        releasing.join(timeout=10)
+        assert not releasing.is_alive(), "releasing a connection waited for the pool's lock"
+    opened = db.opened
+    reuser = threading.Thread(target=db.connection)
+    reuser.start()
+    reuser.join()
+    assert db.opened == opened  # the released connection was reused, not a new one opened
+    db.close()
+
+
 def test_existing_cards_are_labelled_with_the_version_of_their_stored_text(
     tmp_path: Path,
 ) -> None:
