@@ -48,7 +48,8 @@ class Sample:
 
     def show(self, scale: float = 1000) -> str:
         lo, hi = min(self.values) * scale, max(self.values) * scale
-        return f"{self.median * scale:,.1f} ({lo:,.1f}-{hi:,.1f})"
+        digits = 2 if self.median * scale < 1 else 1  # a GET's CPU is a fraction of a ms
+        return f"{self.median * scale:,.{digits}f} ({lo:,.{digits}f}-{hi:,.{digits}f})"
 
 
 Results = dict[str, Sample]
