@@ -21,6 +21,7 @@ class RequestContext:
     raw_body: bytes | None = None  # a PUT body exactly as the client sent it
     vcard_version: str | None = None  # the version the client asked for, if any
     error: str | None = None  # the reason for a 4xx, to put into the response body
+    no_card: bool = False  # PUT: the body holds no BEGIN:VCARD (Radicale's 400 says nothing)
     stored_differs: bool = False  # PUT: the stored card is not what was sent: no ETag
     listing: Listing | None = None  # a listing the wrapper streams from the store
     path: str | None = None  # the request's path (None outside the wrapper)

@@ -57,6 +57,7 @@ _VERSION_LINE = re.compile(_GROUP + rb"(VERSION:.*)$", re.IGNORECASE | re.MULTIL
 STAND_IN_LIMIT = 1024 * 1024  # larger bodies go whole, so Radicale's size limit applies
 
 _REASON_STATUSES = ("400", "403", "409", "412", "413")
+_NO_CARD = "the request body holds no vCard: a card is BEGIN:VCARD, its properties, END:VCARD"
 # The body of a request whose answer is streamed: if Radicale's answer cannot take the cards
 # (never seen), it is asked again, listing them itself (a multiget's stand-in aside).
 _WHOLE_BODY = "aurinko_bridge.listed_body"
@@ -207,6 +208,7 @@ class BridgeMiddleware:
             radicale_body = body
             if method == "PUT":
                 ctx.raw_body = body
+                ctx.no_card = not _CARD_BEGIN.search(_FOLD.sub(b"", body))
                 radicale_body = for_radicale(body)
                 refused = refusal(body) if radicale_body is body else None
                 if refused is not None:
@@ -272,6 +274,8 @@ class BridgeMiddleware:
                 return streamed
             return self._ask_whole(environ, start_response, ctx, method)
 
+        if method == "PUT" and ctx.no_card and status.startswith("400") and not ctx.error:
+            ctx.error = _NO_CARD  # after Radicale's login and rights checks, never before
         if method == "PUT" and ctx.stored_differs and status.startswith("2"):
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
         if ctx.error and status.startswith(_REASON_STATUSES):

@@ -30,6 +30,16 @@ def test_a_card_no_client_can_parse_is_refused_with_its_reason(server: Server, c
     assert server.alice.get("/alice/work/bad.vcf").status_code == 404
 
 
+@pytest.mark.parametrize("body", ["garbage", "", "FN:No card around me\r\n"])
+def test_a_body_that_holds_no_card_is_refused_with_a_reason(server: Server, body: str) -> None:
+    answer = server.alice.put("/alice/work/none.vcf", content=body)
+    assert answer.status_code == 400
+    assert "holds no vCard" in answer.text, answer.text
+    # Radicale's own checks come first: another user's book stays a refusal of the user.
+    other = server.bob.put("/alice/work/none.vcf", content=body)
+    assert other.status_code == 403 and "holds no vCard" not in other.text, other.text
+
+
 def test_a_group_on_begin_and_end_is_accepted(server: Server) -> None:
     body = (
         "home.BEGIN:VCARD\r\nhome.VERSION:3.0\r\nhome.UID:grouped\r\nhome.FN:Grouped\r\n"
