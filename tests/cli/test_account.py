@@ -129,25 +129,11 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_add(config: Path, name: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """``account add NAME --service Google --no-browser``; the address it prints."""
+def start_consent(name: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``aurinko-bridge ARGS`` (``account add`` or ``relink`` with --no-browser) for the
+    account ``name``; the address it prints to open."""
     process = subprocess.Popen(
-        [
-            *BRIDGE,
-            "account",
-            "add",
-            name,
-            "--service",
-            "Google",
-            "--config",
-            str(config),
-            "--no-browser",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
+        [*BRIDGE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -156,6 +142,12 @@ def start_add(config: Path, name: str, *extra: str) -> tuple[subprocess.Popen[st
         process.kill()
         raise AssertionError(line + process.communicate(timeout=30)[1])
     return process, found.group(1)
+
+
+def start_add(config: Path, name: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``account add NAME --service Google --no-browser``; the address it prints."""
+    args = ["account", "add", name, "--service", "Google", "--config", str(config)]
+    return start_consent(name, *args, "--no-browser", *extra)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:

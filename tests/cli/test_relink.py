@@ -19,7 +19,7 @@ import httpx
 from playwright.sync_api import Page
 
 from bridge.store.database import STORE_FILE
-from tests.cli.serving import BRIDGE, serving
+from tests.cli.serving import serving
 from tests.cli.test_account import (  # noqa: F401  (``sandbox`` is a fixture)
     ENV,
     Setup,
@@ -31,6 +31,7 @@ from tests.cli.test_account import (  # noqa: F401  (``sandbox`` is a fixture)
     run,
     sandbox,
     start_add,
+    start_consent,
 )
 
 ALICE = ("alice", "alice-pw")
@@ -79,20 +80,8 @@ def _link(setup: Setup, page: Page) -> tuple[int, str]:
 
 
 def _start_relink(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [*BRIDGE, "account", "relink", "work", "--config", str(config), "--no-browser", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.fullmatch(r"Open this address to link work: (\S+)\n", line)
-    if found is None:
-        process.kill()
-        raise AssertionError(line + process.communicate(timeout=30)[1])
-    return process, found.group(1)
+    args = ["account", "relink", "work", "--config", str(config), "--no-browser", *extra]
+    return start_consent("work", *args)
 
 
 def test_relink_renews_a_dead_token_while_serve_runs_and_the_queued_writes_go_up(
