@@ -33,7 +33,7 @@ class ParsedCard:
     shadow: str
     uid: str | None
     version: str
-    read: tuple[Card, list[Unit]] | None = field(default=None, compare=False, repr=False)
+    read: ShadowRead | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class Unit:
     @property
     def owned_lines(self) -> tuple[int, ...]:
         return (self.index,) if self.label is None else (self.index, self.label)
+
+
+ShadowRead = tuple[Card, list[Unit]]  # a card as read: its lines and its mapped values
 
 
 def from_vcard(text: str | bytes, *, limits: Limits | None = None) -> ParsedCard:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from .convert import alternates, as_modern, unmapped_in
 from .errors import MappingError
 from .identity import derive_uid
 from .limits import Limits
-from .parse import Unit, card_uid, decode_units, line_value, units_by_rule
+from .parse import ShadowRead, Unit, card_uid, decode_units, line_value, units_by_rule
 from .rules import Context, Rendered, Rule, text_value
 from .schema import normalize
 from .table import LABEL_PROPERTY, RULES
@@ -58,7 +58,7 @@ def to_vcard(
     shadow: str | None = None,
     *,
     uid: str | None = None,
-    read: tuple[Card, Sequence[Unit]] | None = None,
+    read: ShadowRead | None = None,
 ) -> str:
     """Render an Aurinko contact as a vCard (CRLF, folded at 75 octets, one UID, FN present).
 
@@ -86,7 +86,7 @@ def to_vcard(
     return join_card(["BEGIN:VCARD", *header, *plan.body(), "END:VCARD"])
 
 
-def _read_shadow(shadow: str | None, version: str) -> tuple[Card, list[Unit]]:
+def _read_shadow(shadow: str | None, version: str) -> ShadowRead:
     if shadow is None:
         return Card(version, ()), []
     try:

@@ -6,13 +6,10 @@ import time
 from dataclasses import replace
 
 from ..mapping import SERVED_VERSIONS, MappingError, ParsedCard, derive_uid, to_vcard
-from ..mapping.card import Card
-from ..mapping.parse import Unit
+from ..mapping.parse import ShadowRead
 from ..store import Book, ContactRow
 from .fields import Contact
 from .identity import etag_of, href_for_uid
-
-ShadowRead = tuple[Card, list[Unit]]  # a shadow as the mapping read it (ParsedCard.read)
 
 
 def served_version(written: str) -> str:
