@@ -28,7 +28,7 @@ from . import configedit
 from .aurinko import AurinkoError, BadRequestError, UnauthorizedError
 from .aurinko.oauth import LinkedAccount, exchange_code
 from .config import AurinkoApp, Config, ConfigError
-from .private import PRIVATE_FILE, private_dir
+from .private import PRIVATE_FILE, private_dir, write_private
 
 RESTART = "restart `aurinko-bridge serve` (it reads the accounts when it starts)"
 
@@ -262,24 +262,8 @@ def _write_token(path: Path, linked: LinkedAccount) -> None:
 
 
 def replace_token(path: Path, linked: LinkedAccount) -> None:
-    """Put the new token in place of the old one at once: a reader sees the old file or the
-    new one, never a part. A new private file beside it, synced, then renamed over it."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(linked.access_token + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a crash
-    finally:
-        os.close(folder)
+    """Put the new token in place of the old one at once (``private.write_private``)."""
+    write_private(path, (linked.access_token + "\n").encode("utf-8"))
 
 
 class CallbackServer(ThreadingHTTPServer):

@@ -76,7 +76,9 @@ def _tighten(path: Path, info: os.stat_result, chmod: Callable[[int], None]) -> 
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically (a temp file beside it, then a rename), 0600 from the start."""
+    """Write ``path`` atomically (a temp file beside it, then a rename), 0600 from the start:
+    a reader sees the old file or the new one, never a part, and the rename itself is synced
+    to survive a crash."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
     try:
@@ -89,6 +91,11 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 @contextmanager
