@@ -74,8 +74,10 @@ class FolderWatcher:
 
     def start(self) -> None:
         private_dir(self.folder, tighten=False)  # cards hold contact data: 0700 if we make it
-        self._reconcile()
+        # Watch first: a file saved while the start-up reconcile runs (the first export is
+        # already on disk by then) would otherwise be seen by nobody until the next restart.
         self._watch()
+        self._reconcile()
         self._thread = threading.Thread(target=self._run, name="bridge-watch", daemon=True)
         self._thread.start()
 

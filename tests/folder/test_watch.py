@@ -117,6 +117,33 @@ def test_remote_and_carddav_changes_reach_the_folder(watched: Watched) -> None:
     assert watched.names() == ["Via CardDAV"]
 
 
+class _SavedDuringStart(FolderWatcher):
+    """A user saving a file once the first export is on disk, while start-up still runs."""
+
+    def _reconcile(self) -> None:
+        super()._reconcile()
+        (self.folder / "early.vcf").write_text(card("uid-early", "Early"), encoding="utf-8")
+
+
+@pytest.mark.sandbox(seed_contacts=people(2))
+def test_a_file_saved_while_the_watcher_starts_is_imported(
+    sandbox_app: SandboxApp, live_sandbox: str, tmp_path: Path
+) -> None:
+    engine = make_engine(tmp_path / "bridge", live_sandbox)
+    book = engine.book("alice", "work")
+    assert book is not None
+    watcher = _SavedDuringStart(engine, book, tmp_path / "contacts", OPTIONS)
+    watcher.start()
+    try:
+        eventually(
+            lambda: "Early" in [c["name"]["displayName"] for c in sandbox_app.dump(TOKEN)],
+            what="the file saved during start-up pushed",
+        )
+    finally:
+        watcher.stop()
+        engine.close()
+
+
 @pytest.mark.sandbox(seed_contacts=people(10))
 def test_mass_deletion_is_refused_and_files_restored(watched: Watched) -> None:
     files = sorted(watched.folder.glob("*.vcf"))
