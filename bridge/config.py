@@ -57,6 +57,8 @@ _KEYS: dict[str, set[str]] = {
         "max_subscriptions_per_user",
         "max_messages_per_minute",
     },
+    "metrics": {"token_file"},
+    "logging": {"format"},
 }
 
 
@@ -175,6 +177,18 @@ class PushConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus metrics on ``/.bridge/metrics`` for scrapers that send the
+    bearer token held in ``token_file`` (only its owner may read it). Without this
+    section no metrics are served."""
+
+    token_file: Path
+
+    def read_token(self) -> str:
+        return _read_secret(self.token_file, "[metrics] token_file")
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     host: str = "127.0.0.1"
@@ -195,6 +209,8 @@ class Config:
     store: StoreConfig | None = None  # [store]: None keeps the store in SQLite in data_dir
     webhooks: WebhooksConfig | None = None  # [webhooks]: None: changes reach us by polling
     push: PushConfig = field(default_factory=PushConfig)  # [push]: WebDAV-Push
+    metrics: MetricsConfig | None = None  # [metrics]: None serves no metrics
+    log_format: str = "text"  # [logging] format: "text" for people, "json" for machines
 
     def account(self, selector: str) -> AccountConfig:
         """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
@@ -580,7 +596,28 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         store=_store(data, base),
         webhooks=_webhooks(data, base),
         push=_push(data),
+        metrics=_metrics(data, base),
+        log_format=_log_format(data),
     )
+
+
+def _metrics(data: Mapping[str, Any], base: Path) -> MetricsConfig | None:
+    if "metrics" not in data:
+        return None
+    token_file = _typed(_table(data, "metrics"), "token_file", str, "[metrics]")
+    if not token_file or not token_file.strip():
+        raise ConfigError(
+            "[metrics] token_file is required (the file holding the token scrapers send as"
+            " Authorization: Bearer ...)"
+        )
+    return MetricsConfig(token_file=base / token_file)
+
+
+def _log_format(data: Mapping[str, Any]) -> str:
+    value = _typed(_table(data, "logging"), "format", str, "[logging]") or "text"
+    if value not in ("text", "json"):
+        raise ConfigError(f'[logging] format must be "text" or "json", not {value!r}')
+    return value
 
 
 def load_config(path: str | Path) -> Config:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import radicale.config
 from radicale.app import Application
 
+from bridge import webhooks
 from bridge.config import Config
 from bridge.httpserver import RequestHandler, ServerLimits, ThreadingServer
+from bridge.operations import Operations
 from bridge.push import PushFront, PushOptions, WebDAVPush
 from bridge.statuspage import StatusPage
 from bridge.sync import SyncEngine
@@ -90,9 +93,12 @@ class RunningServer:
         stream_listings: bool = True,
         limits: ServerLimits | None = None,
         push_options: PushOptions | None = None,
+        operations: Operations | None = None,
     ) -> None:
         """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``);
-        ``push_options``: WebDAV-Push's timing (``[push] enabled`` turns it on, the default)."""
+        ``push_options``: WebDAV-Push's timing (``[push] enabled`` turns it on, the default);
+        ``operations``: health, metrics and request ids (health alone by default)."""
+        operations = operations or Operations()
         self.bridge_key = bridge_key
         runtime.install(bridge_key, runtime.Bridge(engine, config))
         quiet_refused_cards()
@@ -108,14 +114,15 @@ class RunningServer:
             if config.webhooks is not None
             else None
         )
-        self.push = _webdav_push(config, engine, push_options)
-        app = BridgeMiddleware(
+        self.push = _webdav_push(config, engine, push_options, operations.push_counted)
+        self.carddav = BridgeMiddleware(
             radicale,
             stream_listings=stream_listings,
             status_page=page,
             webhooks=self.webhooks,
             push=PushFront(self.push, radicale._auth_realm) if self.push is not None else None,
         )
+        app = operations.front(self.carddav, engine, is_webhook=webhooks.handles)
 
         limits = limits or ServerLimits(
             config.max_connections, config.idle_timeout, config.request_timeout
@@ -147,7 +154,10 @@ class RunningServer:
 
 
 def _webdav_push(
-    config: Config, engine: SyncEngine, options: PushOptions | None
+    config: Config,
+    engine: SyncEngine,
+    options: PushOptions | None,
+    counted: Callable[[bool], None],
 ) -> WebDAVPush | None:
     if not config.push.enabled:
         return None
@@ -156,4 +166,4 @@ def _webdav_push(
     def sync_token(book_id: int, seq: int) -> str:  # what a sync-collection REPORT answers
         return make_token(epoch, book_id, seq)
 
-    return WebDAVPush(engine, config.push, options, sync_token=sync_token)
+    return WebDAVPush(engine, config.push, options, sync_token=sync_token, counted=counted)

@@ -10,17 +10,19 @@ import argparse
 import difflib
 import errno
 import importlib
+import logging
 import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import htpasswd
+from .. import htpasswd, logs
 from ..config import Config, ConfigError
 from ..console import fail, until_stopped
 from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
 from ..htpasswd import ensure_password
+from ..operations import Operations
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError, StoreError
 from ..webhooks import WebhookManager, url_prefix
@@ -57,11 +59,13 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
         config.webhooks.read_secret()  # unreadable: refused before anything starts
     _check_port(config)
     _warn_of_unreachable_books(config)
-    engine, books = open_engine(config)
+    operations = Operations.of(config)  # an unreadable metrics token: refused before start
+    logs.configure(logging.getLogger().level, config.log_format)
+    engine, books = open_engine(config, operations.observer)
     try:
         engine.start(config.interval)
         try:
-            server = _frontend("server").RunningServer(config, engine, key)
+            server = _frontend("server").RunningServer(config, engine, key, operations=operations)
         except OSError as exc:
             raise _listen_error(exc, config) from None
         with server:
@@ -173,4 +177,7 @@ def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | N
             f" {demo_client_secret_file(demo_dir)} (to try `account add` against it)",
             flush=True,
         )
+    print(f"  health check: {url}.bridge/health", flush=True)
+    if config.metrics is not None:
+        print(f"  metrics (bearer token from {config.metrics.token_file}): {url}.bridge/metrics")
     print("Press Ctrl-C to stop.", flush=True)

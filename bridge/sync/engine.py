@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import logs
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import diff, from_vcard, to_vcard
-from ..store import Book, Conflict, ContactRow, ContactStore, Outbox, open_database
+from ..store import (
+    Book,
+    Conflict,
+    ContactRow,
+    ContactStore,
+    Outbox,
+    StoreError,
+    open_database,
+)
 from .cards import local_row
 from .conflicts import (
     ConflictGoneError,
@@ -302,7 +311,7 @@ class SyncEngine:
     def _run_job(self, book_id: int, job: Job, since: float) -> None:
         book = self.store.book_by_id(book_id)
         report = SyncReport(book.path)
-        with self.locks.hold(book.id):
+        with logs.scope(user=book.owner, book=book.name), self.locks.hold(book.id):
             if Job.PUSH in job:
                 self._push_locked(book, report)
             if Job.PULL in job and self._pulled_before(book_id, since):
@@ -437,6 +446,8 @@ class SyncEngine:
                 try:
                     report = self.sync(self.store.book_by_id(book_id))
                     log.info("%s", report.summary())
+                except StoreError as exc:  # an outage of the store: the next round retries
+                    log.warning("background sync of book %d: %s", book_id, exc)
                 except Exception:  # the loop must outlive any one bad run
                     log.exception("background sync of book %d failed", book_id)
             self._wake.clear()

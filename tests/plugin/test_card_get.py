@@ -46,7 +46,7 @@ def reference(server: Server, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def radicale_gets(server: Server, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the GETs and HEADs that reach the bridge's Radicale handler."""
-    radicale = server.running._server.get_app().app
+    radicale = server.running.carddav.app
     handler = radicale.do_GET
     calls: list[str] = []
 
