@@ -19,7 +19,13 @@ from typing import Any
 from .. import htpasswd
 from ..config import Config, ConfigError
 from ..console import fail, until_stopped
-from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
+from ..demo import (
+    DEMO_CLIENT_ID,
+    DEMO_RETURN_URL,
+    DEMO_USER,
+    demo_client_secret_file,
+    demo_password,
+)
 from ..htpasswd import ensure_password
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError, StoreError
@@ -170,7 +176,8 @@ def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | N
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
         print(
             f"  Aurinko sandbox at {sandbox_url}: application {DEMO_CLIENT_ID}, secret in"
-            f" {demo_client_secret_file(demo_dir)} (to try `account add` against it)",
+            f" {demo_client_secret_file(demo_dir)}, return URL {DEMO_RETURN_URL}"
+            " (to try `account add` against it)",
             flush=True,
         )
     print("Press Ctrl-C to stop.", flush=True)
