@@ -81,6 +81,7 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
                         hooks = WebhookManager(engine, config.webhooks)
                         if server.webhooks is not None:
                             server.webhooks.on_subscription_error = hooks.recheck
+                            server.webhooks.on_subscription_active = hooks.recovered
                         hooks.start()
             finally:
                 if hooks is not None:

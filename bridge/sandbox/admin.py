@@ -54,6 +54,7 @@ class AdminHandlers:
             ("/_sandbox/subscriptions", {"GET": self.list_subscriptions}),
             ("/_sandbox/subscriptions/{id}/lapse", {"POST": self.lapse}),
             ("/_sandbox/subscriptions/{id}/error", {"POST": self.fail}),
+            ("/_sandbox/subscriptions/{id}/active", {"POST": self.recover}),
             ("/_sandbox/return-urls", {"POST": self.register}),
         ]
 
@@ -136,6 +137,12 @@ class AdminHandlers:
         row = self._subscriptions.get(account, parse_id(ident))
         failed = self._subscriptions.fail(row.id, error or "the provider's subscription failed")
         return Response.json(200, render_subscription(failed))
+
+    def recover(self, request: Request, account: int, ident: str) -> Response:
+        """One of the caller's inactive subscriptions comes back: its URL validated again,
+        active, and sent a lifecycle ``active`` event."""
+        row = self._subscriptions.get(account, parse_id(ident))
+        return Response.json(200, render_subscription(self._subscriptions.recover(row.id)))
 
     def register(self, request: Request, account: int, _: str) -> Response:
         """Register a return URL for the OAuth application (the portal's settings page).

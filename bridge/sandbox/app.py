@@ -218,6 +218,17 @@ class SandboxApp:
         except ApiError as exc:
             raise ValueError(f"unknown subscription {ident}") from exc
 
+    def recover_subscription(self, ident: int) -> dict[str, Any]:
+        """An inactive subscription comes back: its URL passes the validation handshake
+        again, it is active with no failure, and its URL is sent a lifecycle ``active``
+        event. ``ValueError`` for an unknown id; ``ApiError`` 400 when the handshake fails."""
+        try:
+            return render_subscription(self._subscriptions.recover(ident))
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ValueError(f"unknown subscription {ident}") from exc
+            raise
+
     def register_return_url(self, url: str) -> list[str]:
         """Register ``url`` for the OAuth application, as its portal settings page would;
         all registered ones. ``ValueError`` without an application or for a URL that
