@@ -35,7 +35,7 @@ from ..aurinko import (
     UnauthorizedError,
     UnavailableError,
 )
-from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url
+from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url, check_authorize
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import (
     RESTART,
@@ -386,7 +386,7 @@ def _listen_and_consent(
     service: str,
     account_id: int | None = None,
 ) -> int:
-    port = app.callback_port if args.callback_port is None else args.callback_port
+    port = _callback_port(args, app)
     try:
         server = CallbackServer(("127.0.0.1", port), linker)
     except OSError as exc:
@@ -414,6 +414,9 @@ def _consent(
     url = authorize_url(
         app.base_url, app.client_id, service, return_url, linker.state, account_id=account_id
     )
+    refused = _authorize_refused(url, return_url, app, _callback_port(args, app) == 0)
+    if refused is not None:
+        return fail(f"{where}: {refused}")
     thread = threading.Thread(target=server.serve_forever, name="account-callback", daemon=True)
     thread.start()
     try:
@@ -437,6 +440,38 @@ def _consent(
     for line in outcome.report:
         print(line, flush=True)
     return 0
+
+
+def _callback_port(args: argparse.Namespace, app: AurinkoApp) -> int:
+    return app.callback_port if args.callback_port is None else int(args.callback_port)
+
+
+def _authorize_refused(url: str, return_url: str, app: AurinkoApp, free_port: bool) -> str | None:
+    """Why Aurinko refuses the consent address outright (one line for stderr), or None.
+
+    Aurinko sends the browser only to return URLs registered for the application (OAS
+    ``returnUrl``: "It must be registered on the settings page in Aurinko portal"); a
+    refusal would otherwise be a page in the browser while this command waits in vain.
+    """
+    try:
+        check_authorize(url)
+    except UnavailableError as exc:
+        return f"Aurinko cannot be reached at {app.base_url} ({exc}); nothing was changed"
+    except AurinkoError as exc:
+        portal = f"as a return URL of application {app.client_id} in the Aurinko portal"
+        if free_port:
+            fix = (
+                "callback_port 0 takes a free port each time, which cannot be registered: set"
+                " [aurinko] callback_port (or --callback-port) to a port and register"
+                f" http://127.0.0.1:<that port>/callback {portal}"
+            )
+        else:
+            fix = (
+                f"{return_url} must be registered {portal} (its settings page), or"
+                " [aurinko] callback_port / --callback-port must name a registered one's port"
+            )
+        return f"Aurinko refused the consent address ({exc}); nothing was changed. {fix}"
+    return None
 
 
 def _has_display() -> bool:

@@ -20,7 +20,13 @@ from typing import Any
 from .. import htpasswd, logs
 from ..config import Config, ConfigError
 from ..console import fail, until_stopped
-from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
+from ..demo import (
+    DEMO_CLIENT_ID,
+    DEMO_RETURN_URL,
+    DEMO_USER,
+    demo_client_secret_file,
+    demo_password,
+)
 from ..htpasswd import ensure_password
 from ..operations import Operations
 from ..runtime import open_engine
@@ -79,6 +85,7 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
                         hooks = WebhookManager(engine, config.webhooks)
                         if server.webhooks is not None:
                             server.webhooks.on_subscription_error = hooks.recheck
+                            server.webhooks.on_subscription_active = hooks.recovered
                         hooks.start()
             finally:
                 if hooks is not None:
@@ -174,7 +181,8 @@ def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | N
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
         print(
             f"  Aurinko sandbox at {sandbox_url}: application {DEMO_CLIENT_ID}, secret in"
-            f" {demo_client_secret_file(demo_dir)} (to try `account add` against it)",
+            f" {demo_client_secret_file(demo_dir)}, return URL {DEMO_RETURN_URL}"
+            " (to try `account add` against it)",
             flush=True,
         )
     print(f"  health check: {url}.bridge/health", flush=True)
