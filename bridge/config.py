@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .aurinko import DEFAULT_BASE_URL
 from .sync import ConflictPolicy
 
 # A user or book name: one path segment, the same on every file system (htpasswd users too).
@@ -63,6 +64,10 @@ _KEYS: dict[str, set[str]] = {
 
 
 DEFAULT_CALLBACK_PORT = 8765  # account add's return URL: http://127.0.0.1:8765/callback
+DEFAULT_DATA_DIR = "var"  # [server] data_dir, relative to the configuration's folder
+
+# Every other default is written once, as its dataclass field's default below; parsing
+# falls back to the field (``Config.port``), never to a second copy of the value.
 
 
 class ConfigError(ValueError):
@@ -73,7 +78,7 @@ class ConfigError(ValueError):
 class AccountConfig:
     name: str  # the address book's path segment: /<user>/<name>/
     user: str  # the CardDAV user who sees it
-    base_url: str = "https://api.aurinko.io/v1"
+    base_url: str = DEFAULT_BASE_URL
     token_file: Path | None = None
     token_env: str | None = None
     display_name: str = ""
@@ -107,7 +112,7 @@ class AurinkoApp:
 
     client_id: str | None = None
     client_secret_file: Path | None = None
-    base_url: str = "https://api.aurinko.io/v1"
+    base_url: str = DEFAULT_BASE_URL
     # The return URL http://127.0.0.1:8765/callback must be registered in the Aurinko portal,
     # so the default is one fixed port the README names (0: a free port, for tests).
     callback_port: int = DEFAULT_CALLBACK_PORT
@@ -338,7 +343,7 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
     )
     if (token_file is None) == (token_env is None):
         raise ConfigError(f"{where} ({name}): set exactly one of token_file and token_env")
-    version = str(raw.get("vcard_version", "3.0"))
+    version = str(raw.get("vcard_version", AccountConfig.vcard_version))
     if version not in _VERSIONS:
         raise ConfigError(f"{where} ({name}): vcard_version must be 3.0 or 4.0")
     return AccountConfig(
@@ -368,7 +373,7 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
         client_id=client_id.strip() if client_id else None,
         client_secret_file=base / secret_file if secret_file else None,
         base_url=base_url or AurinkoApp.base_url,
-        callback_port=DEFAULT_CALLBACK_PORT if port is None else port,
+        callback_port=AurinkoApp.callback_port if port is None else port,
     )
 
 
@@ -491,7 +496,7 @@ def _push(data: Mapping[str, Any]) -> PushConfig:
                 " services write there about this server's messages)"
             )
     return PushConfig(
-        enabled=True if flags["enabled"] is None else flags["enabled"],
+        enabled=PushConfig.enabled if flags["enabled"] is None else flags["enabled"],
         contact=contact or None,
         allow_http=bool(flags["allow_http"]),
         allow_hosts=_push_hosts(table, where),
@@ -564,7 +569,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
     accounts = [_account(raw, i, base) for i, raw in enumerate(raw_accounts)]
     _check_unambiguous(accounts)
     try:
-        conflict = ConflictPolicy(sync.get("conflict", "remote-wins"))
+        conflict = ConflictPolicy(sync.get("conflict", Config.conflict))
     except ValueError:
         raise ConfigError("[sync] conflict must be remote-wins or local-wins") from None
     htpasswd = _typed(server, "htpasswd", str, "[server]")
@@ -573,23 +578,25 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         raise ConfigError("[server] port must be 0-65535")
     interval = _typed(sync, "interval", (int, float), "[sync]")
     freshness = _typed(sync, "freshness", (int, float), "[sync]")
-    request_wait = _positive(sync, "request_wait", "[sync]", 2.0, allow_zero=True)
-    write_wait = _positive(sync, "write_wait", "[sync]", 0.0, allow_zero=True)
-    max_connections = _positive(server, "max_connections", "[server]", 200)
+    request_wait = _positive(sync, "request_wait", "[sync]", Config.request_wait, allow_zero=True)
+    write_wait = _positive(sync, "write_wait", "[sync]", Config.write_wait, allow_zero=True)
+    max_connections = _positive(server, "max_connections", "[server]", Config.max_connections)
     return Config(
-        data_dir=base / str(_typed(server, "data_dir", str, "[server]") or "var"),
-        host=_typed(server, "host", str, "[server]") or "127.0.0.1",
-        port=5232 if port is None else port,
+        data_dir=base / str(_typed(server, "data_dir", str, "[server]") or DEFAULT_DATA_DIR),
+        host=_typed(server, "host", str, "[server]") or Config.host,
+        port=Config.port if port is None else port,
         htpasswd=base / htpasswd if htpasswd else None,
-        interval=300.0 if interval is None else float(interval),
-        freshness=30.0 if freshness is None else float(freshness),
+        interval=Config.interval if interval is None else float(interval),
+        freshness=Config.freshness if freshness is None else float(freshness),
         request_wait=request_wait,
         write_wait=write_wait,
         conflict=conflict,
         max_connections=int(max_connections),
-        idle_timeout=_positive(server, "idle_timeout", "[server]", 60.0),
-        request_timeout=_positive(server, "request_timeout", "[server]", 60.0),
-        login_delay=_positive(server, "login_delay", "[server]", 1.0, allow_zero=True),
+        idle_timeout=_positive(server, "idle_timeout", "[server]", Config.idle_timeout),
+        request_timeout=_positive(server, "request_timeout", "[server]", Config.request_timeout),
+        login_delay=_positive(
+            server, "login_delay", "[server]", Config.login_delay, allow_zero=True
+        ),
         accounts=accounts,
         path=path,
         aurinko=_aurinko(data, base),

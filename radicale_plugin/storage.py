@@ -13,6 +13,7 @@ from radicale import pathutils
 from radicale.storage import BaseCollection, BaseStorage
 
 from bridge.store import BookExistsError
+from bridge.store.kinds import BookKind
 
 from . import context, runtime
 from .collections import BookCollection, _Container
@@ -134,7 +135,7 @@ class Storage(BaseStorage):
         if (props or {}).get("tag") != "VADDRESSBOOK":
             raise ValueError("only address books can be created here (extended MKCOL, RFC 5689)")
         existing = self.bridge.book(parts[0], parts[1])
-        if existing is not None and existing.kind == "aurinko":
+        if existing is not None and existing.kind == BookKind.AURINKO:
             raise ValueError(f"/{href.strip('/')}/ is an Aurinko account and cannot be replaced")
         if existing is not None and items is None:
             raise ValueError(f"/{href.strip('/')}/ already exists")

@@ -24,6 +24,7 @@ from ..store import (
     StoreError,
     open_database,
 )
+from ..store.kinds import BookKind, WriteOp
 from .cards import local_row
 from .conflicts import (
     ConflictGoneError,
@@ -131,7 +132,7 @@ class SyncEngine:
         self, owner: str, name: str, client: AurinkoClient, vcard_version: str = "3.0"
     ) -> Book:
         """The Aurinko-backed book ``owner/name``, served from ``client``'s account."""
-        book = self.store.ensure_book(owner, name, "aurinko", vcard_version=vcard_version)
+        book = self.store.ensure_book(owner, name, BookKind.AURINKO, vcard_version=vcard_version)
         self.clients[book.id] = client
         return book
 
@@ -143,10 +144,10 @@ class SyncEngine:
 
     def create_local_book(self, owner: str, name: str, props: Mapping[str, str]) -> Book:
         """A plain address book that lives only in the store. Raises BookExistsError."""
-        return self.store.create_book(owner, name, "local", dict(props))
+        return self.store.create_book(owner, name, BookKind.LOCAL, dict(props))
 
     def delete_local_book(self, book: Book) -> None:
-        if book.kind != "local":
+        if book.kind != BookKind.LOCAL:
             raise ValueError(f"{book.path} is backed by an Aurinko account and cannot be deleted")
         self.store.delete_book(book.id)
 
@@ -186,7 +187,7 @@ class SyncEngine:
             self._check_uid(book, href, uid, existing)
             row = local_row(book, href, uid, parsed, existing)
             self.store.save(row)
-            if book.kind == "aurinko":
+            if book.kind == BookKind.AURINKO:
                 self._enqueue_write(book, row, existing)
         if push and self._push_soon(book, href):
             return self.store.get(book.id, href) or row  # as Aurinko confirmed it
@@ -201,12 +202,12 @@ class SyncEngine:
 
     def _enqueue_write(self, book: Book, row: ContactRow, existing: ContactRow | None) -> None:
         if existing is None or existing.remote_id is None:
-            self.outbox.enqueue(book.id, row.href, "create", local_json=row.contact)
+            self.outbox.enqueue(book.id, row.href, WriteOp.CREATE, local_json=row.contact)
             return
         self.outbox.enqueue(
             book.id,
             row.href,
-            "update",
+            WriteOp.UPDATE,
             remote_id=existing.remote_id,
             base_etag=existing.remote_etag,
             base_json=existing.remote_json,
@@ -219,8 +220,8 @@ class SyncEngine:
             if row is None:
                 raise ContactNotFoundError(href)
             self.store.delete(book.id, href)
-            if book.kind == "aurinko":
-                self.outbox.enqueue(book.id, href, "delete", remote_id=row.remote_id)
+            if book.kind == BookKind.AURINKO:
+                self.outbox.enqueue(book.id, href, WriteOp.DELETE, remote_id=row.remote_id)
         if push:
             self._push_soon(book, href)
 
