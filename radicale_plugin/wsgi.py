@@ -27,10 +27,10 @@ from typing import Any
 from bridge.front.seams import AnswerHooks, Login
 from bridge.front.wsgi import Environ, StartResponse, WSGIApp, content_length, plain
 from bridge.httpserver import read_body
-from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
+from bridge.mapping import DEFAULT_LIMITS, MappingError
 
 from . import listing
-from .context import RequestContext, request_scope
+from .context import RequestContext, SentCard, request_scope
 from .direct import DirectAnswers
 from .logins import Logins
 
@@ -100,14 +100,15 @@ def for_radicale(body: bytes) -> bytes:
     return _END.sub(b"FN:-\r\nEND:VCARD", body, count=1)
 
 
-def refusal(body: bytes) -> str | None:
+def refusal(sent: SentCard) -> str | None:
     """Why a PUT body with several BEGIN:VCARD lines is not one card, in the mapping's words
     (Radicale's vobject would refuse it with a bare "Bad Request"); None for a body the
-    mapping reads, such as a 2.1 card with an embedded AGENT card."""
-    if len(_CARD_BEGIN.findall(_FOLD.sub(b"", body))) < 2:
+    mapping reads, such as a 2.1 card with an embedded AGENT card (its reading is kept in
+    ``sent``: the storage stores it without reading the body again)."""
+    if len(_CARD_BEGIN.findall(_FOLD.sub(b"", sent.body))) < 2:
         return None
     try:
-        from_vcard(body)
+        sent.parsed()
     except MappingError as exc:
         return str(exc)
     return None
@@ -176,10 +177,10 @@ class BridgeMiddleware:
                 return plain(start_response, *body)
             radicale_body = body
             if method == "PUT":
-                ctx.raw_body = body
+                ctx.sent = SentCard(body)
                 ctx.no_card = not _CARD_BEGIN.search(_FOLD.sub(b"", body))
                 radicale_body = for_radicale(body)
-                refused = refusal(body) if radicale_body is body else None
+                refused = refusal(ctx.sent) if radicale_body is body else None
                 if refused is not None:
                     return plain(start_response, "400 Bad Request", refused)
             elif method == "REPORT":
@@ -243,12 +244,13 @@ class BridgeMiddleware:
                 return streamed
             return self._ask_whole(environ, start_response, ctx, method)
 
-        if method == "PUT" and ctx.no_card and status.startswith("400") and not ctx.error:
-            ctx.error = _NO_CARD  # after Radicale's login and rights checks, never before
-        if method == "PUT" and ctx.stored_differs and status.startswith("2"):
+        reason = ctx.outcome.error  # the storage's, when it refused the card
+        if method == "PUT" and ctx.no_card and status.startswith("400") and not reason:
+            reason = _NO_CARD  # after Radicale's login and rights checks, never before
+        if method == "PUT" and ctx.outcome.stored_differs and status.startswith("2"):
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
-        if ctx.error and status.startswith(_REASON_STATUSES):
-            answer = (ctx.error + "\n").encode("utf-8")
+        if reason and status.startswith(_REASON_STATUSES):
+            answer = (reason + "\n").encode("utf-8")
             replaced = ("content-type", "content-encoding")  # Radicale may have gzipped its own
             headers = [(k, v) for k, v in headers if k.lower() not in replaced]
             headers.append(("Content-Type", "text/plain; charset=utf-8"))
