@@ -9,15 +9,13 @@ from __future__ import annotations
 import argparse
 import difflib
 import errno
-import importlib
 import logging
 import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from .. import htpasswd, logs
+from .. import htpasswd, logs, webhooks
 from ..config import Config, ConfigError
 from ..console import fail, until_stopped
 from ..demo import (
@@ -27,10 +25,14 @@ from ..demo import (
     demo_client_secret_file,
     demo_password,
 )
+from ..front import CardDAV
+from ..front.compose import compose
+from ..front.server import FrontServer
 from ..htpasswd import ensure_password
 from ..operations import Operations
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError, StoreError
+from ..sync import SyncEngine
 from ..webhooks import WebhookManager, url_prefix
 from .common import add_config_arguments, configuration
 
@@ -40,9 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="CardDAV port (overrides the configuration)")
 
 
-def _frontend(module: str) -> Any:
-    # The CardDAV front end is Radicale, which the core never imports: loaded by name.
-    return importlib.import_module(f"radicale_plugin.{module}")
+def _carddav(config: Config, engine: SyncEngine, key: str) -> CardDAV:
+    """Radicale with the bridge's plugin. Imported here, by ``serve`` alone: ``bridge``
+    never imports Radicale, and the commands that do not serve never load it."""
+    from radicale_plugin.server import carddav_app
+
+    return carddav_app(config, engine, key)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,29 +75,49 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
     engine, books = open_engine(config, operations.observer)
     try:
         engine.start(config.interval)
+        carddav = _carddav(config, engine, key)
         try:
-            server = _frontend("server").RunningServer(config, engine, key, operations=operations)
-        except OSError as exc:
-            raise _listen_error(exc, config) from None
-        with server:
-            demo_dir = args.demo_dir if args.config is None else None
-            hooks: WebhookManager | None = None
-            try:
-                with until_stopped():
-                    _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
-                    # Once the server answers: Aurinko checks the URL of each subscription.
-                    if config.webhooks:
-                        hooks = WebhookManager(engine, config.webhooks)
-                        if server.webhooks is not None:
-                            server.webhooks.on_subscription_error = hooks.recheck
-                            server.webhooks.on_subscription_active = hooks.recovered
-                        hooks.start()
-            finally:
-                if hooks is not None:
-                    hooks.stop()
+            _run(config, engine, carddav, operations, list(books.values()), args)
+        finally:
+            carddav.close()
     finally:
         engine.close()
     return 0
+
+
+def _run(
+    config: Config,
+    engine: SyncEngine,
+    carddav: CardDAV,
+    operations: Operations,
+    books: list[Book],
+    args: argparse.Namespace,
+) -> None:
+    """The front over ``carddav``, until stopped: it routes the status page, Aurinko's
+    webhooks and WebDAV-Push, and hands everything else to CardDAV; the operators' doors
+    (health, metrics) and request ids come before all of it."""
+    front = compose(config, engine, carddav, counted=operations.push_counted)
+    app = operations.front(front, engine, is_webhook=webhooks.handles)
+    try:
+        server = FrontServer(config, front, app=app)
+    except OSError as exc:
+        raise _listen_error(exc, config) from None
+    with server:
+        demo_dir = args.demo_dir if args.config is None else None
+        hooks: WebhookManager | None = None
+        try:
+            with until_stopped():
+                _announce(server.url, books, config, demo_dir=demo_dir)
+                # Once the server answers: Aurinko checks the URL of each subscription.
+                if config.webhooks:
+                    hooks = WebhookManager(engine, config.webhooks)
+                    if server.webhooks is not None:
+                        server.webhooks.on_subscription_error = hooks.recheck
+                        server.webhooks.on_subscription_active = hooks.recovered
+                    hooks.start()
+        finally:
+            if hooks is not None:
+                hooks.stop()
 
 
 def _warn_of_unreachable_books(config: Config) -> None:

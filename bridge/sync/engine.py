@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
-from ..mapping import diff, from_vcard, to_vcard
+from ..mapping import ParsedCard, diff, from_vcard, to_vcard
 from ..store import (
     Book,
     Conflict,
@@ -167,12 +167,13 @@ class SyncEngine:
         self,
         book: Book,
         href: str,
-        text: str | bytes,
+        text: str | bytes | ParsedCard,
         *,
         push: bool = True,
         uid: str | None = None,
     ) -> ContactRow:
-        """Create or replace the card at ``href`` from a client's text.
+        """Create or replace the card at ``href`` from a client's text, or from the card
+        already parsed from it (a CardDAV PUT's, read once per request).
 
         Raises MappingError for an invalid card and UidConflictError for a second card with
         one UID. Returns the row exactly as it will be served (its etag is final unless
@@ -180,7 +181,7 @@ class SyncEngine:
         ``push=False`` the write waits in the outbox for the next push (bulk imports).
         ``uid`` names a card that has none (the stored card then carries it).
         """
-        parsed = from_vcard(text)
+        parsed = text if isinstance(text, ParsedCard) else from_vcard(text)
         uid = parsed.uid or uid or str(uuid.uuid4())
         with self.db.transaction(book.id):
             existing = self.store.get(book.id, href)

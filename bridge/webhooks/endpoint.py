@@ -118,7 +118,7 @@ class Spacer:
 
 
 class WebhookEndpoint:
-    """What ``BridgeMiddleware`` hands the requests under ``/.bridge/webhooks`` to."""
+    """What the front (``bridge.front``) hands the requests under ``/.bridge/webhooks`` to."""
 
     def __init__(
         self,
