@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import DEFAULT_CALLBACK_PORT, AccountConfig, Config
+from .config import DEFAULT_CALLBACK_PORT, AccountConfig, Config, MetricsConfig
 from .paths import DEMO_CONTACTS, default_data_dir
 from .private import PRIVATE_FILE, private_dir
 
@@ -91,4 +91,6 @@ def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterat
             interval=60,
             freshness=5,
             accounts=[account],
+            # Operators try the metrics on the demo too: the token is the demo's own.
+            metrics=MetricsConfig(token_file=_secret_file(root / "demo.metrics-token")),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..aurinko.calls import Call, CallObserver
@@ -18,6 +19,9 @@ DEAD_TOKEN_CODES = frozenset({"token.dead", "token.refresh.failed"})
 
 class Metrics:
     def __init__(self) -> None:
+        # A ``_created`` series beside each counter doubles the scrape for nothing an
+        # alert or a rate() needs (the library's own switch; process-wide by its design).
+        prometheus_client.disable_created_metrics()
         self.registry = CollectorRegistry()
         r = self.registry
         self.aurinko_calls = Counter(
