@@ -54,6 +54,9 @@ def _google(*fields: str) -> dict[str, Any]:
         (_relayed(_google("birthdays[0].date")), "birthday"),
         (_relayed(_google("person.emailAddresses[3].value")), "emailAddresses"),
         (_relayed(_google("biographies[0].value")), "notes"),
+        (_relayed(_google("nicknames[0].value")), None),  # not sent by this write
+        # A contact needs its name: a refused name is the whole write's.
+        (_relayed(_google("names[0].familyName")), None),
         # Named, but not a field this write sends: the whole write's.
         (_relayed(_graph("homePhones: too many")), None),
         (_relayed(_google("phoneNumbers[0].type")), None),
