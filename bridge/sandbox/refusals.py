@@ -17,7 +17,7 @@
 - ``aurinko`` (``generic``): the sandbox's own ``Invalid field 'path': problem``.
 
 What Aurinko itself puts in ``code`` and ``message`` around a provider's error is not
-documented: ``badRequest`` and the provider's message are our choice.
+documented: ``badRequest`` and the provider's message are our guess.
 """
 
 from __future__ import annotations
