@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import replace
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,35 @@ from bridge.sandbox.refusals import refusal
 from bridge.sandbox.validation import KNOWN_FIELDS, REMOVE, ContactInput
 
 _FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"(?:(\d{4})|-)-(\d{2})-(\d{2})")
+
+
+def _is_date(value: str) -> bool:
+    """Whether ``value`` is a calendar date, ``YYYY-MM-DD`` or year-less ``--MM-DD``: month
+    1 to 12, day valid for the year and month (google.type.Date; a year 0000 is no year, and
+    without a year 29 February is a date)."""
+    found = _DATE.fullmatch(value)
+    if found is None:
+        return False
+    year = int(found.group(1) or 0) or 2000  # a leap year stands in for "no year"
+    try:
+        date(year, int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return False
+    return True
+
+
+def _too_long(path: str, value: Any, limit: int) -> str | None:
+    """The path of the first text in ``value`` longer than ``limit`` characters."""
+    if isinstance(value, str):
+        return path if len(value) > limit else None
+    if isinstance(value, dict):
+        found = (_too_long(f"{path}.{key}", item, limit) for key, item in value.items())
+    elif isinstance(value, list):
+        found = (_too_long(f"{path}[{i}]", item, limit) for i, item in enumerate(value))
+    else:
+        return None
+    return next((where for where in found if where is not None), None)
 
 
 def _is_empty(value: Any) -> bool:
@@ -69,12 +99,12 @@ def _field(rules: ProviderRules, key: str, value: Any) -> Any:
         return REMOVE
     if key == "birthday" and rules.birthday_needs_year and not _FULL_DATE.fullmatch(value):
         raise refusal(rules.refusals, key, "the provider needs a full date YYYY-MM-DD")
-    if (
-        key == "birthday"
-        and rules.birthday_pattern
-        and not re.fullmatch(rules.birthday_pattern, value)
-    ):
+    if key == "birthday" and rules.birthday_is_date and not _is_date(value):
         raise refusal(rules.refusals, key, "not a date (YYYY-MM-DD or --MM-DD)")
+    limit = rules.max_text_length
+    where = _too_long(key, value, limit) if limit and key != "nativeProperties" else None
+    if where is not None:
+        raise refusal(rules.refusals, where, f"longer than {limit} characters")
     if isinstance(value, list) and key in KNOWN_FIELDS and key != "keywords":
         return _check_list(rules, key, value)
     return value

@@ -8,7 +8,9 @@ for sources and for what is inference):
   type; phones only in Graph's slots (``businessPhones`` 2, ``homePhones`` 2,
   ``mobilePhone`` 1, i.e. Aurinko types work/home/mobile); one postal address and one
   relation per type; a birthday needs a year (Graph's is a full dateTime).
-- ``google`` (People API): etags in Google's opaque form (``%...=``); year-less birthdays.
+- ``google`` (People API): etags in Google's opaque form (``%...=``); a birthday is a
+  calendar date, with or without a year (``google.type.Date``); each text value at most
+  1024 characters (our guess, see the notes).
 
 Both real providers drop what they do not model: unknown top-level keys are not kept, and an
 empty string, list or object is no value at all (stored as a removal). ``ProfileConfig`` adds
@@ -44,7 +46,8 @@ class ProviderRules:
     keep_unknown_keys: bool = True
     empty_is_absent: bool = False
     etag_style: EtagStyle = "token"
-    birthday_pattern: str | None = None  # a birthday must match it (None: any string)
+    birthday_is_date: bool = False  # a valid YYYY-MM-DD or --MM-DD (google.type.Date)
+    max_text_length: int | None = None  # characters in any one text value of a field
     refusals: RefusalStyle = "aurinko"  # whose words a 400 is in (see refusals.py)
 
 
@@ -72,12 +75,15 @@ PROFILES: Mapping[str, ProviderRules] = MappingProxyType(
             empty_is_absent=True,
             refusals="graph",
         ),
-        # People API birthdays are dates, with or without a year (google.type.Date).
+        # People API birthdays are dates, with or without a year (google.type.Date: "Day of
+        # a month. Must be from 1 to 31 and valid for the year and month"). 1024 characters
+        # a value: our guess, from a third party's list of Google Contacts' limits.
         "google": ProviderRules(
             keep_unknown_keys=False,
             empty_is_absent=True,
             etag_style="google",
-            birthday_pattern=r"\d{4}-\d{2}-\d{2}|--\d{2}-\d{2}",
+            birthday_is_date=True,
+            max_text_length=1024,
             refusals="google",
         ),
     }

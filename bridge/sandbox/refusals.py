@@ -12,11 +12,12 @@
   "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT",
   "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations":
   [{"field": "birthdays[0].date", "description"}]}]}}``: the field is a path in the People
-  API's ``Person`` (JSON names).
+  API's ``Person`` (JSON names): ``notes`` is ``biographies[0].value``, a member of
+  ``name`` is one of ``names[0]``, an email's ``address`` is ``emailAddresses[i].value``.
 - ``aurinko`` (``generic``): the sandbox's own ``Invalid field 'path': problem``.
 
 What Aurinko itself puts in ``code`` and ``message`` around a provider's error is not
-documented: ``badRequest`` and the provider's message are our choice.
+documented: ``badRequest`` and the provider's message are our guess.
 """
 
 from __future__ import annotations
@@ -47,18 +48,44 @@ _GRAPH_PROPERTY = {
     "relations.spouse": "spouseName",
     "birthday": "birthday",
 }
-# People API ``Person`` fields behind an Aurinko field.
+# People API ``Person`` fields behind an Aurinko field; a field Aurinko holds once is the
+# Person's singleton (``birthdays``, ``biographies``, ``names``) or first item.
 _PEOPLE_FIELD = {
     "emailAddresses": "emailAddresses",
     "phoneNumbers": "phoneNumbers",
     "addresses": "addresses",
     "relations": "relations",
     "urls": "urls",
+    "keywords": "memberships",
     "birthday": "birthdays[0].date",
+    "notes": "biographies[0].value",
+    "nickName": "nicknames[0].value",
+    "fileAs": "fileAses[0].value",
+    "name": "names[0]",
+    "company": "organizations[0]",
 }
+# The ``Person`` sub-fields behind an Aurinko member whose name differs (Name, Organization,
+# EmailAddress, PhoneNumber, Url, Relation and Address of the People API's reference).
+_PEOPLE_MEMBER = {
+    ("name", "prefix"): "honorificPrefix",
+    ("name", "suffix"): "honorificSuffix",
+    ("name", "yomiGivenName"): "phoneticGivenName",
+    ("name", "yomiFamilyName"): "phoneticFamilyName",
+    ("company", "jobTitle"): "title",
+    ("company", "officeLocation"): "location",
+    ("company", "yomiCompanyName"): "phoneticName",
+    ("emailAddresses", "address"): "value",
+    ("emailAddresses", "name"): "displayName",
+    ("phoneNumbers", "number"): "value",
+    ("urls", "href"): "value",
+    ("relations", "name"): "person",
+    ("addresses", "street"): "streetAddress",
+    ("addresses", "streetLine2"): "extendedAddress",
+    ("addresses", "state"): "region",
+}
+_PATH = re.compile(r"([A-Za-z]+)(?:\[(\d+)\])?(?:\.([A-Za-z]+))?")
 # Graph's collection properties of a contact (the single-valued ones have other words).
 _GRAPH_MULTI_VALUE = frozenset({"emailAddresses", "businessPhones", "homePhones"})
-_INDEX = re.compile(r"\[(\d+)\]")
 
 
 def refusal(
@@ -87,11 +114,7 @@ def refusal(
         inner = {"date": moment, "request-id": str(uuid.uuid4())}
         graph = {"error": {"code": "ErrorInvalidArgument", "message": message, "innerError": inner}}
         return ApiError(400, "badRequest", message, original=graph)
-    people = _PEOPLE_FIELD.get(field, field)
-    found = _INDEX.search(path)
-    if found and "[" not in people:
-        people += f"[{found.group(1)}]"
-    violation = {"field": people, "description": problem}
+    violation = {"field": _people_path(path), "description": problem}
     google = {
         "error": {
             "code": 400,
@@ -108,3 +131,18 @@ def refusal(
     error = bad_request("Request contains an invalid argument.")
     error.original = google
     return error
+
+
+def _people_path(path: str) -> str:
+    """Aurinko's ``path`` as the People API names it in a ``Person``: ``notes`` is
+    ``biographies[0].value``, ``emailAddresses[1].address`` is ``emailAddresses[1].value``."""
+    found = _PATH.fullmatch(path)
+    if found is None:
+        return path
+    field, index, member = found.groups()
+    people = _PEOPLE_FIELD.get(field, field)
+    if index is not None and "[" not in people:
+        people += f"[{index}]"
+    if member is not None:
+        people += f".{_PEOPLE_MEMBER.get((field, member), member)}"
+    return people

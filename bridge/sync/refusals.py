@@ -63,6 +63,7 @@ PEOPLE_FIELDS: Mapping[str, str] = {
     "fileAses": "fileAs",
     "memberships": "keywords",
     "photos": "photo",
+    "names": "name",  # read, never held: a contact needs its name (the write is parked)
 }
 
 

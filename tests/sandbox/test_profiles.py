@@ -219,6 +219,66 @@ def test_google_refuses_a_birthday_that_is_no_date_in_googles_error_model(
     assert [v["field"] for v in detail["fieldViolations"]] == ["birthdays[0].date"]
 
 
+def _refused_by_google(response: httpx.Response) -> str:
+    """400 with Google's error model relayed in ``originalError``: the one field violation's
+    path in the People API's ``Person``."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "requestId", "originalError"}, body
+    error = body["originalError"]["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"] == body["message"] == "Request contains an invalid argument."
+    (detail,) = error["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    (violation,) = detail["fieldViolations"]
+    return str(violation["field"])
+
+
+@pytest.mark.parametrize("birthday", ["2023-02-29", "1990-13-01", "1990-04-31", "--00-10"])
+def test_google_refuses_a_birthday_that_is_no_calendar_date(
+    google: httpx.Client, birthday: str
+) -> None:
+    """google.type.Date: month 1 to 12, day "valid for the year and month"."""
+    response = google.post("/contacts", json={"birthday": birthday})
+    assert _refused_by_google(response) == "birthdays[0].date"
+
+
+@pytest.mark.parametrize("birthday", ["2024-02-29", "--02-29", "0000-12-31", "1900-01-01"])
+def test_google_accepts_every_calendar_date(google: httpx.Client, birthday: str) -> None:
+    assert create(google, {"birthday": birthday})["record"]["birthday"] == birthday
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"notes": "n" * 1025}, "biographies[0].value"),
+        ({"nickName": "n" * 1025}, "nicknames[0].value"),
+        ({"fileAs": "n" * 1025}, "fileAses[0].value"),
+        ({"name": {"givenName": "Ann", "familyName": "f" * 1025}}, "names[0].familyName"),
+        ({"name": {"prefix": "p" * 1025}}, "names[0].honorificPrefix"),
+        ({"company": {"jobTitle": "t" * 1025}}, "organizations[0].title"),
+        (
+            {"emailAddresses": [{"address": "a@x.org"}, {"address": "b" * 1025 + "@x.org"}]},
+            "emailAddresses[1].value",
+        ),
+        ({"phoneNumbers": [{"number": "1" * 1025, "type": "home"}]}, "phoneNumbers[0].value"),
+        ({"urls": [{"href": "https://x.org/" + "u" * 1025}]}, "urls[0].value"),
+        ({"addresses": [{"street": "s" * 1025, "type": "home"}]}, "addresses[0].streetAddress"),
+        ({"relations": [{"name": "r" * 1025, "type": "spouse"}]}, "relations[0].person"),
+        ({"keywords": ["k", "k" * 1025]}, "memberships[1]"),
+    ],
+)
+def test_google_refuses_a_value_longer_than_1024_characters_naming_its_person_field(
+    google: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    assert _refused_by_google(google.post("/contacts", json=body)) == field
+    contact = create(google, {"nickName": "ok"})["record"]
+    refused = _patch(google, contact["id"], contact["etag"], body)
+    assert _refused_by_google(refused) == field
+    exactly = {"notes": "n" * 1024, "name": {"givenName": "g" * 1024}}
+    assert create(google, exactly)["record"]["notes"] == "n" * 1024
+
+
 def test_google_etags_have_googles_form_and_work_as_sent(api: Api) -> None:
     api.app.set_profile(ProfileConfig("google"))
     client = api.client()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.status import BookStatus, TokenCheck, TokenState, book_status, held_words
 from tests.conftest import TOKEN
 from tests.sync.conftest import Env, vcard
 
@@ -79,3 +80,38 @@ def test_a_birthday_google_refuses_in_its_own_words_stays_in_the_card(env: Env) 
     (stored,) = sandbox_app.dump(TOKEN)
     assert stored["notes"] == "hi" and not stored.get("birthday")
     assert "circa 1800" in env.card("cy.vcf")
+
+
+def _status(env: Env) -> BookStatus:
+    return book_status(env.engine, env.book, None, TokenCheck(TokenState.OK))
+
+
+@pytest.mark.parametrize("profile", ["google"])
+@pytest.mark.parametrize(
+    ("line", "field", "kept"),
+    [
+        # The People API keeps a note in biographies[0].value, at most 1024 characters.
+        ("NOTE:" + "n" * 1100, "notes", "n" * 60),
+        ("NICKNAME:" + "k" * 1100, "nickName", "k" * 60),
+        # google.type.Date: 29 February of a year that has none is no date.
+        ("BDAY:2023-02-29", "birthday", "BDAY:2023-02-29"),
+    ],
+    ids=["long-note", "long-nickname", "no-such-day"],
+)
+def test_a_value_google_refuses_is_held_and_the_rest_goes_up(
+    env: Env, line: str, field: str, kept: str
+) -> None:
+    """Google's field violation (``biographies[0].value``, ``birthdays[0].date``) is read
+    back to Aurinko's field: that field is held, the rest of the contact reaches Google, the
+    card keeps the value, and ``status`` lists it."""
+    engine, book, sandbox_app = env.engine, env.book, env.sandbox
+    engine.put(book, "di.vcf", vcard("uid-di", "Di", line, "ORG:Acme"), push=False)
+    report = engine.sync(book)
+    assert report.error is None and engine.outbox.failed(book.id) == []
+    assert any(f"refused {field}" in s for s in report.skipped), report.skipped
+    (stored,) = sandbox_app.dump(TOKEN)
+    assert stored["company"]["name"] == "Acme" and field not in stored
+    assert kept in env.card("di.vcf")
+    (held,) = _status(env).held
+    assert (held.href, held.field, held.removal) == ("di.vcf", field, False)
+    assert held_words(held).startswith(f"{field} refused by Aurinko; the card keeps it")
