@@ -16,7 +16,7 @@ from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
 from tests.cli.serving import BRIDGE, serving
 from tests.conftest import OTHER_TOKEN, TOKEN
-from tests.folder.conftest import eventually
+from tests.wait import eventually
 
 USERS = {"alice": TOKEN, "bob": OTHER_TOKEN}
 WATCH_ALICE = ["--account", "alice/contacts", "--interval", "0.5"]

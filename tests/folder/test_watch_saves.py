@@ -17,8 +17,9 @@ from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import SyncEngine
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually, people
+from tests.folder.conftest import people
 from tests.sync.conftest import make_engine
+from tests.wait import eventually
 
 LATENCY = 0.3  # per upstream request: importing a save (its PATCH) takes 0.3 s and more
 
