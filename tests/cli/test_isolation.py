@@ -110,6 +110,7 @@ def test_a_duplicate_book_is_refused(setup: Setup) -> None:
     )
 
 
+@pytest.mark.slow
 def test_watch_pushes_into_the_watching_users_account(setup: Setup) -> None:
     folder = setup.tmp / "watched"
     process = subprocess.Popen(

@@ -175,6 +175,7 @@ def test_a_refused_password_is_logged_alike_and_banned_at_every_door(tmp_path: P
     assert not [line for line in others if banned(rule, line) or banned(behind_proxy, line)]
 
 
+@pytest.mark.slow
 def test_a_refused_password_waits_at_every_door(tmp_path: Path) -> None:
     with serving_logged(tmp_path) as run:
         refused = _refused_everywhere(run)
@@ -219,6 +220,7 @@ def _into(stream: IO[str], lines: queue.Queue[str]) -> None:
         lines.put(line)
 
 
+@pytest.mark.slow
 def test_a_refused_password_waits_alone(tmp_path: Path) -> None:
     """While a refused login at a door waits out its delay, other users' requests, at
     that door and elsewhere, are answered: the wait holds no lock and no shared worker."""

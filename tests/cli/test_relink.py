@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page
 
 from bridge.store.database import STORE_FILE
@@ -84,6 +85,7 @@ def _start_relink(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str
     return start_consent("work", *args)
 
 
+@pytest.mark.slow
 def test_relink_renews_a_dead_token_while_serve_runs_and_the_queued_writes_go_up(
     tmp_path: Path,
     sandbox: str,  # noqa: F811  (the fixture imported above)

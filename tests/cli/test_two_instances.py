@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bridge.config import StoreConfig
 from bridge.htpasswd import set_password
@@ -93,6 +94,7 @@ def _watch(check: Callable[[], bool]) -> Callable[[], float]:
     return when
 
 
+@pytest.mark.slow
 def test_an_idle_owner_that_dies_is_replaced_within_the_takeover_check(
     tmp_path: Path, live_sandbox: str, pg_store: StoreConfig, postgres: PostgresServer
 ) -> None:
@@ -137,6 +139,7 @@ def _sync(client: httpx.Client, token: str) -> tuple[str, set[str]]:
     return new_token, {h.rsplit("/", 1)[-1] for h in hrefs if h.endswith(".vcf")}
 
 
+@pytest.mark.slow
 def test_two_instances_share_a_book_and_one_takes_over_when_the_owner_dies(
     tmp_path: Path,
     live_sandbox: str,

@@ -77,6 +77,7 @@ def _assert_last_save_won(
     assert not any(last in p.read_text(encoding="utf-8") for p in kept), "set aside in conflicts/"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rhythm", sorted(RHYTHMS))
 @pytest.mark.sandbox(seed_contacts=people(1))
 def test_a_save_landing_during_the_import_of_the_previous_one_wins(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -229,6 +230,7 @@ SETTINGS = settings(
 EXAMPLES = {"sqlite": 150, "postgresql": 30}
 
 
+@pytest.mark.slow
 def test_outbox_keeps_order_and_identity_per_contact(
     new_store: NewStore, store_backend: str
 ) -> None:

@@ -141,6 +141,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox(
     page_size=5, seed_contacts=[{"name": {"displayName": f"S{i}"}} for i in range(300)]
 )
@@ -161,6 +162,7 @@ def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
