@@ -19,6 +19,11 @@ from tests.conftest import TOKEN
 from tests.wait import eventually
 from tests.webhooks.conftest import SECRET, Hooked, Sender, webhooks_config
 
+# The endpoint, the spacer and the pulls they ask for are the subject, not the store: the
+# subscriptions' SQL runs on both backends in tests/webhooks/test_store.py, and webhooks on
+# PostgreSQL end to end in tests/cli/test_webhooks.py::test_two_instances_on_postgresql.
+pytestmark = pytest.mark.store_backends("sqlite")
+
 BOOK_TOKEN = "00112233445566778899aabbccddeeff"
 QUIET = 0.5  # how long a test waits to be sure that no pull follows
 

@@ -24,7 +24,13 @@ from tests.conftest import TOKEN
 from tests.wait import eventually
 from tests.webhooks.conftest import SECRET, Hooked, webhooks_config
 
-pytestmark = pytest.mark.sandbox(signing_secret=SECRET, webhook_retry_delay=0.05)
+# The endpoint, the spacer and the pulls they ask for are the subject, not the store: the
+# subscriptions' SQL runs on both backends in tests/webhooks/test_store.py, and webhooks on
+# PostgreSQL end to end in tests/cli/test_webhooks.py::test_two_instances_on_postgresql.
+pytestmark = [
+    pytest.mark.sandbox(signing_secret=SECRET, webhook_retry_delay=0.05),
+    pytest.mark.store_backends("sqlite"),
+]
 
 
 @dataclass
