@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # `make serve PORT=5233` when Radicale (or anything else) already has 5232.
 PORT ?=
 
-.PHONY: serve test lint install install-runtime clean bench browser postgres
+.PHONY: serve test test-fast lint install install-runtime clean bench browser postgres
 
 
 $(BIN)/python:
@@ -44,8 +44,14 @@ browser:
 postgres:
 	.ci/ensure-postgres
 
+# Everything, the slow end-to-end cases included (CI runs this).
 test: lint browser postgres
 	$(BIN)/pytest
+
+# The inner loop: no lint, no tests marked slow (long end-to-end runs); `make test` before
+# a commit still runs them all.
+test-fast: $(STAMP) browser postgres
+	$(BIN)/pytest -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

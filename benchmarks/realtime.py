@@ -1,14 +1,14 @@
 """How soon a change made in Aurinko reaches a client: with webhooks on and off.
 
     python -m benchmarks.realtime [--changes 100] [--every 0.5] [--isolated 12] [--apart 10]
-                                  [--baseline REV]
+                                  [--freshness 30] [--baseline REV]
 
 Another device creates ``--changes`` contacts in the sandbox, one every ``--every`` seconds
 (the stream), while a CardDAV client polls sync-collection every 0.2 s and a WebDAV-Push
 subscriber (a push service of our own on 127.0.0.1, decrypting each message) waits for
 messages. For each change: the time until it is listed by sync-collection, and until the
 first push message that arrives once it is listed. Webhooks off is the default
-configuration (a read pulls a book older than ``freshness``, 30 s); on, Aurinko's
+configuration (a read pulls a book older than ``--freshness``, 30 s); on, Aurinko's
 notification pulls the book at once. With webhooks on, a second phase follows the stream
 once its messages are over: ``--isolated`` changes, one every ``--apart`` seconds, each on
 its own (push messages are paced per book: the stream's pacing must not delay them).
@@ -73,10 +73,13 @@ def _knows_allow_hosts(code: Path | None) -> bool:
     return "allow_hosts" in (root / "bridge" / "config.py").read_text(encoding="utf-8")
 
 
-def _config(work: Path, sandbox_url: str, webhooks: bool, code: Path | None) -> Path:
+def _config(
+    work: Path, sandbox_url: str, webhooks: bool, code: Path | None, freshness: int = 30
+) -> Path:
     port = servers.free_port()
-    config = servers.bridge_config(work, sandbox_url, port=port, freshness=30)
-    text = config.read_text(encoding="utf-8").replace("interval = 180", "interval = 300")
+    config = servers.bridge_config(work, sandbox_url, port=port, freshness=freshness)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(f"interval = {min(freshness * 6, 3600)}", "interval = 300")
     text += '\n[push]\ncontact = "mailto:bench@example.org"\nallow_http = true\n'
     if _knows_allow_hosts(code):  # the push service is on 127.0.0.1: named, as it must be
         text += 'allow_hosts = ["127.0.0.1"]\n'
@@ -134,6 +137,7 @@ def run_once(
     isolated: int = 0,
     apart: float = 10,
     code: Path | None = None,
+    freshness: int = 30,
 ) -> Phases:
     """One run; ``code``: a checkout whose ``serve`` runs instead of the working tree's."""
     from tests.push.conftest import PushService, Subscriber  # the tests' push service
@@ -143,7 +147,9 @@ def run_once(
     listings, stream = Timeline(), Timeline()
     alone = Timeline() if isolated else None
     try:
-        server = servers.start_bridge(work, _config(work, sandbox.url, webhooks, code), code=code)
+        server = servers.start_bridge(
+            work, _config(work, sandbox.url, webhooks, code, freshness), code=code
+        )
         try:
             book = f"{server.url}{servers.USER}/contacts/"
             auth = (servers.USER, servers.PASSWORD)
@@ -227,6 +233,9 @@ def main() -> None:
     parser.add_argument(
         "--apart", type=float, default=10.0, help="seconds between isolated changes"
     )
+    parser.add_argument(
+        "--freshness", type=int, default=30, help="[sync] freshness, seconds (the default's)"
+    )
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
     args = parser.parse_args()
     print(
@@ -241,7 +250,7 @@ def main() -> None:
     ]
     with checkout(args.baseline) if args.baseline else nullcontext() as checked:
         runs: list[tuple[str, bool, Path | None]] = [
-            ("off (freshness 30 s)", False, None),
+            (f"off (freshness {args.freshness} s)", False, None),
             ("on", True, None),
         ]
         if checked is not None:
@@ -250,7 +259,14 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
                 isolated = args.isolated if on else 0
                 phases = run_once(
-                    Path(tmp), args.changes, args.every, on, isolated, args.apart, code
+                    Path(tmp),
+                    args.changes,
+                    args.every,
+                    on,
+                    isolated,
+                    args.apart,
+                    code,
+                    args.freshness,
                 )
             lines.append(row(label, phases.stream))
             print(lines[-1], flush=True)

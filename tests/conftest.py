@@ -18,10 +18,28 @@ STORE_BACKENDS = ["sqlite", "postgresql"]
 NewStore = Callable[[], StoreConfig | None]
 
 
-@pytest.fixture(params=STORE_BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test that uses a store runs on both backends, unless marked
+    ``@pytest.mark.store_backends("sqlite")``: a test whose subject is not the store (its
+    SQL is another test's subject) need not pay for PostgreSQL's round trips."""
+    if "store_backend" not in metafunc.fixturenames:
+        return
+    for given in metafunc.definition.iter_markers("parametrize"):
+        names = given.args[0]
+        if "store_backend" in (
+            names.replace(" ", "").split(",") if isinstance(names, str) else names
+        ):
+            return  # the test parametrizes it itself (indirect=True)
+    marker = metafunc.definition.get_closest_marker("store_backends")
+    backends = list(marker.args) if marker is not None else STORE_BACKENDS
+    assert backends and set(backends) <= set(STORE_BACKENDS), backends
+    metafunc.parametrize("store_backend", backends, indirect=True)
+
+
+@pytest.fixture
 def store_backend(request: pytest.FixtureRequest) -> str:
-    """Each test that uses a store runs on both backends: SQLite in the data directory
-    and PostgreSQL (the session's server)."""
+    """The test's store backend: SQLite in the data directory, or PostgreSQL (the
+    session's server)."""
     return str(request.param)
 
 

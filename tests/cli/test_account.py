@@ -12,9 +12,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +26,7 @@ from bridge.aurinko import BadRequestError, UnauthorizedError
 from bridge.aurinko.oauth import exchange_code
 from bridge.htpasswd import set_password
 from tests.cli.serving import serving
+from tests.wait import polled
 
 BRIDGE = [sys.executable, "-m", "bridge"]
 TOKEN = "sandbox-seed-token-0123456789"  # the sandbox's first account, given at start
@@ -264,7 +264,7 @@ def test_add_links_through_the_consent_page_and_serve_serves_the_account(
     with serving(setup.config) as server:
         client = httpx.Client(base_url=server, auth=("alice", "alice-pw"), timeout=30)
         assert client.put("/alice/work/from-carddav.vcf", content=card.encode()).status_code == 201
-        names = _poll(lambda: _names(root, token), lambda found: "From CardDAV" in found)
+        names = polled(lambda: _names(root, token), lambda found: "From CardDAV" in found)
         assert "From CardDAV" in names
         listing = client.request("PROPFIND", "/alice/work/", headers={"Depth": "1"})
         assert listing.status_code == 207 and listing.text.count(".vcf</") == 2
@@ -276,15 +276,6 @@ def _names(root: str, token: str) -> list[str]:
     dump = httpx.get(f"{root}/_sandbox/contacts", headers={"Authorization": f"Bearer {token}"})
     dump.raise_for_status()
     return [c.get("name", {}).get("displayName") for c in dump.json()["contacts"]]
-
-
-def _poll(get: Callable[[], T], done: Callable[[T], bool], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_denied_consent_changes_nothing(setup: Setup, page: Page) -> None:

@@ -16,7 +16,7 @@ from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
 from tests.cli.serving import BRIDGE, serving
 from tests.conftest import OTHER_TOKEN, TOKEN
-from tests.folder.conftest import eventually
+from tests.wait import eventually
 
 USERS = {"alice": TOKEN, "bob": OTHER_TOKEN}
 WATCH_ALICE = ["--account", "alice/contacts", "--interval", "0.5"]
@@ -110,6 +110,7 @@ def test_a_duplicate_book_is_refused(setup: Setup) -> None:
     )
 
 
+@pytest.mark.slow
 def test_watch_pushes_into_the_watching_users_account(setup: Setup) -> None:
     folder = setup.tmp / "watched"
     process = subprocess.Popen(

@@ -25,7 +25,7 @@ from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
 from tests.cli.serving import serving
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually
+from tests.wait import eventually
 
 REQUEST_WAIT = 1.0
 CLIENT_TIMEOUT = 8.0  # the bridge used to hold requests 6-30 s while Aurinko was away

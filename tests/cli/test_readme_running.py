@@ -26,9 +26,9 @@ from bridge.config import load_config
 from bridge.htpasswd import set_password
 from bridge.sync import SyncEngine
 from tests.cli.serving import BRIDGE, start_serve, stop_serve
-from tests.folder.conftest import eventually
 from tests.readme import Block, blocks
 from tests.sync.conftest import vcard
+from tests.wait import eventually
 
 EXECUTABLE = Path(sys.executable).parent / "aurinko-bridge"
 

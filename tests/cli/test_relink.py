@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page
 
 from bridge.store.database import STORE_FILE
@@ -24,7 +25,6 @@ from tests.cli.test_account import (  # noqa: F401  (``sandbox`` is a fixture)
     ENV,
     Setup,
     _names,
-    _poll,
     _setup,
     consent,
     finish,
@@ -33,6 +33,7 @@ from tests.cli.test_account import (  # noqa: F401  (``sandbox`` is a fixture)
     start_add,
     start_consent,
 )
+from tests.wait import polled
 
 ALICE = ("alice", "alice-pw")
 SYNC = (
@@ -84,6 +85,7 @@ def _start_relink(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str
     return start_consent("work", *args)
 
 
+@pytest.mark.slow
 def test_relink_renews_a_dead_token_while_serve_runs_and_the_queued_writes_go_up(
     tmp_path: Path,
     sandbox: str,  # noqa: F811  (the fixture imported above)
@@ -97,7 +99,7 @@ def test_relink_renews_a_dead_token_while_serve_runs_and_the_queued_writes_go_up
 
     with serving(setup.config) as url, httpx.Client(base_url=url, auth=ALICE, timeout=30) as dav:
         assert dav.put("/alice/work/ann.vcf", content=_card("ann", "Ann")).status_code == 201
-        names = _poll(lambda: _names(root, old_token), lambda found: "Ann" in found)
+        names = polled(lambda: _names(root, old_token), lambda found: "Ann" in found)
         assert names == ["Ann"]
         sync_token, _ = _sync(dav, "")
         book = _book(setup)
@@ -139,7 +141,7 @@ def test_relink_renews_a_dead_token_while_serve_runs_and_the_queued_writes_go_up
             ).json()["contacts"]
             return {c["name"]["displayName"]: c.get("notes", "") for c in dump}
 
-        done = _poll(upstream, lambda found: found == {"Ann": "edited while dead", "Bo": ""})
+        done = polled(upstream, lambda found: found == {"Ann": "edited while dead", "Bo": ""})
         assert done == {"Ann": "edited while dead", "Bo": ""}
         assert _book(setup) == book  # the same book, no full resync
         _, changed = _sync(dav, sync_token)  # the old sync token still works

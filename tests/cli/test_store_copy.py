@@ -26,10 +26,10 @@ from bridge.store.copy import TABLES, sqlite_tables
 from bridge.sync import SyncEngine
 from tests.cli.serving import BRIDGE, serving, start_serve, stop_serve
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually
 from tests.postgres import PostgresServer, store_toml
 from tests.readme import blocks, commands
 from tests.sync.conftest import make_engine, vcard
+from tests.wait import eventually
 
 
 def _config(folder: Path, sandbox_url: str) -> Path:

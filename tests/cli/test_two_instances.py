@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bridge.config import StoreConfig
 from bridge.htpasswd import set_password
@@ -27,6 +28,7 @@ from bridge.sync.locks import OWNER_KEY
 from tests.cli.serving import BRIDGE, start_serve, stop_serve
 from tests.conftest import TOKEN
 from tests.postgres import PostgresServer, store_toml
+from tests.wait import eventually
 
 WRITES = 60
 KILL_AFTER = 24
@@ -68,16 +70,6 @@ def _owner_pid(postgres: PostgresServer) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _wait_for(what: str, check: object, timeout: float = 60) -> float:
-    """Seconds until ``check()`` holds."""
-    start = time.monotonic()
-    while not check():  # type: ignore[operator]
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
 def _watch(check: Callable[[], bool]) -> Callable[[], float]:
     """Poll ``check`` on a thread from now on; the returned call waits for it to hold and
     gives the monotonic time at which it was first seen holding."""
@@ -102,6 +94,7 @@ def _watch(check: Callable[[], bool]) -> Callable[[], float]:
     return when
 
 
+@pytest.mark.slow
 def test_an_idle_owner_that_dies_is_replaced_within_the_takeover_check(
     tmp_path: Path, live_sandbox: str, pg_store: StoreConfig, postgres: PostgresServer
 ) -> None:
@@ -109,7 +102,7 @@ def test_an_idle_owner_that_dies_is_replaced_within_the_takeover_check(
     first, _ = start_serve(_instance(tmp_path / "a", live_sandbox, pg_store))
     second, _ = (None, None)
     try:
-        _wait_for("owner", lambda: _owner_pid(postgres) == first.pid)
+        eventually(lambda: _owner_pid(postgres) == first.pid, timeout=60, what="owner")
         second, _ = start_serve(_instance(tmp_path / "b", live_sandbox, pg_store))
         time.sleep(0.5)  # b has looked, and found the book taken
         assert _owner_pid(postgres) == first.pid
@@ -146,6 +139,7 @@ def _sync(client: httpx.Client, token: str) -> tuple[str, set[str]]:
     return new_token, {h.rsplit("/", 1)[-1] for h in hrefs if h.endswith(".vcf")}
 
 
+@pytest.mark.slow
 def test_two_instances_share_a_book_and_one_takes_over_when_the_owner_dies(
     tmp_path: Path,
     live_sandbox: str,
@@ -155,7 +149,7 @@ def test_two_instances_share_a_book_and_one_takes_over_when_the_owner_dies(
 ) -> None:
     # b reaches Aurinko by another name: the sandbox tells whose requests are whose.
     first, url_a = start_serve(_instance(tmp_path / "a", live_sandbox, pg_store))
-    _wait_for("owner", lambda: _owner_pid(postgres) == first.pid)
+    eventually(lambda: _owner_pid(postgres) == first.pid, timeout=60, what="owner")
     as_b = live_sandbox.replace("127.0.0.1", "localhost")
     second, url_b = start_serve(_instance(tmp_path / "b", as_b, pg_store))
     auth = ("alice", "alice-pw")
@@ -193,7 +187,7 @@ def test_two_instances_share_a_book_and_one_takes_over_when_the_owner_dies(
                 notes.get(f"Card {i}") == f"v{v}" for i, v in written.items()
             )
 
-        _wait_for("every write upstream", delivered, timeout=90)
+        eventually(delivered, timeout=90, what="every write upstream")
         caught_up = time.monotonic() - killed_at
         names = [c["name"]["displayName"] for c in sandbox_app.dump(TOKEN)]
         assert sorted(names) == sorted(f"Card {i}" for i in written)  # each exactly once
@@ -227,8 +221,8 @@ def test_a_sync_beside_the_owner_asks_the_owner(
     config = _instance(tmp_path / "a", live_sandbox, pg_store)
     serving, url = start_serve(config)
     try:
-        _wait_for("owner", lambda: _owner_pid(postgres) == serving.pid)
-        _wait_for("first pull", lambda: _listed(url) == set())
+        eventually(lambda: _owner_pid(postgres) == serving.pid, timeout=60, what="owner")
+        eventually(lambda: _listed(url) == set(), timeout=60, what="first pull")
         remote = httpx.Client(base_url=live_sandbox, headers={"Authorization": f"Bearer {TOKEN}"})
         remote.post("/contacts", json={"name": {"displayName": "Made Upstream"}}).raise_for_status()
         done = subprocess.run(
@@ -236,7 +230,7 @@ def test_a_sync_beside_the_owner_asks_the_owner(
         )
         assert done.returncode == 0, done.stderr
         assert "synced by another bridge instance; asked it to sync now" in done.stdout
-        _wait_for("the owner's pull", lambda: len(_listed(url)) == 1, timeout=30)
+        eventually(lambda: len(_listed(url)) == 1, timeout=30, what="the owner's pull")
         assert _owner_pid(postgres) == serving.pid
     finally:
         err = stop_serve(serving)

@@ -30,6 +30,7 @@ def config_with_users(tmp_path: Path, url: str = "http://127.0.0.1:9/v1") -> Pat
     return config
 
 
+@pytest.mark.slow
 def test_users_added_changed_and_removed_while_serve_runs(
     live_sandbox: str, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from bridge.webhooks import sign
 from tests.cli.serving import BRIDGE, stop_serve
 from tests.conftest import TOKEN
 from tests.postgres import store_toml
+from tests.wait import eventually
 
 SECRET = "whsec-cli-0123456789abcdef"
 PULL = "GET /v1/contacts/sync/updated"  # one per pull while nothing changed
@@ -103,18 +104,11 @@ def _serving(config: Path) -> Iterator[str]:
     assert "Traceback" not in err, err
 
 
-def _wait_for(what: str, check: Callable[[], object], timeout: float = 20) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.02)
-    return time.monotonic() - start
-
-
 def _subscribed(sandbox: SandboxApp) -> dict:
     """The account's one active subscription, once serve has made it."""
-    _wait_for("subscription", lambda: [s["active"] for s in sandbox.subscriptions(TOKEN)] == [True])
+    eventually(
+        lambda: [s["active"] for s in sandbox.subscriptions(TOKEN)] == [True], what="subscription"
+    )
     (subscription,) = sandbox.subscriptions(TOKEN)
     return subscription
 
@@ -176,7 +170,7 @@ def test_a_change_at_aurinko_reaches_a_client_within_moments(
         assert cards == set()
         with AurinkoClient(TOKEN, live_sandbox) as other_device:
             other_device.create({"name": {"givenName": "Ada", "familyName": "Lovelace"}})
-        took = _wait_for("the new card", lambda: _sync(client, token)[1], timeout=5)
+        took = eventually(lambda: _sync(client, token)[1], timeout=5, what="the new card")
         assert took < 3
         print(f"\na change at Aurinko reached a CardDAV client after {took:.2f} s")
 
@@ -198,7 +192,7 @@ def test_forged_unsigned_stale_replayed_and_bursts(
         assert [r.status_code for r in refused] == [401, 401, 401, 404]
         signature = sign(SECRET, now, body)
         assert _post(hook, body, timestamp=now, signature=signature).status_code == 200
-        _wait_for("the pull", lambda: _pulls(sandbox_app) == before + 1)
+        eventually(lambda: _pulls(sandbox_app) == before + 1, what="the pull")
         replayed = _post(hook, body, timestamp=now, signature=signature)
         assert replayed.status_code == 200  # a redelivery: answered, no new work (issue 21)
         time.sleep(1.5)  # past the spacing: a pull asked for would have begun
@@ -233,8 +227,9 @@ def test_a_lapsed_subscription_is_made_again_at_the_next_check(
     with _serving(_config(tmp_path, live_sandbox, _free_port(), check_interval=1)) as url:
         first = _subscribed(sandbox_app)
         sandbox_app.lapse_subscription(first["id"])
-        took = _wait_for(
-            "renewal", lambda: [s["active"] for s in sandbox_app.subscriptions(TOKEN)] == [True]
+        took = eventually(
+            lambda: [s["active"] for s in sandbox_app.subscriptions(TOKEN)] == [True],
+            what="renewal",
         )
         assert took < 5
         (second,) = sandbox_app.subscriptions(TOKEN)
@@ -245,7 +240,7 @@ def test_a_lapsed_subscription_is_made_again_at_the_next_check(
         token, _ = _sync(client, "")
         with AurinkoClient(TOKEN, live_sandbox) as other_device:
             other_device.create({"name": {"givenName": "After", "familyName": "Renewal"}})
-        _wait_for("the new card", lambda: _sync(client, token)[1], timeout=5)
+        eventually(lambda: _sync(client, token)[1], timeout=5, what="the new card")
 
 
 def test_when_notifications_never_come_polling_still_converges(
@@ -259,7 +254,7 @@ def test_when_notifications_never_come_polling_still_converges(
         with AurinkoClient(TOKEN, live_sandbox) as other_device:
             for n in range(3):
                 other_device.create({"name": {"givenName": f"Polled {n}"}})
-        _wait_for("the polled cards", lambda: len(_sync(client, token)[1]) == 3, timeout=15)
+        eventually(lambda: len(_sync(client, token)[1]) == 3, timeout=15, what="the polled cards")
         assert sandbox_app.wait_for_deliveries(5)
         counts = sandbox_app.deliveries()
         assert sum(c.dropped for c in counts.values()) >= 1
@@ -326,13 +321,14 @@ def test_two_instances_on_postgresql(
         pulled_by_a = sandbox_app.handled("127.0.0.1").get(PULL, 0)
         at_b = hook.replace(f":{port_a}/", f":{port_b}/")
         assert _post(at_b, b'{"payloads":[]}').status_code == 200
-        _wait_for("a's pull", lambda: sandbox_app.handled("127.0.0.1").get(PULL, 0) > pulled_by_a)
+        eventually(
+            lambda: sandbox_app.handled("127.0.0.1").get(PULL, 0) > pulled_by_a, what="a's pull"
+        )
         assert sandbox_app.handled("localhost").get(PULL, 0) == 0
 
         first.kill()  # no clean shutdown: b must take the book over by itself
         first.communicate(timeout=30)
-        _wait_for(
-            "b's subscription",
+        eventually(
             lambda: (
                 [
                     (s["active"], s["notificationUrl"].startswith(f"http://127.0.0.1:{port_b}/"))
@@ -340,6 +336,7 @@ def test_two_instances_on_postgresql(
                 ]
                 == [(True, True)]
             ),
+            what="b's subscription",
         )
         time.sleep(1.0)  # b's own sync of the book it took is over
         pulled_by_b = sandbox_app.handled("localhost").get(PULL, 0)
@@ -349,7 +346,7 @@ def test_two_instances_on_postgresql(
         def pulled() -> bool:
             return sandbox_app.handled("localhost").get(PULL, 0) > pulled_by_b
 
-        assert _wait_for("b's pull", pulled, timeout=5) < 3
+        assert eventually(pulled, timeout=5, what="b's pull") < 3
     finally:
         if first.poll() is None:
             first.kill()
@@ -367,8 +364,9 @@ def test_a_lifecycle_error_makes_serve_renew_the_subscription_at_once(
     with _serving(_config(tmp_path, live_sandbox, _free_port(), check_interval=600)):
         first = _subscribed(sandbox_app)
         sandbox_app.fail_subscription(first["id"], "the provider's subscription expired")
-        took = _wait_for(
-            "renewal", lambda: [s["active"] for s in sandbox_app.subscriptions(TOKEN)] == [True]
+        took = eventually(
+            lambda: [s["active"] for s in sandbox_app.subscriptions(TOKEN)] == [True],
+            what="renewal",
         )
         (renewed,) = sandbox_app.subscriptions(TOKEN)
         assert renewed["id"] != first["id"] and took < 10
@@ -402,11 +400,11 @@ def test_a_subscription_active_again_is_kept_healthy_and_nothing_is_made_anew(
         first = _subscribed(sandbox_app)
         sandbox_app.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,), retry_after=0))
         sandbox_app.fail_subscription(first["id"], "the provider's subscription expired")
-        _wait_for("the failed check", lambda: logged("no subscription ("), timeout=60)
+        eventually(lambda: logged("no subscription ("), timeout=60, what="the failed check")
         sandbox_app.set_faults(FaultConfig())
         recovered = sandbox_app.recover_subscription(first["id"])
         assert recovered["active"] and "failDescription" not in recovered
-        _wait_for("the recovery", lambda: logged("active again; notifications flow"))
+        eventually(lambda: logged("active again; notifications flow"), what="the recovery")
         assert [(s["id"], s["active"]) for s in sandbox_app.subscriptions(TOKEN)] == [
             (first["id"], True)
         ]
@@ -417,7 +415,7 @@ def test_a_subscription_active_again_is_kept_healthy_and_nothing_is_made_anew(
         before = delivered()
         with AurinkoClient(TOKEN, live_sandbox) as other_device:
             other_device.create({"name": {"givenName": "After", "familyName": "Recovery"}})
-        _wait_for("a delivery", lambda: delivered() > before)
+        eventually(lambda: delivered() > before, what="a delivery")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

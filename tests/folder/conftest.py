@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_bridge_config
+from tests.wait import eventually as eventually  # re-exported: tests import it from here too
 
 BRIDGE = [sys.executable, "-m", "bridge"]
 
@@ -39,12 +38,3 @@ def bridge(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [*BRIDGE, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    """Poll ``check`` until it holds; the watcher acts within seconds, not at once."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(0.05)

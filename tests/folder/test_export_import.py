@@ -111,6 +111,7 @@ def test_import_multi_card_file_reports_and_dedupes(
     assert "Imported Once More" in names and "Imported One" not in names
 
 
+@pytest.mark.slow
 def test_import_of_a_folder_and_thousands_of_cards(
     tmp_path: Path, config_file: Path, sandbox_app: SandboxApp
 ) -> None:

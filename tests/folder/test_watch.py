@@ -17,8 +17,9 @@ from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import SyncEngine
 from tests.conftest import TOKEN
-from tests.folder.conftest import BRIDGE, eventually, people
+from tests.folder.conftest import BRIDGE, people
 from tests.sync.conftest import FAST_RETRY, make_engine, no_sleep
+from tests.wait import eventually
 
 OPTIONS = WatchOptions(debounce=0.2, interval=0.3, refresh=0.1)
 

@@ -17,8 +17,9 @@ from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import SyncEngine
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually, people
+from tests.folder.conftest import people
 from tests.sync.conftest import make_engine
+from tests.wait import eventually
 
 LATENCY = 0.3  # per upstream request: importing a save (its PATCH) takes 0.3 s and more
 
@@ -76,6 +77,7 @@ def _assert_last_save_won(
     assert not any(last in p.read_text(encoding="utf-8") for p in kept), "set aside in conflicts/"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rhythm", sorted(RHYTHMS))
 @pytest.mark.sandbox(seed_contacts=people(1))
 def test_a_save_landing_during_the_import_of_the_previous_one_wins(

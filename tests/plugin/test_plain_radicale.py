@@ -12,8 +12,8 @@ import httpx
 
 from bridge.htpasswd import set_password
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually
 from tests.plugin.conftest import card, write_token
+from tests.wait import eventually
 
 
 def _free_port() -> int:

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.folder.conftest import eventually
 from tests.plugin.conftest import card, mkcol_book
 from tests.plugin.test_plain_radicale import _free_port
 from tests.readme import blocks, commands
+from tests.wait import eventually
 
 SECTION = "Inside an existing Radicale"
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,6 @@ from bridge.store import ItemMeta
 from radicale_plugin.rwlock import KeyedRWLocks
 from radicale_plugin.storage import book_key
 from tests.conftest import TOKEN
-from tests.folder.conftest import eventually
 from tests.plugin.conftest import (
     FAST,
     NS,
@@ -36,6 +35,7 @@ from tests.plugin.conftest import (
     responses,
     running_server,
 )
+from tests.wait import eventually
 
 # Long enough to tell "answered at once" from "waited for Aurinko", which would then
 # take the 60 s the test lets a read wait (a hang detector, not a timing assertion).

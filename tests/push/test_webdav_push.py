@@ -16,6 +16,7 @@ import pytest
 from bridge.push.protocol import b64decode
 from bridge.store.push import PushStore
 from tests.plugin.conftest import card, mkcol_book
+from tests.wait import eventually
 
 from .conftest import NS, OPTIONS, PushServer, Subscriber
 
@@ -381,10 +382,11 @@ def test_a_subscription_the_push_service_forgot_is_dropped(push_server: PushServ
     phone.answer = 410
     put(push_server, push_server.book_url, "to-nowhere", "Nobody Listens")
     store = PushStore(push_server.engine.db)
-    deadline = time.monotonic() + 5
-    while store.live(push_server.book.id, time.time()):
-        assert time.monotonic() < deadline, "the subscription is still there"
-        time.sleep(0.05)
+    eventually(
+        lambda: not store.live(push_server.book.id, time.time()),
+        timeout=5,
+        what="the gone subscription removed",
+    )
     assert push_server.alice.delete(location).status_code == 404
 
 

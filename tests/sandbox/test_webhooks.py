@@ -24,7 +24,7 @@ import pytest
 from bridge.sandbox import SandboxApp, SandboxConfig, WebhookFaults, serve_in_thread
 from bridge.sandbox.cli import add_arguments, build_config
 from tests.conftest import OTHER_TOKEN, TOKEN
-from tests.webhooks.conftest import wait_for
+from tests.wait import eventually
 
 SECRET = "whsec-test-0123456789"
 pytestmark = pytest.mark.sandbox(
@@ -790,12 +790,15 @@ def test_a_run_of_failures_survives_a_restart(
     ):
         subscription = _subscribe(client, receiver.url)
         _create(client)
-        deadline = time.monotonic() + 5
-        while first.app.deliveries().get(subscription["id"], None) is None or (
-            first.app.deliveries()[subscription["id"]].failed < 2
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        eventually(
+            lambda: (
+                subscription["id"] in first.app.deliveries()
+                and first.app.deliveries()[subscription["id"]].failed >= 2
+            ),
+            timeout=5,
+            what="two failed deliveries",
+            interval=0.005,
+        )
         # Stopped while waiting to retry: the queued notification is lost, the run is kept.
     with serve_in_thread(sandbox_config) as second:
         [failing] = second.app.subscriptions(TOKEN)
@@ -873,7 +876,7 @@ def test_a_provider_side_failure_deactivates_and_sends_a_lifecycle_error(
         assert answer.status_code == 200 and answer.json()["active"] is False
         assert answer.json()["failDescription"] == "Graph subscription expired"
         assert admin.post(path, json={"error": 3}).status_code == 400
-    wait_for(receiver.notifications)
+    eventually(receiver.notifications)
     (event,) = receiver.notifications()
     assert _signed_correctly(event)
     assert event.json() == {
@@ -897,7 +900,7 @@ def test_a_recovered_subscription_is_validated_again_and_sends_a_lifecycle_activ
     gets one ``active`` event (no ``error``)."""
     subscription = _subscribe(client, receiver.url)
     app.fail_subscription(subscription["id"], "Graph subscription expired")
-    wait_for(lambda: len(receiver.notifications()) == 1)
+    eventually(lambda: len(receiver.notifications()) == 1)
     with _admin(client) as admin:
         path = f"/_sandbox/subscriptions/{subscription['id']}/active"
         receiver.handshake = lambda token: (404, b"")
@@ -910,7 +913,7 @@ def test_a_recovered_subscription_is_validated_again_and_sends_a_lifecycle_activ
         assert answer.status_code == 200 and answer.json()["active"] is True
         assert "failSince" not in answer.json() and "failDescription" not in answer.json()
         assert admin.post(path).json()["active"] is True  # active already: no second event
-    wait_for(lambda: len(receiver.notifications()) == 2)
+    eventually(lambda: len(receiver.notifications()) == 2)
     event = receiver.notifications()[1]
     assert _signed_correctly(event)
     assert event.json() == {
@@ -922,6 +925,6 @@ def test_a_recovered_subscription_is_validated_again_and_sends_a_lifecycle_activ
     }
     # Active again: changes are notified to it as before.
     client.post("/contacts", json={"nickName": "after"}).raise_for_status()
-    wait_for(lambda: len(receiver.payloads()) == 1)
+    eventually(lambda: len(receiver.payloads()) == 1)
     with pytest.raises(ValueError):
         app.recover_subscription(123456)

@@ -17,6 +17,7 @@ def _person(i: int) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox(page_size=40, seed_contacts=[_person(i) for i in range(2500)])
 def test_initial_sync_of_thousands_pages_through_all(env: Env) -> None:
     counted: list[int] = []

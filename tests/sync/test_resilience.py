@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from bridge.sandbox import ProfileConfig, SandboxApp
 from tests.conftest import TOKEN, write_bridge_config
 from tests.postgres import store_toml
 from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
+from tests.wait import eventually
 
 
 def _names(sandbox: SandboxApp) -> list[str]:
@@ -130,14 +130,6 @@ def _start_sync(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_until(predicate, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
-
-
 def _stored(env: Env) -> int:
     """What the other process has stored so far, read through the test's own engine (on
     the same store, whichever backend it is)."""
@@ -149,6 +141,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox(
     page_size=5, seed_contacts=[{"name": {"displayName": f"S{i}"}} for i in range(300)]
 )
@@ -159,7 +152,7 @@ def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None
         tmp_path, env.url, data_dir=str(env.data_dir), extra=store_toml(env.store)
     )
     process = _start_sync(config)
-    _wait_until(lambda: _stored(env) >= 20)
+    eventually(lambda: _stored(env) >= 20, timeout=60)
     _kill(process)
     assert _stored(env) < 300  # really interrupted mid-way
     env.sandbox.set_faults(latency=0.0)
@@ -169,6 +162,7 @@ def test_kill_during_initial_sync_then_restart(env: Env, tmp_path: Path) -> None
     assert_store_matches_sandbox(env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
     env.sandbox.set_faults(error_rate=1.0, error_statuses=(503,), retry_after=None)
@@ -180,7 +174,7 @@ def test_kill_during_push_then_restart(env: Env, tmp_path: Path) -> None:
         tmp_path, env.url, data_dir=str(env.data_dir), extra=store_toml(env.store)
     )
     process = _start_sync(config)
-    _wait_until(lambda: len(env.sandbox.dump(TOKEN)) >= 10)
+    eventually(lambda: len(env.sandbox.dump(TOKEN)) >= 10, timeout=60)
     _kill(process)
     assert len(env.sandbox.dump(TOKEN)) < 120
     env.sandbox.set_faults(latency=0.0)

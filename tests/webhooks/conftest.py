@@ -106,11 +106,3 @@ def hooked(live_sandbox: str, tmp_path: Path, store_config: StoreConfig | None) 
     engine._pull_locked = counted  # type: ignore[method-assign]
     yield Hooked(engine, book, pulls)
     engine.close()
-
-
-def wait_for(check: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)

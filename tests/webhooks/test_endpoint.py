@@ -16,7 +16,13 @@ from bridge.store.webhooks import WebhookStore
 from bridge.webhooks import WebhookEndpoint, notification_url, sign
 from bridge.webhooks.endpoint import MAX_BODY, Spacer
 from tests.conftest import TOKEN
-from tests.webhooks.conftest import SECRET, Hooked, Sender, wait_for, webhooks_config
+from tests.wait import eventually
+from tests.webhooks.conftest import SECRET, Hooked, Sender, webhooks_config
+
+# The endpoint, the spacer and the pulls they ask for are the subject, not the store: the
+# subscriptions' SQL runs on both backends in tests/webhooks/test_store.py, and webhooks on
+# PostgreSQL end to end in tests/cli/test_webhooks.py::test_two_instances_on_postgresql.
+pytestmark = pytest.mark.store_backends("sqlite")
 
 BOOK_TOKEN = "00112233445566778899aabbccddeeff"
 QUIET = 0.5  # how long a test waits to be sure that no pull follows
@@ -86,7 +92,7 @@ def test_a_notification_pulls_the_book_at_once(
     answer = sender.post(BOOK_TOKEN)
     assert answer.status == 200
     assert time.monotonic() - started < 0.5  # answered without waiting for the pull
-    wait_for(lambda: hooked.engine.store.count(hooked.book.id) == 1)
+    eventually(lambda: hooked.engine.store.count(hooked.book.id) == 1)
     assert len(hooked.pulls) == 1
 
 
@@ -109,7 +115,7 @@ def test_forged_unsigned_stale_and_repeated_notifications_do_nothing(
 
     signature = sign(SECRET, now, body)
     assert sender.post(BOOK_TOKEN, body, timestamp=now, signature=signature).status == 200
-    wait_for(lambda: len(hooked.pulls) == 1)
+    eventually(lambda: len(hooked.pulls) == 1)
     # Sent again (Aurinko's retry when our 200 did not reach it): 200, and no new work.
     again = sender.post(BOOK_TOKEN, body, timestamp=now, signature=signature.upper())
     assert again.status == 200
@@ -144,7 +150,7 @@ def test_a_burst_of_fifty_costs_two_pulls_at_most(sender: Sender, hooked: Hooked
     for thread in senders:
         thread.join()
     assert statuses == [200] * 50
-    wait_for(lambda: len(hooked.pulls) >= 1)
+    eventually(lambda: len(hooked.pulls) >= 1)
     time.sleep(2.5)  # the spacing's end, and the pull it asks for
     assert 1 <= len(hooked.pulls) <= 2
 
@@ -169,7 +175,7 @@ def test_a_change_made_while_a_pull_runs_gets_its_own_pull(
 
     engine.store.mark_pulled = mark_pulled  # type: ignore[method-assign]
     engine.notified(book)
-    wait_for(lambda: engine.store.count(book.id) == 1)
+    eventually(lambda: engine.store.count(book.id) == 1)
 
 
 def test_the_spacer_folds_what_comes_within_its_spacing() -> None:
@@ -203,7 +209,7 @@ def test_a_request_not_served_may_come_again(sender: Sender, hooked: Hooked) -> 
     WebhookStore(hooked.engine.db).replace_url(hooked.book.id, url)  # now it is known
     assert sender.post(unknown, body, timestamp=now, signature=signature).status == 200
     assert sender.post(unknown, body, timestamp=now, signature=signature).status == 200
-    wait_for(lambda: len(hooked.pulls) == 1)
+    eventually(lambda: len(hooked.pulls) == 1)
     time.sleep(QUIET + 1)  # past the spacing: the second asked for no pull
     assert len(hooked.pulls) == 1
 
@@ -220,7 +226,7 @@ def test_a_lifecycle_error_rechecks_the_subscription_at_once_and_pulls(
     error += b' "error": "delivery failed\\u0007", "payloads": []}'
     assert sender.post(BOOK_TOKEN, error).status == 200
     assert rechecked == [hooked.book.id]
-    wait_for(lambda: len(hooked.pulls) == 1)
+    eventually(lambda: len(hooked.pulls) == 1)
     active = b'{"subscription": 7, "resource": "/contacts", "lifecycleEvent": "active"}'
     assert sender.post(BOOK_TOKEN, active).status == 200
     assert sender.post(BOOK_TOKEN, b"not json").status == 200

@@ -21,9 +21,16 @@ from bridge.sandbox import SandboxApp
 from bridge.store.webhooks import WebhookStore
 from bridge.webhooks import RESOURCE, WebhookEndpoint, WebhookManager, url_prefix
 from tests.conftest import TOKEN
-from tests.webhooks.conftest import SECRET, Hooked, wait_for, webhooks_config
+from tests.wait import eventually
+from tests.webhooks.conftest import SECRET, Hooked, webhooks_config
 
-pytestmark = pytest.mark.sandbox(signing_secret=SECRET, webhook_retry_delay=0.05)
+# The endpoint, the spacer and the pulls they ask for are the subject, not the store: the
+# subscriptions' SQL runs on both backends in tests/webhooks/test_store.py, and webhooks on
+# PostgreSQL end to end in tests/cli/test_webhooks.py::test_two_instances_on_postgresql.
+pytestmark = [
+    pytest.mark.sandbox(signing_secret=SECRET, webhook_retry_delay=0.05),
+    pytest.mark.store_backends("sqlite"),
+]
 
 
 @dataclass
@@ -108,7 +115,7 @@ def test_a_change_at_aurinko_is_pulled_within_moments(live: Live) -> None:
     assert live.requests == [path]  # Aurinko's check of the URL
     started = time.monotonic()
     live.other_device.create({"name": {"givenName": "Grace", "familyName": "Hopper"}})
-    wait_for(lambda: engine.store.count(book.id) == 1, timeout=5)
+    eventually(lambda: engine.store.count(book.id) == 1, timeout=5)
     assert time.monotonic() - started < 3
     assert len(live.hooked.pulls) == 1
 
@@ -127,7 +134,7 @@ def test_a_burst_at_aurinko_costs_two_pulls_at_most(live: Live) -> None:
     for thread in threads:
         thread.join()
     assert live.sandbox.wait_for_deliveries(10)
-    wait_for(lambda: engine.store.count(book.id) == 50)
+    eventually(lambda: engine.store.count(book.id) == 50)
     time.sleep(1.5)
     assert 1 <= len(live.hooked.pulls) <= 2
 
@@ -135,17 +142,17 @@ def test_a_burst_at_aurinko_costs_two_pulls_at_most(live: Live) -> None:
 def test_a_lapsed_subscription_is_made_again_at_the_next_check(live: Live) -> None:
     engine, book = live.hooked.engine, live.hooked.book
     live.manager.start()
-    wait_for(lambda: len(live.sandbox.subscriptions(TOKEN)) == 1)
+    eventually(lambda: len(live.sandbox.subscriptions(TOKEN)) == 1)
     (first,) = live.sandbox.subscriptions(TOKEN)
     live.sandbox.lapse_subscription(first["id"])
-    wait_for(lambda: [s["active"] for s in live.sandbox.subscriptions(TOKEN)] == [True])
+    eventually(lambda: [s["active"] for s in live.sandbox.subscriptions(TOKEN)] == [True])
     (second,) = live.sandbox.subscriptions(TOKEN)
     assert second["id"] != first["id"]
     assert second["notificationUrl"] == first["notificationUrl"]
     row = WebhookStore(engine.db).get(book.id)
     assert row is not None and row.subscription_id == str(second["id"])
     live.other_device.create({"name": {"givenName": "After", "familyName": "Renewal"}})
-    wait_for(lambda: engine.store.count(book.id) == 1, timeout=5)
+    eventually(lambda: engine.store.count(book.id) == 1, timeout=5)
 
 
 @pytest.mark.sandbox(signing_secret=SECRET, webhook_retry_delay=0.05, webhook_max_failures=50)
@@ -157,4 +164,4 @@ def test_badly_signed_notifications_pull_nothing(live: Live) -> None:
     time.sleep(1.0)  # attempts, each refused
     assert live.hooked.pulls == [] and engine.store.count(book.id) == 0
     live.sandbox.set_webhook_faults(bad_signature_rate=0.0)  # its retry is signed right
-    wait_for(lambda: engine.store.count(book.id) == 1, timeout=5)
+    eventually(lambda: engine.store.count(book.id) == 1, timeout=5)

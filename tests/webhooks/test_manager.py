@@ -19,7 +19,8 @@ from bridge.store import Book
 from bridge.store.webhooks import WebhookStore
 from bridge.sync import EngineOptions, SyncEngine
 from bridge.webhooks import RESOURCE, WebhookManager, url_prefix
-from tests.webhooks.conftest import wait_for, webhooks_config
+from tests.wait import eventually
+from tests.webhooks.conftest import webhooks_config
 
 
 class FakeAurinko:
@@ -196,12 +197,12 @@ def test_only_owned_books_and_taken_over_ones_soon(engine: SyncEngine, tmp_path:
     manager = WebhookManager(engine, webhooks_config(tmp_path, check_interval=3600))
     manager.start()
     try:
-        wait_for(lambda: len(work_aurinko.subs) == 1)
+        eventually(lambda: len(work_aurinko.subs) == 1)
         time.sleep(0.3)
         assert home_aurinko.calls == []  # another instance's book
         locks.owned.add(home.id)  # that instance went away: this one took the book
         started = time.monotonic()
-        wait_for(lambda: len(home_aurinko.subs) == 1)
+        eventually(lambda: len(home_aurinko.subs) == 1)
         assert time.monotonic() - started < 2
         assert work_aurinko.calls == ["list", "subscribe"]  # not due again for an hour
     finally:
@@ -213,10 +214,10 @@ def test_checks_come_every_check_interval(engine: SyncEngine, tmp_path: Path) ->
     manager = WebhookManager(engine, webhooks_config(tmp_path, check_interval=0.3))
     manager.start()
     try:
-        wait_for(lambda: len(aurinko.subs) == 1)
+        eventually(lambda: len(aurinko.subs) == 1)
         (first,) = aurinko.subs
         aurinko.lapse(first)
-        wait_for(lambda: any(s.active for s in aurinko.subs.values()))
+        eventually(lambda: any(s.active for s in aurinko.subs.values()))
         assert first not in aurinko.subs
     finally:
         manager.stop()
@@ -250,12 +251,12 @@ def test_recheck_checks_a_book_at_once_between_rounds(engine: SyncEngine, tmp_pa
     manager = WebhookManager(engine, webhooks_config(tmp_path, check_interval=3600))
     manager.start()
     try:
-        wait_for(lambda: len(aurinko.subs) == 1)
+        eventually(lambda: len(aurinko.subs) == 1)
         (first,) = aurinko.subs
         aurinko.lapse(first)
         work_id = next(iter(engine.clients))
         manager.recheck(work_id)
-        wait_for(lambda: any(s.active for s in aurinko.subs.values()))
+        eventually(lambda: any(s.active for s in aurinko.subs.values()))
         assert first not in aurinko.subs
     finally:
         manager.stop()

@@ -32,9 +32,9 @@ from tests.cli.test_webhooks import (
     _settled,
     _start,
     _subscribed,
-    _wait_for,
 )
 from tests.conftest import OTHER_TOKEN, TOKEN
+from tests.wait import eventually
 
 pytestmark = pytest.mark.sandbox(signing_secret=SECRET)
 
@@ -70,9 +70,9 @@ def test_two_books_url_checks_in_one_second_both_pass(
     config = _config(tmp_path, live_sandbox, _free_port())
     _add_book(config, "home", OTHER_TOKEN, live_sandbox)
     with _serving(config):
-        _wait_for(
-            "both subscriptions",
+        eventually(
             lambda: _active(sandbox_app, TOKEN) == [True] == _active(sandbox_app, OTHER_TOKEN),
+            what="both subscriptions",
         )
 
 
@@ -95,7 +95,7 @@ def test_a_notification_sent_again_is_answered_200_without_new_work(
         signature = sign(SECRET, now, BODY)
         first = _post(hook, BODY, timestamp=now, signature=signature)
         assert first.status_code == 200
-        _wait_for("the pull", lambda: _pulls(sandbox_app) == before + 1)
+        eventually(lambda: _pulls(sandbox_app) == before + 1, what="the pull")
         again = [_post(hook, BODY, timestamp=now, signature=signature) for _ in range(3)]
         assert [r.status_code for r in again] == [200, 200, 200]
         time.sleep(QUIET)
@@ -135,7 +135,7 @@ def test_a_notification_sent_again_to_another_instance_is_harmless(
             for url in (hook, at_b, hook, at_b)
         ]
         assert statuses == [200, 200, 200, 200]
-        _wait_for("a's pull", lambda: _pulls(sandbox_app) > owner_pulls)
+        eventually(lambda: _pulls(sandbox_app) > owner_pulls, what="a's pull")
         time.sleep(2 * QUIET)
         assert _pulls(sandbox_app) <= owner_pulls + 2
         assert sandbox_app.handled("localhost").get(PULL, 0) == 0  # b never pulled
@@ -194,9 +194,9 @@ def test_webhook_tokens_never_reach_the_log(
     process, _ = _start(config)
     err = ""
     try:
-        _wait_for(
-            "the subscription's attempt",
+        eventually(
             lambda: sandbox_app.handled().get("POST /v1/subscriptions", 0) >= 1,
+            what="the subscription's attempt",
         )
         time.sleep(1.0)  # Aurinko's check of the URL failed, and serve said so
     finally:
