@@ -2,14 +2,8 @@
 (the default) or PostgreSQL (``[store]``)."""
 
 from .contacts import BookExistsError, ContactStore
-from .database import (
-    STORE_FILE,
-    Database,
-    StoreError,
-    StoreLocation,
-    open_database,
-    store_exists,
-)
+from .database import STORE_FILE, open_database, store_exists
+from .interface import Database, StoreError, StoreLocation
 from .outbox import Outbox
 from .rows import Book, Conflict, ContactRow, ItemMeta, ListedCard, OutboxOp, StoredItem
 from .schema import SCHEMA_VERSION, SchemaTooNewError

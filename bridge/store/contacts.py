@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 
-from .database import Database
+from .interface import Database
 from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps, loads
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified, version"

@@ -31,7 +31,7 @@ from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import pgschema
-from .database import Database, StoreError
+from .interface import Database, StoreError
 from .schema import SCHEMA_VERSION, SchemaTooNewError
 
 # The key of the store's write lock (pg_advisory_xact_lock, single-bigint form): the bytes

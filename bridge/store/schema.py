@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .database import StoreError
+from .interface import StoreError
 
 # Append only: a released migration is never edited, so every data directory can be
 # brought forward from whatever version it was written with.

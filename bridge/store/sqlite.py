@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..private import make_private, private_dir, private_file
-from .database import Database
+from .interface import Database
 from .schema import migrate
 
 # Long enough to ride out another process's write transaction (a server and a folder
