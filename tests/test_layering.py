@@ -1,17 +1,28 @@
-"""The code's layering, read from its source: no import cycle among the bridge's modules,
-and psycopg loaded only for a PostgreSQL store."""
+"""The code's layering, read from its source: all SQL in the store, no import cycle among
+the bridge's modules, and psycopg loaded only for a PostgreSQL store."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeGuard
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bridge", "radicale_plugin")
+# Where SQL may be written: the store, and the sandbox (a stand-in for Aurinko with an
+# SQLite database of its own, which shares no code with the bridge on purpose).
+SQL_HOMES = (ROOT / "bridge" / "store", ROOT / "bridge" / "sandbox")
+SQL = re.compile(
+    r"\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)"
+    # BEGIN alone is a vCard's first line.
+    r"|ALTER\s+TABLE|DROP\s+TABLE|PRAGMA|BEGIN\s+(IMMEDIATE|DEFERRED|ISOLATION)|COMMIT|ROLLBACK"
+    r"|LISTEN|NOTIFY)\b|\bpg_\w+\("
+)
 
 
 def modules() -> dict[str, tuple[Path, bool]]:
@@ -141,3 +152,48 @@ def test_psycopg_is_not_loaded_for_a_sqlite_store(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """The docstrings' nodes: prose, which may name a statement."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _is_text(node: ast.AST) -> TypeGuard[ast.Constant]:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def sql_outside_the_store() -> list[str]:
+    """``file:line: what`` for each statement run (``.execute(``, ``.executemany(``) and
+    each string holding SQL outside the store and the sandbox."""
+    found = []
+    for path, _ in modules().values():
+        if any(path.is_relative_to(home) for home in SQL_HOMES):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        prose = _docstrings(tree)
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Attribute) and node.attr in ("execute", "executemany"):
+                found.append(f"{where}: .{node.attr}(")
+            elif _is_text(node) and id(node) not in prose and SQL.search(node.value):
+                found.append(f"{where}: {node.value!r}")
+    return found
+
+
+def test_the_sql_finder_finds_sql() -> None:
+    assert SQL.search("SELECT MAX(last_modified) FROM contacts")
+    assert SQL.search('LISTEN "bridge_books"') and SQL.search("SELECT pg_notify(?, ?)")
+    assert SQL.search("DELETE FROM folder_files WHERE folder = ?")
+    assert SQL.search("BEGIN IMMEDIATE") and not SQL.search("BEGIN:VCARD")
+    assert not SQL.search("Select an address book") and not SQL.search("update the card")
+
+
+def test_all_sql_is_in_the_store() -> None:
+    assert sql_outside_the_store() == []

@@ -334,6 +334,15 @@ class ContactStore:
         )
         return int(row[0])
 
+    def last_modified(self, book_id: int) -> float:
+        """When a card of the book last changed (seconds since the epoch; 0 if it has none)."""
+        row = (
+            self.db.connection()
+            .execute("SELECT MAX(last_modified) FROM contacts WHERE book_id = ?", (book_id,))
+            .fetchone()
+        )
+        return float(row[0] or 0)
+
     def held(self, book_id: int, href: str) -> Json:
         """The fields Aurinko refused of the contact at ``href`` (see ``ContactRow.held``),
         without reading the rest of the row: an update's push asks on every write."""

@@ -5,8 +5,12 @@ them, so that psycopg is loaded only when a PostgreSQL store is configured."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .interface import Database, StoreLocation
+
+if TYPE_CHECKING:  # the type only: importing it loads psycopg
+    from .postgres import PostgresDatabase
 
 # The store's file in the data directory, when the store is SQLite.
 STORE_FILE = "store.sqlite3"
@@ -34,3 +38,15 @@ def store_exists(data_dir: Path, store: StoreLocation | None) -> bool:
     from .postgres import schema_exists
 
     return schema_exists(store.url, store.read_password())
+
+
+def shared_store(db: Database) -> PostgresDatabase | None:
+    """``db`` as a store several instances may share (PostgreSQL: they take turns through
+    its advisory locks and ask each other through its notifications), or None (SQLite:
+    every process is on one machine)."""
+    if db.kind != "postgresql":
+        return None
+    from .postgres import PostgresDatabase  # loaded already: ``db`` is one
+
+    assert isinstance(db, PostgresDatabase)
+    return db

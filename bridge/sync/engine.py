@@ -10,11 +10,21 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..aurinko import AurinkoClient, AurinkoError, RetryPolicy
 from ..mapping import diff, from_vcard, to_vcard
-from ..store import Book, Conflict, ContactRow, ContactStore, Outbox, open_database
+from ..store import (
+    Book,
+    BookOwnership,
+    Conflict,
+    ContactRow,
+    ContactStore,
+    Outbox,
+    StoreLocation,
+    notify,
+    open_database,
+    shared_store,
+)
 from .cards import local_row
 from .conflicts import (
     ConflictGoneError,
@@ -25,16 +35,12 @@ from .conflicts import (
     taking,
 )
 from .context import SyncContext
-from .listener import Listener
-from .locks import NOTIFY_CHANNEL, BookLocks, FileLocks, OwnerLocks
+from .locks import BookLocks, FileLocks, OwnerLocks
 from .merge import ConflictPolicy
 from .pull import Progress, Puller
 from .push import Pusher
 from .reports import SyncReport
 from .runner import BookRunner, Job
-
-if TYPE_CHECKING:  # bridge.config imports this package
-    from ..config import StoreConfig
 
 log = logging.getLogger("bridge.sync")
 
@@ -87,7 +93,7 @@ class SyncEngine:
         clients: Mapping[int, AurinkoClient] | None = None,
         options: EngineOptions | None = None,
         *,
-        store: StoreConfig | None = None,
+        store: StoreLocation | None = None,
     ) -> None:
         """The engine over ``data_dir`` (locks, kept conflicts) and its store: SQLite in
         ``data_dir``, or the PostgreSQL store ``store`` (``config.store``). Raises
@@ -106,17 +112,15 @@ class SyncEngine:
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
 
-    def _sharing(self) -> tuple[BookLocks, Listener | None]:
+    def _sharing(self) -> tuple[BookLocks, notify.Listener | None]:
         """How this engine shares books with other processes: on SQLite, file locks (each
         process syncs any book, one at a time); on PostgreSQL, one owner per book among the
         instances, which hear each other's requests."""
-        if self.db.kind != "postgresql":  # psycopg is loaded for PostgreSQL stores alone
+        shared = shared_store(self.db)
+        if shared is None:
             return FileLocks(self.data_dir), None
-        from ..store.postgres import PostgresDatabase
-
-        assert isinstance(self.db, PostgresDatabase)
-        listener = Listener(self.db.connect, NOTIFY_CHANNEL, self._asked)
-        return OwnerLocks(self.db.connect), listener
+        listener = notify.Listener(shared.connect, self._asked)
+        return OwnerLocks(BookOwnership(shared.connect)), listener
 
     def attach(
         self, owner: str, name: str, client: AurinkoClient, vcard_version: str = "3.0"
@@ -474,19 +478,15 @@ class SyncEngine:
     def _ask_owner(self, book_id: int, job: Job) -> None:
         """Hand a push or pull to the instance that owns the book (PostgreSQL only: on
         SQLite every process owns every book)."""
-        try:  # one autocommit statement: no need to wait for the store's write lock
-            payload = f"{book_id}:{job.value}"
-            self.db.connection().execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, payload))
+        try:
+            notify.ask(self.db, book_id, job.value)
         except Exception as exc:  # the owner's own loop gets to it anyway
             log.warning("could not ask the owner of book %d to sync: %s", book_id, exc)
 
-    def _asked(self, payload: str) -> None:
+    def _asked(self, book_id: int, job: int) -> None:
         """Another instance asks for a run of a book this one owns."""
-        book_id, _, value = payload.partition(":")
-        if not (book_id.isdigit() and value.isdigit()) or int(book_id) not in self.clients:
-            return
-        if self.locks.try_own(int(book_id)):
-            self.runner.ask(int(book_id), Job(int(value)))
+        if book_id in self.clients and self.locks.try_own(book_id):
+            self.runner.ask(book_id, Job(job))
 
     def stop(self) -> None:
         self._stop.set()

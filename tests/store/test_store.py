@@ -341,7 +341,7 @@ def test_a_folders_file_records_and_position_are_replaced_not_duplicated(
 ) -> None:
     """FolderState's upserts (once SQLite's INSERT OR REPLACE): one row per file, one
     position per folder and book."""
-    from bridge.folder.state import FileRecord, FolderState
+    from bridge.store import FileRecord, FolderState
 
     book = store.ensure_book("alice", "work", "local")
     state = FolderState(store.db, tmp_path / "vdir", book.id)
