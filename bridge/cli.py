@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import __version__, logs
 from .commands import account, folder, serve, status, store, sync, user
 from .commands.common import find_configuration
 from .console import fail
@@ -85,9 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * verbosity
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(max(level, logging.DEBUG))  # serve switches to [logging] format later
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .aurinko import DEFAULT_BASE_URL
 from .sync import ConflictPolicy
 
 # A user or book name: one path segment, the same on every file system (htpasswd users too).
@@ -57,10 +58,16 @@ _KEYS: dict[str, set[str]] = {
         "max_subscriptions_per_user",
         "max_messages_per_minute",
     },
+    "metrics": {"token_file"},
+    "logging": {"format"},
 }
 
 
 DEFAULT_CALLBACK_PORT = 8765  # account add's return URL: http://127.0.0.1:8765/callback
+DEFAULT_DATA_DIR = "var"  # [server] data_dir, relative to the configuration's folder
+
+# Every other default is written once, as its dataclass field's default below; parsing
+# falls back to the field (``Config.port``), never to a second copy of the value.
 
 
 class ConfigError(ValueError):
@@ -71,7 +78,7 @@ class ConfigError(ValueError):
 class AccountConfig:
     name: str  # the address book's path segment: /<user>/<name>/
     user: str  # the CardDAV user who sees it
-    base_url: str = "https://api.aurinko.io/v1"
+    base_url: str = DEFAULT_BASE_URL
     token_file: Path | None = None
     token_env: str | None = None
     display_name: str = ""
@@ -105,7 +112,7 @@ class AurinkoApp:
 
     client_id: str | None = None
     client_secret_file: Path | None = None
-    base_url: str = "https://api.aurinko.io/v1"
+    base_url: str = DEFAULT_BASE_URL
     # The return URL http://127.0.0.1:8765/callback must be registered in the Aurinko portal,
     # so the default is one fixed port the README names (0: a free port, for tests).
     callback_port: int = DEFAULT_CALLBACK_PORT
@@ -175,6 +182,18 @@ class PushConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus metrics on ``/.bridge/metrics`` for scrapers that send the
+    bearer token held in ``token_file`` (only its owner may read it). Without this
+    section no metrics are served."""
+
+    token_file: Path
+
+    def read_token(self) -> str:
+        return _read_secret(self.token_file, "[metrics] token_file")
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     host: str = "127.0.0.1"
@@ -195,6 +214,8 @@ class Config:
     store: StoreConfig | None = None  # [store]: None keeps the store in SQLite in data_dir
     webhooks: WebhooksConfig | None = None  # [webhooks]: None: changes reach us by polling
     push: PushConfig = field(default_factory=PushConfig)  # [push]: WebDAV-Push
+    metrics: MetricsConfig | None = None  # [metrics]: None serves no metrics
+    log_format: str = "text"  # [logging] format: "text" for people, "json" for machines
 
     def account(self, selector: str) -> AccountConfig:
         """The account ``USER/NAME``, or ``NAME`` when only one user has an account of
@@ -322,7 +343,7 @@ def _account(raw: Any, index: int, base: Path) -> AccountConfig:
     )
     if (token_file is None) == (token_env is None):
         raise ConfigError(f"{where} ({name}): set exactly one of token_file and token_env")
-    version = str(raw.get("vcard_version", "3.0"))
+    version = str(raw.get("vcard_version", AccountConfig.vcard_version))
     if version not in _VERSIONS:
         raise ConfigError(f"{where} ({name}): vcard_version must be 3.0 or 4.0")
     return AccountConfig(
@@ -352,7 +373,7 @@ def _aurinko(data: Mapping[str, Any], base: Path) -> AurinkoApp | None:
         client_id=client_id.strip() if client_id else None,
         client_secret_file=base / secret_file if secret_file else None,
         base_url=base_url or AurinkoApp.base_url,
-        callback_port=DEFAULT_CALLBACK_PORT if port is None else port,
+        callback_port=AurinkoApp.callback_port if port is None else port,
     )
 
 
@@ -475,7 +496,7 @@ def _push(data: Mapping[str, Any]) -> PushConfig:
                 " services write there about this server's messages)"
             )
     return PushConfig(
-        enabled=True if flags["enabled"] is None else flags["enabled"],
+        enabled=PushConfig.enabled if flags["enabled"] is None else flags["enabled"],
         contact=contact or None,
         allow_http=bool(flags["allow_http"]),
         allow_hosts=_push_hosts(table, where),
@@ -548,7 +569,7 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
     accounts = [_account(raw, i, base) for i, raw in enumerate(raw_accounts)]
     _check_unambiguous(accounts)
     try:
-        conflict = ConflictPolicy(sync.get("conflict", "remote-wins"))
+        conflict = ConflictPolicy(sync.get("conflict", Config.conflict))
     except ValueError:
         raise ConfigError("[sync] conflict must be remote-wins or local-wins") from None
     htpasswd = _typed(server, "htpasswd", str, "[server]")
@@ -557,30 +578,53 @@ def parse_config(data: Mapping[str, Any], base: Path, path: Path | None = None) 
         raise ConfigError("[server] port must be 0-65535")
     interval = _typed(sync, "interval", (int, float), "[sync]")
     freshness = _typed(sync, "freshness", (int, float), "[sync]")
-    request_wait = _positive(sync, "request_wait", "[sync]", 2.0, allow_zero=True)
-    write_wait = _positive(sync, "write_wait", "[sync]", 0.0, allow_zero=True)
-    max_connections = _positive(server, "max_connections", "[server]", 200)
+    request_wait = _positive(sync, "request_wait", "[sync]", Config.request_wait, allow_zero=True)
+    write_wait = _positive(sync, "write_wait", "[sync]", Config.write_wait, allow_zero=True)
+    max_connections = _positive(server, "max_connections", "[server]", Config.max_connections)
     return Config(
-        data_dir=base / str(_typed(server, "data_dir", str, "[server]") or "var"),
-        host=_typed(server, "host", str, "[server]") or "127.0.0.1",
-        port=5232 if port is None else port,
+        data_dir=base / str(_typed(server, "data_dir", str, "[server]") or DEFAULT_DATA_DIR),
+        host=_typed(server, "host", str, "[server]") or Config.host,
+        port=Config.port if port is None else port,
         htpasswd=base / htpasswd if htpasswd else None,
-        interval=300.0 if interval is None else float(interval),
-        freshness=30.0 if freshness is None else float(freshness),
+        interval=Config.interval if interval is None else float(interval),
+        freshness=Config.freshness if freshness is None else float(freshness),
         request_wait=request_wait,
         write_wait=write_wait,
         conflict=conflict,
         max_connections=int(max_connections),
-        idle_timeout=_positive(server, "idle_timeout", "[server]", 60.0),
-        request_timeout=_positive(server, "request_timeout", "[server]", 60.0),
-        login_delay=_positive(server, "login_delay", "[server]", 1.0, allow_zero=True),
+        idle_timeout=_positive(server, "idle_timeout", "[server]", Config.idle_timeout),
+        request_timeout=_positive(server, "request_timeout", "[server]", Config.request_timeout),
+        login_delay=_positive(
+            server, "login_delay", "[server]", Config.login_delay, allow_zero=True
+        ),
         accounts=accounts,
         path=path,
         aurinko=_aurinko(data, base),
         store=_store(data, base),
         webhooks=_webhooks(data, base),
         push=_push(data),
+        metrics=_metrics(data, base),
+        log_format=_log_format(data),
     )
+
+
+def _metrics(data: Mapping[str, Any], base: Path) -> MetricsConfig | None:
+    if "metrics" not in data:
+        return None
+    token_file = _typed(_table(data, "metrics"), "token_file", str, "[metrics]")
+    if not token_file or not token_file.strip():
+        raise ConfigError(
+            "[metrics] token_file is required (the file holding the token scrapers send as"
+            " Authorization: Bearer ...)"
+        )
+    return MetricsConfig(token_file=base / token_file)
+
+
+def _log_format(data: Mapping[str, Any]) -> str:
+    value = _typed(_table(data, "logging"), "format", str, "[logging]") or "text"
+    if value not in ("text", "json"):
+        raise ConfigError(f'[logging] format must be "text" or "json", not {value!r}')
+    return value
 
 
 def load_config(path: str | Path) -> Config:

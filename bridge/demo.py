@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import AccountConfig, Config
+from .config import DEFAULT_CALLBACK_PORT, AccountConfig, Config
 from .paths import DEMO_CONTACTS, default_data_dir
 from .private import PRIVATE_FILE, private_dir
 
@@ -16,6 +16,9 @@ DEMO_USER = "demo"
 DEMO_BOOK = "contacts"
 DEMO_PORT = 5232
 DEMO_CLIENT_ID = "aurinko-bridge-demo"  # the demo sandbox's own Aurinko application
+# Its one registered return URL: where ``account add`` waits by default. Aurinko sends the
+# browser nowhere else, and neither does the sandbox.
+DEMO_RETURN_URL = f"http://127.0.0.1:{DEFAULT_CALLBACK_PORT}/callback"
 
 
 def demo_dir(data_dir: Path | None = None) -> Path:
@@ -70,6 +73,7 @@ def embedded_demo(data_dir: Path | None = None, port: int = DEMO_PORT) -> Iterat
         seed_path=str(DEMO_CONTACTS),
         client_id=DEMO_CLIENT_ID,
         client_secret=demo_client_secret_file(data_dir).read_text(encoding="ascii").strip(),
+        return_urls=(DEMO_RETURN_URL,),
     )
     with serve_in_thread(sandbox) as running:
         account = AccountConfig(

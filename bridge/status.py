@@ -18,6 +18,7 @@ from typing import Any
 from .aurinko import NO_RETRY, AurinkoClient, AurinkoError, UnauthorizedError
 from .config import AccountConfig, Config, ConfigError
 from .store import Book, Conflict, OutboxOp
+from .store.kinds import BookKind, WriteOp
 from .sync import SyncEngine
 
 CHECK_TIMEOUT = 5.0  # a status must come back even when Aurinko does not
@@ -45,7 +46,7 @@ class TokenCheck:
 @dataclass(frozen=True)
 class ParkedWrite:
     id: int
-    op: str
+    op: WriteOp
     href: str
     reason: str
     attempts: int
@@ -66,7 +67,7 @@ class HeldField:
 class KeptConflict:
     id: int
     href: str
-    outcome: str  # remote-wins, local-wins or deleted-remotely
+    outcome: str  # a ConflictOutcome's value
     fields: list[str]
     created: float
     path: str | None  # the losing card's file, when it was written to one
@@ -76,7 +77,7 @@ class KeptConflict:
 class BookStatus:
     owner: str
     name: str
-    kind: str  # "aurinko" or "local"
+    kind: BookKind
     account: str | None  # the configured account (its base URL), None for a local book
     last_pull: float | None
     last_push: float | None
@@ -116,7 +117,7 @@ def _never_synced(account: AccountConfig, token: TokenCheck) -> BookStatus:
     return BookStatus(
         owner=account.user,
         name=account.name,
-        kind="aurinko",
+        kind=BookKind.AURINKO,
         account=account.base_url,
         account_name=account.display_name or account.name,
         last_pull=None,
@@ -147,7 +148,7 @@ def book_status(
             for href, fields in engine.store.all_held(book.id)
             for name, value in sorted(fields.items())
         ],
-        token=token if book.kind == "aurinko" else TokenCheck(TokenState.LOCAL),
+        token=token if book.kind == BookKind.AURINKO else TokenCheck(TokenState.LOCAL),
     )
 
 

@@ -27,6 +27,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from radicale import config, log
 from radicale.app import Application
 
+from bridge.front.app import Front
 from radicale_plugin.wsgi import BridgeMiddleware
 
 
@@ -46,7 +47,9 @@ def load_configuration() -> Any:
 
 
 configuration = load_configuration()
-application = BridgeMiddleware(Application(configuration))
+# The bridge's front bounds request bodies; its doors (the status page, webhooks,
+# WebDAV-Push) are ``aurinko-bridge serve``'s, so here it hands every request to CardDAV.
+application = Front(BridgeMiddleware(Application(configuration)))
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

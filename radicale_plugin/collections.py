@@ -147,12 +147,11 @@ class BookCollection(BaseCollection):
 
     def get(self, href: str) -> radicale_item.Item | None:
         """One card, its text read only if used: a PUT's or DELETE's precondition check
-        needs its etag and UID alone. Kept for the request: its upload replaces it."""
+        needs its etag and UID alone. Kept for the request, found or not: its upload
+        replaces it (or creates it) without looking again."""
         meta = self.store.meta(self.book.id, href)
-        if meta is None:
-            return None
-        item = self._lazy(meta)
-        context.current().found[f"{self._path}/{href}"] = item
+        item = self._lazy(meta) if meta is not None else None
+        context.current().memo.found[f"{self._path}/{href}"] = item
         return item
 
     def _lazy(self, meta: ItemMeta) -> radicale_item.Item:
@@ -163,17 +162,22 @@ class BookCollection(BaseCollection):
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         ctx = context.current()
-        sent = ctx.raw_body if ctx.raw_body is not None else item.serialize().encode("utf-8")
+        # The wrapper's copy of the body (and its parse, if the wrapper made it already);
+        # in a plain Radicale, Radicale's re-serialization.
+        sent = ctx.sent.body if ctx.sent is not None else item.serialize().encode("utf-8")
         path = f"{self._path}/{href}"
-        replaced = ctx.found[path] if path in ctx.found else self.get(href)
+        found = ctx.memo.found
+        replaced = found[path] if path in found else self.get(href)
         try:
-            row = self.bridge.engine.put(self.book, href, sent)
+            card = ctx.sent.parsed() if ctx.sent is not None else sent
+            row = self.bridge.engine.put(self.book, href, card)
         except (MappingError, UidConflictError) as exc:
-            ctx.error = str(exc)
+            ctx.outcome.error = str(exc)
             raise ValueError(str(exc)) from None
         # The stored card is what the client sent (folding and line ends aside) whenever the
         # mapping kept it as is: the reply's ETag then spares the client a download.
-        ctx.stored_differs = _normalized(row.vcard) != _normalized(sent.decode("utf-8", "replace"))
+        sent_text = _normalized(sent.decode("utf-8", "replace"))
+        ctx.outcome.stored_differs = _normalized(row.vcard) != sent_text
         # The row as committed: its etag is the reply's, whatever the push does next.
         stored = self._lazy(ItemMeta(row.href, row.uid, row.etag, row.last_modified))
         return stored, replaced

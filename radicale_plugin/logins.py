@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,6 @@ from radicale.auth import AuthContext
 from .direct import basic_credentials
 
 Environ = dict[str, Any]
-Login = Callable[[Environ], "str | None"]
 
 # Radicale's own logger, so the line reads (and is filtered) exactly like Radicale's.
 radicale_log = logging.getLogger("radicale")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bridge.config import AccountConfig, Config, load_config
 from bridge.runtime import open_engine
 from bridge.store import Book
+from bridge.store.kinds import BookKind
 from bridge.sync import SyncEngine
 
 log = logging.getLogger("radicale")
@@ -85,8 +86,8 @@ class Bridge:
         path, in plain Radicale, waiting for them too)."""
         if len(parts) == 2:
             book = self.book(parts[0], parts[1]) if parts[0] == user else None
-            return ([book] if book is not None and book.kind == "aurinko" else []), True
-        return [b for b in self.books(user) if b.kind == "aurinko"], all_wait
+            return ([book] if book is not None and book.kind == BookKind.AURINKO else []), True
+        return [b for b in self.books(user) if b.kind == BookKind.AURINKO], all_wait
 
 
 _bridges: dict[str, Bridge] = {}

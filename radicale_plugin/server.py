@@ -1,23 +1,24 @@
-"""Radicale with the bridge's storage, rights and WSGI wrapper, on a threaded server."""
+"""The CardDAV application ``serve`` puts behind the bridge's front (``bridge.front``):
+Radicale with the bridge's storage, rights and WSGI wrapper. It knows nothing of the doors
+the front adds (the status page, webhooks, WebDAV-Push)."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import radicale.config
 from radicale.app import Application
 
 from bridge.config import Config
-from bridge.httpserver import RequestHandler, ServerLimits, ThreadingServer
-from bridge.push import PushFront, PushOptions, WebDAVPush
-from bridge.statuspage import StatusPage
+from bridge.front.seams import AnswerHooks
+from bridge.front.wsgi import Environ
 from bridge.sync import SyncEngine
-from bridge.webhooks import WebhookEndpoint
 
 from . import runtime
 from .auth import HtpasswdAuth
+from .logins import Logins
+from .storage import Storage
 from .tokens import make_token
 from .wsgi import BridgeMiddleware
 
@@ -78,82 +79,47 @@ def quiet_refused_cards() -> None:
         radicale_log.addFilter(RefusedCardFilter())
 
 
-class RunningServer:
-    """A Radicale+bridge server on a thread; ``url`` is the CardDAV root."""
+class CardDAVApp:
+    """Radicale serving ``engine``'s books, as ``bridge.front.CardDAV``: its wrapped
+    application, its login check at the bridge's doors, its sync tokens."""
 
     def __init__(
-        self,
-        config: Config,
-        engine: SyncEngine,
-        bridge_key: str,
-        *,
-        stream_listings: bool = True,
-        limits: ServerLimits | None = None,
-        push_options: PushOptions | None = None,
+        self, config: Config, engine: SyncEngine, bridge_key: str, *, stream_listings: bool = True
     ) -> None:
-        """``limits``: connections and timeouts (the defaults in ``bridge.httpserver``);
-        ``push_options``: WebDAV-Push's timing (``[push] enabled`` turns it on, the default)."""
+        """``stream_listings=False`` leaves listings and card GETs to Radicale (the
+        reference in tests)."""
         self.bridge_key = bridge_key
+        self.epoch = engine.store.epoch
+        self.stream_listings = stream_listings
         runtime.install(bridge_key, runtime.Bridge(engine, config))
         quiet_refused_cards()
         configuration = radicale_configuration(config, bridge_key)
-        radicale = Application(configuration)
+        self.radicale = Application(configuration)
         # Swapped in after the fact: given as [auth] type, it would lose the login cache,
         # which Radicale keeps for its own htpasswd type only.
-        radicale._auth = HtpasswdAuth(configuration)
-        self.storage = radicale._storage  # tests hold its book locks
-        page = StatusPage(engine, config)
-        self.webhooks = (
-            WebhookEndpoint(engine, config.webhooks, config.webhooks.read_secret())
-            if config.webhooks is not None
-            else None
-        )
-        self.push = _webdav_push(config, engine, push_options)
-        app = BridgeMiddleware(
-            radicale,
-            stream_listings=stream_listings,
-            status_page=page,
-            webhooks=self.webhooks,
-            push=PushFront(self.push, radicale._auth_realm) if self.push is not None else None,
+        self.radicale._auth = HtpasswdAuth(configuration)
+        storage = self.radicale._storage
+        assert isinstance(storage, Storage)
+        self.storage = storage  # tests hold its book locks
+        self.realm: str = self.radicale._auth_realm
+        self.logins = Logins(self.radicale)
+
+    def door(self, environ: Environ) -> str | None:
+        return self.logins.at_door(environ)
+
+    def sync_token(self, book_id: int, seq: int) -> str:
+        return make_token(self.epoch, book_id, seq)
+
+    def application(self, hooks: AnswerHooks | None) -> BridgeMiddleware:
+        return BridgeMiddleware(
+            self.radicale, stream_listings=self.stream_listings, logins=self.logins, hooks=hooks
         )
 
-        limits = limits or ServerLimits(
-            config.max_connections, config.idle_timeout, config.request_timeout
-        )
-        self._server = ThreadingServer((config.host, config.port), RequestHandler, limits)
-        self._server.set_app(app)
-        self.url = f"http://{config.host}:{self._server.server_port}/"
-
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        if self.push is not None:
-            self.push.start()  # the sender: serve's alone, not a folder watcher's
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self.push is not None:
-            self.push.close()
-        if self.webhooks is not None:
-            self.webhooks.close()
-        self._thread.join(timeout=10)
+    def close(self) -> None:
         runtime.uninstall(self.bridge_key)
 
-    def __enter__(self) -> RunningServer:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def _webdav_push(
-    config: Config, engine: SyncEngine, options: PushOptions | None
-) -> WebDAVPush | None:
-    if not config.push.enabled:
-        return None
-    epoch = engine.store.epoch
-
-    def sync_token(book_id: int, seq: int) -> str:  # what a sync-collection REPORT answers
-        return make_token(epoch, book_id, seq)
-
-    return WebDAVPush(engine, config.push, options, sync_token=sync_token)
+def carddav_app(config: Config, engine: SyncEngine, bridge_key: str) -> CardDAVApp:
+    """What ``serve`` puts behind the front (``bridge_key`` names the bridge to Radicale's
+    storage, which Radicale creates itself)."""
+    return CardDAVApp(config, engine, bridge_key)

@@ -13,6 +13,7 @@ from radicale import pathutils
 from radicale.storage import BaseCollection, BaseStorage
 
 from bridge.store import BookExistsError
+from bridge.store.kinds import BookKind
 
 from . import context, runtime
 from .collections import BookCollection, _Container
@@ -92,7 +93,7 @@ class Storage(BaseStorage):
 
     def _book(self, parts: list[str]) -> BookCollection | None:
         """The book at ``parts``, looked up once per request (a PUT discovers it twice)."""
-        found = context.current().found
+        found = context.current().memo.found
         key = "/".join(parts[:2])
         if key not in found:
             book = self.bridge.book(parts[0], parts[1])
@@ -107,12 +108,12 @@ class Storage(BaseStorage):
         reads share it. A request on the root or a principal reads only the list of
         books, one query of the store, and takes no lock."""
         ctx = context.current()
-        request_path = ctx.path
+        request_path, memo = ctx.path, ctx.memo
         if mode == "r" and user:
             # Before, never under, the lock; the pull itself runs in the background.
-            if ctx.wait_until is None:
-                ctx.wait_until = time.monotonic() + self.bridge.config.request_wait
-            self.bridge.refresh(user, request_path, ctx.wait_until)
+            if memo.wait_until is None:
+                memo.wait_until = time.monotonic() + self.bridge.config.request_wait
+            self.bridge.refresh(user, request_path, memo.wait_until)
         key = book_key(kwargs.get("path") or request_path)
         if key is None:
             yield
@@ -134,7 +135,7 @@ class Storage(BaseStorage):
         if (props or {}).get("tag") != "VADDRESSBOOK":
             raise ValueError("only address books can be created here (extended MKCOL, RFC 5689)")
         existing = self.bridge.book(parts[0], parts[1])
-        if existing is not None and existing.kind == "aurinko":
+        if existing is not None and existing.kind == BookKind.AURINKO:
             raise ValueError(f"/{href.strip('/')}/ is an Aurinko account and cannot be replaced")
         if existing is not None and items is None:
             raise ValueError(f"/{href.strip('/')}/ already exists")

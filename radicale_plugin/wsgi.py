@@ -21,24 +21,18 @@ import gzip
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from bridge import statuspage
+from bridge.front.seams import AnswerHooks, Login
+from bridge.front.wsgi import Environ, StartResponse, WSGIApp, content_length, plain
 from bridge.httpserver import read_body
-from bridge.mapping import DEFAULT_LIMITS, MappingError, from_vcard
-from bridge.push import PushFront
-from bridge.statuspage import StatusPage
-from bridge.webhooks import WebhookEndpoint
+from bridge.mapping import DEFAULT_LIMITS, MappingError
 
 from . import listing
-from .context import RequestContext, request_scope
+from .context import RequestContext, SentCard, request_scope
 from .direct import DirectAnswers
-from .logins import Login, Logins
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+from .logins import Logins
 
 CARDDAV = "urn:ietf:params:xml:ns:carddav"
 # iOS: "iOS/17.2 (21C62) dataaccessd/1.0"; macOS: "macOS/14.2 (23C64) AddressBookCore/2664".
@@ -106,14 +100,15 @@ def for_radicale(body: bytes) -> bytes:
     return _END.sub(b"FN:-\r\nEND:VCARD", body, count=1)
 
 
-def refusal(body: bytes) -> str | None:
+def refusal(sent: SentCard) -> str | None:
     """Why a PUT body with several BEGIN:VCARD lines is not one card, in the mapping's words
     (Radicale's vobject would refuse it with a bare "Bad Request"); None for a body the
-    mapping reads, such as a 2.1 card with an embedded AGENT card."""
-    if len(_CARD_BEGIN.findall(_FOLD.sub(b"", body))) < 2:
+    mapping reads, such as a 2.1 card with an embedded AGENT card (its reading is kept in
+    ``sent``: the storage stores it without reading the body again)."""
+    if len(_CARD_BEGIN.findall(_FOLD.sub(b"", sent.body))) < 2:
         return None
     try:
-        from_vcard(body)
+        sent.parsed()
     except MappingError as exc:
         return str(exc)
     return None
@@ -132,68 +127,43 @@ def _stand_in(body: bytes) -> bytes | None:
     )
 
 
-def _content_length(environ: Environ) -> int:
-    try:
-        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
-
-
 class BridgeMiddleware:
+    """The CardDAV application: Radicale, wrapped. ``bridge.front`` routes the bridge's
+    own doors and bounds request bodies before a request gets here."""
+
     def __init__(
         self,
         app: WSGIApp,
-        max_body: int = 100 * 1024 * 1024,
         *,
         stream_listings: bool = True,
         logins: Logins | None = None,
         max_card: int = DEFAULT_LIMITS.max_bytes,
-        status_page: StatusPage | None = None,
-        webhooks: WebhookEndpoint | None = None,
-        push: PushFront | None = None,
+        hooks: AnswerHooks | None = None,
     ) -> None:
         """``stream_listings=False`` leaves listings and card GETs to Radicale (the
         reference in tests).
         ``logins`` are asked who sent a request before any body is read (by default, the
         wrapped Radicale application's auth backend); ``max_card`` bounds a PUT's body.
-        ``status_page`` serves ``/.bridge/`` to the users it authenticates; ``webhooks``
-        takes Aurinko's notifications (``/.bridge/webhooks/``), which no login precedes;
-        ``push`` answers WebDAV-Push registrations and adds push to CardDAV answers."""
+        ``hooks`` add to Radicale's answers (WebDAV-Push's properties, ``bridge.push``)."""
         self.app = app
-        self.max_body = max_body
         self.stream_listings = stream_listings
         self.direct = DirectAnswers(app)
         self.logins = logins or Logins(app)
         # Before a CardDAV request: a refusal is Radicale's to log and wait out, as it
-        # answers the request itself. At the bridge's own doors it is reported here.
+        # answers the request itself.
         self.login: Login = self.logins.user
-        self.door: Login = self.logins.at_door
         self.max_card = max_card
-        self.status_page = status_page
-        self.webhooks = webhooks
-        self.push = push
+        self.hooks = hooks
 
     def authenticate(self, environ: Environ) -> bool:
         return self.login(environ) is not None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if self.webhooks is not None and self.webhooks.handles(environ.get("PATH_INFO", "")):
-            return self.webhooks(environ, start_response)  # signed by Aurinko: no login
-        if self.status_page is not None and statuspage.handles(environ.get("PATH_INFO", "")):
-            return self.status_page(environ, start_response, self.door(environ))
         method = environ.get("REQUEST_METHOD", "").upper()
-        length = _content_length(environ)
-        too_large = "413 Request Entity Too Large"
+        length = content_length(environ)
         if method == "PUT" and length > self.max_card:  # the store would refuse it anyway
             reason = f"the card is {length} bytes; at most {self.max_card} are accepted"
-            return _plain(start_response, too_large, reason)
-        if length > self.max_body:
-            reason = f"the request body is {length} bytes; at most {self.max_body} are accepted"
-            return _plain(start_response, too_large, reason)
-        if self.push is not None:  # a registration (POST) or unregistration (DELETE)
-            answered = self.push.answer(environ, start_response, method, self.door)
-            if answered is not None:
-                return answered
+            return plain(start_response, "413 Request Entity Too Large", reason)
         if length and not self.authenticate(environ):
             # Radicale gives its own answer (401) to the request without its body; the
             # server skips a small body it has invited, or else closes the connection.
@@ -204,21 +174,21 @@ class BridgeMiddleware:
         if method in ("PUT", "REPORT", "PROPFIND"):
             body = read_body(environ, length)
             if isinstance(body, tuple):
-                return _plain(start_response, *body)
+                return plain(start_response, *body)
             radicale_body = body
             if method == "PUT":
-                ctx.raw_body = body
+                ctx.sent = SentCard(body)
                 ctx.no_card = not _CARD_BEGIN.search(_FOLD.sub(b"", body))
                 radicale_body = for_radicale(body)
-                refused = refusal(body) if radicale_body is body else None
+                refused = refusal(ctx.sent) if radicale_body is body else None
                 if refused is not None:
-                    return _plain(start_response, "400 Bad Request", refused)
+                    return plain(start_response, "400 Bad Request", refused)
             elif method == "REPORT":
                 radicale_body = self._report(environ, body, ctx)
             else:
                 ctx.listing = listing.propfind_listing(body, environ.get("HTTP_DEPTH", "0"))
-                if self.push is not None:
-                    self.push.asked(environ, body)
+                if self.hooks is not None:
+                    self.hooks.asked(environ, body)
             if not self.stream_listings:
                 ctx.listing = None
             if ctx.listing is not None:
@@ -256,13 +226,13 @@ class BridgeMiddleware:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        if self.push is not None:
-            self.push.writing(environ, method)
+        if self.hooks is not None:
+            self.hooks.writing(environ, method)
         answer = b"".join(self.app(environ, capture))
         status: str = captured["status"]
         headers: list[tuple[str, str]] = list(captured["headers"])
-        if self.push is not None:
-            answer, headers = self.push.respond(
+        if self.hooks is not None:
+            answer, headers = self.hooks.respond(
                 environ, method, status, headers, answer, self.login
             )
         if method == "HEAD":  # Radicale already sized it as the GET it mirrors
@@ -274,12 +244,13 @@ class BridgeMiddleware:
                 return streamed
             return self._ask_whole(environ, start_response, ctx, method)
 
-        if method == "PUT" and ctx.no_card and status.startswith("400") and not ctx.error:
-            ctx.error = _NO_CARD  # after Radicale's login and rights checks, never before
-        if method == "PUT" and ctx.stored_differs and status.startswith("2"):
+        reason = ctx.outcome.error  # the storage's, when it refused the card
+        if method == "PUT" and ctx.no_card and status.startswith("400") and not reason:
+            reason = _NO_CARD  # after Radicale's login and rights checks, never before
+        if method == "PUT" and ctx.outcome.stored_differs and status.startswith("2"):
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
-        if ctx.error and status.startswith(_REASON_STATUSES):
-            answer = (ctx.error + "\n").encode("utf-8")
+        if reason and status.startswith(_REASON_STATUSES):
+            answer = (reason + "\n").encode("utf-8")
             replaced = ("content-type", "content-encoding")  # Radicale may have gzipped its own
             headers = [(k, v) for k, v in headers if k.lower() not in replaced]
             headers.append(("Content-Type", "text/plain; charset=utf-8"))
@@ -324,11 +295,3 @@ class BridgeMiddleware:
             chunks = listing.gzipped(chunks)
         start_response(status, headers)
         return chunks
-
-
-def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
-    body = (text + "\n").encode("utf-8")
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
-    return [body]

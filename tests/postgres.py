@@ -236,6 +236,20 @@ class PostgresServer:
                 process.wait(timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def halt(self) -> None:
+        """An outage: the server shuts down (fast), its data kept for ``resume``."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, signal.SIGINT)
+        process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """The server back after ``halt``, on the same port."""
+        if not self._launch():
+            pytest.fail(f"PostgreSQL did not start again:\n{self._log_tail()}")
+
     # -- connections and stores ----------------------------------------------------------
 
     def admin(self, dbname: str = DATABASE) -> psycopg.Connection[tuple[object, ...]]:

@@ -12,8 +12,9 @@ import httpx
 
 from . import models
 from .breaker import Breaker
+from .calls import Call, CallObserver, CallOutcome, operation, outcome_of_failure, outcome_of_status
 from .errors import AurinkoError, ProtocolError, RateLimitedError, UnavailableError
-from .responses import error_from_response
+from .responses import error_code, error_from_response
 from .retry import NOT_PROCESSED_STATUSES, RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 log = logging.getLogger("bridge.aurinko")
@@ -36,7 +37,8 @@ class AurinkoClient:
 
     ``transport`` lets tests run against the sandbox in-process; ``sleep`` lets them
     skip real backoff waits. With a ``breaker``, an account found unreachable is not called
-    again until its backoff has passed (calls fail at once meanwhile).
+    again until its backoff has passed (calls fail at once meanwhile). ``observer`` is told
+    of every HTTP attempt (``calls.Call``), retries included.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class AurinkoClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         breaker: Breaker | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         # A callable is asked before every request: a token renewed while we run (account
         # relink replaces the file) is used from the next call on.
@@ -66,6 +69,7 @@ class AurinkoClient:
         self._ready_timeout = ready_timeout
         self._sleep = sleep
         self.breaker = breaker
+        self._observer = observer
 
     def __repr__(self) -> str:
         return f"AurinkoClient(base_url={str(self._http.base_url)!r})"
@@ -266,9 +270,11 @@ class AurinkoClient:
             final = attempt >= self._retry.max_attempts
             bearer = {"Authorization": f"Bearer {self._token()}"}
             sent = {**kwargs, "headers": {**kwargs.get("headers", {}), **bearer}}
+            began = time.perf_counter()
             try:
                 response = self._http.request(method, path, **sent)
             except httpx.TransportError as exc:
+                self._observe(method, path, began, None, outcome_of_failure(exc))
                 not_sent = isinstance(exc, _NOT_SENT)
                 # With a breaker, a timeout is enough to know: another try would only sit
                 # out the same timeout while every other call of the account waits too.
@@ -280,6 +286,7 @@ class AurinkoClient:
                     ) from exc
                 self._backoff(method, path, attempt, None, type(exc).__name__)
                 continue
+            self._observe(method, path, began, response)
             if response.status_code < 400:
                 return response
             retryable = response.status_code in RETRYABLE_STATUSES and (
@@ -289,6 +296,23 @@ class AurinkoClient:
                 raise self._error(method, path, response)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             self._backoff(method, path, attempt, retry_after, str(response.status_code))
+
+    def _observe(
+        self,
+        method: str,
+        path: str,
+        began: float,
+        response: httpx.Response | None,
+        failed: CallOutcome | None = None,
+    ) -> None:
+        seconds = time.perf_counter() - began
+        status = response.status_code if response is not None else None
+        if self._observer is None:
+            return
+        outcome = outcome_of_status(status) if status is not None else failed
+        assert outcome is not None
+        code = error_code(response) if response is not None and status == 401 else None
+        self._observer(Call(operation(method, path), outcome, status, seconds, code))
 
     def _backoff(
         self, method: str, path: str, attempt: int, retry_after: float | None, why: str

@@ -105,6 +105,35 @@ def authorize_url(
     return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/auth/authorize?{encoded}"
 
 
+CHECK_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+
+
+def check_authorize(
+    url: str,
+    *,
+    timeout: httpx.Timeout | float = CHECK_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+) -> None:
+    """Ask for the consent address once, as a program, before a person is sent there: a
+    request Aurinko refuses outright (a return URL not registered for the application,
+    an unknown client id) is told here, in its own words, rather than as a page in a
+    browser the command cannot read. A redirect (to the provider's sign-in) or a page is
+    the flow going on. Raises UnavailableError (no answer, 408, 429, 5xx), or another
+    AurinkoError (BadRequestError for a 400) carrying Aurinko's message.
+
+    Our choice: the OAS documents only a 303 and "See 'Handling errors'" for other
+    answers; a GET of the address starts nothing a person has to finish.
+    """
+    what = "GET /auth/authorize"  # the state stays out of every message
+    try:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as http:
+            response = http.get(url, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise UnavailableError(f"{what}: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 400:
+        raise _error(what, response)
+
+
 def exchange_code(
     base_url: str,
     client_id: str,

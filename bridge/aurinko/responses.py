@@ -39,6 +39,12 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def error_code(response: httpx.Response) -> str | None:
+    """Aurinko's ``code`` of a refusal (``token.dead``), None when it gave none."""
+    code = _envelope(response).get("code")
+    return str(code) if code else None
+
+
 def _nested_message(original: Any) -> str | None:
     """The provider's own words, which the API nests inside ``originalError``."""
     while isinstance(original, dict):

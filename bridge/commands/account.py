@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sqlite3
 import sys
 import threading
@@ -22,20 +21,18 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from .. import configedit, htpasswd
+from ..accounts import CHECK_TIMEOUT, config_folder, purge_leftover, remove_account
 from ..aurinko import (
     DEFAULT_BASE_URL,
     NO_RETRY,
     AurinkoClient,
     AurinkoError,
-    NotFoundError,
     RateLimitedError,
     UnauthorizedError,
     UnavailableError,
 )
-from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url
+from ..aurinko.oauth import CONTACT_SERVICES, SERVICE_TYPES, authorize_url, check_authorize
 from ..config import AccountConfig, AurinkoApp, Config, ConfigError, _check_private, load_config
 from ..consent import (
     RESTART,
@@ -48,15 +45,9 @@ from ..consent import (
 )
 from ..console import fail
 from ..paths import CONFIG_NAME, user_config_file
-from ..store import ContactStore, SchemaTooNewError, StoreError, open_database, store_exists
-from ..store.webhooks import WebhookRow, WebhookStore
+from ..store import SchemaTooNewError, StoreError, store_exists
 from ..sync import SyncEngine
-from ..sync.locks import LockTimeout
 from ..words import count
-
-CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a token check: one try, not long
-PURGE_LOCK_WAIT = 30.0  # seconds --purge waits for a running sync of the book
-
 
 # -- arguments ----------------------------------------------------------------------------
 
@@ -240,11 +231,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{where}: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror}")
 
 
-def _folder(config: Config) -> Path:
-    assert config.path is not None
-    return config.path.resolve().parent
-
-
 def _shown(path: Path, folder: Path) -> str:
     """``path`` relative to the configuration's folder when inside it, else absolute."""
     absolute = Path(os.path.abspath(path))
@@ -325,7 +311,7 @@ def _add_with_token(args: argparse.Namespace, config: Config, user: str, name: s
     if not token:
         raise LinkFailed(f"token file {source} is empty")
     base_url = config.aurinko.base_url if config.aurinko is not None else DEFAULT_BASE_URL
-    shown = _shown(source, _folder(config))
+    shown = _shown(source, config_folder(config))
     entry = _entry(config, user, name, base_url, shown, args.display_name)
     verdict, info = _check_token(token, base_url)
     if verdict != "ok":
@@ -368,7 +354,7 @@ def _add_with_consent(args: argparse.Namespace, config: Config, user: str, name:
         raise LinkFailed(f"say which provider with --service ({', '.join(CONTACT_SERVICES)})")
     token_file = f"tokens/{user}.{name}.token"
     entry = _entry(config, user, name, app.base_url, token_file, args.display_name)
-    token_path = _folder(config) / "tokens" / f"{user}.{name}.token"
+    token_path = config_folder(config) / "tokens" / f"{user}.{name}.token"
     if os.path.lexists(token_path):
         raise LinkFailed(f"{token_path} already exists; move it away first")
     secret = app.read_secret()
@@ -386,7 +372,7 @@ def _listen_and_consent(
     service: str,
     account_id: int | None = None,
 ) -> int:
-    port = app.callback_port if args.callback_port is None else args.callback_port
+    port = _callback_port(args, app)
     try:
         server = CallbackServer(("127.0.0.1", port), linker)
     except OSError as exc:
@@ -414,6 +400,9 @@ def _consent(
     url = authorize_url(
         app.base_url, app.client_id, service, return_url, linker.state, account_id=account_id
     )
+    refused = _authorize_refused(url, return_url, app, _callback_port(args, app) == 0)
+    if refused is not None:
+        return fail(f"{where}: {refused}")
     thread = threading.Thread(target=server.serve_forever, name="account-callback", daemon=True)
     thread.start()
     try:
@@ -437,6 +426,38 @@ def _consent(
     for line in outcome.report:
         print(line, flush=True)
     return 0
+
+
+def _callback_port(args: argparse.Namespace, app: AurinkoApp) -> int:
+    return app.callback_port if args.callback_port is None else int(args.callback_port)
+
+
+def _authorize_refused(url: str, return_url: str, app: AurinkoApp, free_port: bool) -> str | None:
+    """Why Aurinko refuses the consent address outright (one line for stderr), or None.
+
+    Aurinko sends the browser only to return URLs registered for the application (OAS
+    ``returnUrl``: "It must be registered on the settings page in Aurinko portal"); a
+    refusal would otherwise be a page in the browser while this command waits in vain.
+    """
+    try:
+        check_authorize(url)
+    except UnavailableError as exc:
+        return f"Aurinko cannot be reached at {app.base_url} ({exc}); nothing was changed"
+    except AurinkoError as exc:
+        portal = f"as a return URL of application {app.client_id} in the Aurinko portal"
+        if free_port:
+            fix = (
+                "callback_port 0 takes a free port each time, which cannot be registered: set"
+                " [aurinko] callback_port (or --callback-port) to a port and register"
+                f" http://127.0.0.1:<that port>/callback {portal}"
+            )
+        else:
+            fix = (
+                f"{return_url} must be registered {portal} (its settings page), or"
+                " [aurinko] callback_port / --callback-port must name a registered one's port"
+            )
+        return f"Aurinko refused the consent address ({exc}); nothing was changed. {fix}"
+    return None
 
 
 def _has_display() -> bool:
@@ -466,7 +487,7 @@ def _run_relink(args: argparse.Namespace, config: Config) -> int:
         )
     account_id, service = _relink_target(account, args.account_id, args.service)
     secret = app.read_secret()
-    shown = _shown(account.token_file, _folder(config))
+    shown = _shown(account.token_file, config_folder(config))
     linker = Relinker(
         account_id=account_id,
         config=config,
@@ -528,7 +549,7 @@ def _run_list(args: argparse.Namespace, config: Config) -> int:
     if not config.accounts:
         print(f"No accounts in {config.path} (aurinko-bridge account add links one).", flush=True)
         return 0
-    folder, failed = _folder(config), 0
+    folder, failed = config_folder(config), 0
     for account in config.accounts:
         line, ok = _describe(account, folder, check=args.check)
         failed += not ok
@@ -568,198 +589,15 @@ def _describe(account: AccountConfig, folder: Path, *, check: bool) -> tuple[str
 
 
 def _run_remove(args: argparse.Namespace, config: Config) -> int:
-    assert config.path is not None
     selector = _selector(args)
     try:
         account = config.account(selector)
     except ConfigError:
         if not args.purge:
             raise
-        return _purge_leftover(config, selector)
-    hook, hook_report = _webhook_of(config, account)  # read before --purge deletes it
-    engine: SyncEngine | None = None
-    if args.purge and store_exists(config.data_dir, config.store):
-        engine = SyncEngine(config.data_dir, store=config.store)
-    try:
-        report = _remove(config, account, engine, purge=args.purge, hook=hook, revoke=args.revoke)
-        report[1:1] = hook_report
-    finally:
-        if engine is not None:
-            engine.close()
-    for line in report:
+        print(purge_leftover(config, selector))
+        return 0
+    for line in remove_account(config, account, purge=args.purge, revoke=args.revoke):
         print(line, flush=True)
     print(f"Next: {RESTART}, to stop serving {account.user}/{account.name}.", flush=True)
     return 0
-
-
-def _purge_leftover(config: Config, selector: str) -> int:
-    """``remove USER/NAME --purge`` of an account no longer configured: the local copy an
-    earlier ``remove`` kept, and its kept conflicts."""
-    user, _, name = selector.rpartition("/")
-    if not user:
-        raise LinkFailed(f"no account {name!r} is configured; name the copy to purge as USER/NAME")
-    found = False
-    if store_exists(config.data_dir, config.store):
-        engine = SyncEngine(config.data_dir, store=config.store)
-        try:
-            book = engine.store.get_book(user, name)
-            if book is not None and book.kind == "aurinko":
-                with engine.locks.hold(book.id, timeout=PURGE_LOCK_WAIT):
-                    engine.store.delete_book(book.id)
-                found = True
-        except LockTimeout:
-            raise LinkFailed(f"{selector} is being synced; nothing was changed") from None
-        finally:
-            engine.close()
-    conflicts = config.data_dir / "conflicts" / user / name
-    if not found and not conflicts.is_dir():
-        raise LinkFailed(f"{selector} is neither configured nor kept in {config.data_dir}")
-    shutil.rmtree(conflicts, ignore_errors=True)
-    print(f"Deleted the local copy of {selector} (no longer configured) and its conflicts.")
-    return 0
-
-
-def _remove(
-    config: Config,
-    account: AccountConfig,
-    engine: SyncEngine | None,
-    *,
-    purge: bool,
-    hook: WebhookRow | None = None,
-    revoke: bool = False,
-) -> list[str]:
-    """Take the table out, then (only then) the book's webhook subscription at Aurinko
-    (while its token is still there), the token file ``account add`` wrote and, with
-    ``purge``, the book: under the book's sync lock, so no sync of it is midway."""
-    assert config.path is not None
-    label = f"{account.user}/{account.name}"
-    book = engine.store.get_book(account.user, account.name) if engine is not None else None
-    report = [f"Removed [[accounts]] {label} from {config.path}."]
-    if engine is None or book is None or book.kind != "aurinko":
-        configedit.remove_account(config.path, account.user, account.name)
-    else:
-        try:
-            with engine.locks.hold(book.id, timeout=PURGE_LOCK_WAIT):
-                configedit.remove_account(config.path, account.user, account.name)
-                engine.store.delete_book(book.id)
-        except LockTimeout:
-            raise LinkFailed(
-                f"{label} is being synced (is serve running? stop it first); nothing was changed"
-            ) from None
-        report.append(f"Deleted its local copy (the book {book.path}) from the store.")
-    if hook is not None:
-        report.extend(_unsubscribe(config, account, hook))
-    revoked = True
-    if revoke:
-        revoked, said = _revoke(account)
-        report.append(said)
-    ours = _folder(config) / "tokens" / f"{account.user}.{account.name}.token"
-    if not revoked and account.token_file is not None:
-        report.append(f"Kept its token file {account.token_file}, to revoke the account with.")
-    elif account.token_file is not None and os.path.abspath(account.token_file) == str(ours):
-        try:
-            ours.unlink(missing_ok=True)
-            report.append(f"Deleted its token file tokens/{ours.name}.")
-        except OSError as exc:
-            report.append(f"Could not delete its token file {ours}: {exc.strerror}.")
-    elif account.token_file is not None:
-        report.append(f"Kept its token file {account.token_file} (not written by account add).")
-    if not purge:
-        report.append(
-            f"Its local copy stays in {config.data_dir} (account remove --purge deletes it)."
-        )
-        return report
-    if book is None:
-        report.append("It had no local copy in the store.")
-    conflicts = config.data_dir / "conflicts" / account.user / account.name
-    if conflicts.is_dir():
-        shutil.rmtree(conflicts, ignore_errors=True)
-        report.append(f"Deleted its kept conflicts ({conflicts}).")
-    return report
-
-
-def _revoke(account: AccountConfig) -> tuple[bool, str]:
-    """``DELETE /v1/account`` with the account's token, once: whether the Aurinko account is
-    gone (or was already), and the line to report."""
-    try:
-        token = account.read_token()
-        with AurinkoClient(
-            token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY
-        ) as client:
-            client.delete_account()
-    except UnauthorizedError as exc:
-        return True, (
-            f"Aurinko refused its token ({exc}): the Aurinko account is deleted already, or"
-            " can only be deleted in the Aurinko portal now."
-        )
-    except (ConfigError, AurinkoError) as exc:
-        return False, (
-            f"Could not delete the account at Aurinko ({exc}); delete it in the Aurinko portal"
-            f" (or DELETE {account.base_url}/account with its token)"
-        )
-    return True, "Deleted the account at Aurinko (DELETE /v1/account), and its provider grant."
-
-
-def _webhook_of(config: Config, account: AccountConfig) -> tuple[WebhookRow | None, list[str]]:
-    """The book's webhook subscription as the store records it (None: it has none, or
-    there is no store), and what to report if the store could not be read."""
-    try:
-        if not store_exists(config.data_dir, config.store):
-            return None, []
-        db = open_database(config.data_dir, config.store)
-    except (StoreError, SchemaTooNewError, ConfigError, sqlite3.Error) as exc:
-        return None, [f"Could not read the store to find its webhook subscription: {exc}."]
-    try:
-        book = ContactStore(db).get_book(account.user, account.name)
-        return (WebhookStore(db).get(book.id) if book is not None else None), []
-    finally:
-        db.close()
-
-
-def _unsubscribe(config: Config, account: AccountConfig, hook: WebhookRow) -> list[str]:
-    """Delete the book's subscriptions at Aurinko (the recorded one, and any other to its
-    notification URL), then its record. Best effort: a failure is reported, not fatal."""
-    try:
-        token = account.read_token()
-    except ConfigError as exc:
-        return [f"Could not delete its webhook subscription at Aurinko: {exc}."]
-    report: list[str] = []
-    with AurinkoClient(token, account.base_url, timeout=CHECK_TIMEOUT, retry=NO_RETRY) as client:
-        ids = [hook.subscription_id] if hook.subscription_id else []
-        try:
-            listed = client.subscriptions()
-            ids += [
-                s.id
-                for s in listed
-                if s.notification_url == hook.notification_url and s.id not in ids
-            ]
-        except AurinkoError:
-            pass  # the recorded one is deleted all the same
-        failed = False
-        for subscription_id in ids:
-            try:
-                client.unsubscribe(subscription_id)
-            except NotFoundError:
-                pass  # gone already
-            except AurinkoError as exc:
-                failed = True
-                report.append(
-                    f"Could not delete its webhook subscription {subscription_id} at Aurinko"
-                    f" ({exc}); delete it there, or it lapses when notifications keep failing."
-                )
-                continue
-            report.append(f"Deleted its webhook subscription {subscription_id} at Aurinko.")
-    if not failed:
-        _forget_webhook(config, hook.book_id)
-    return report
-
-
-def _forget_webhook(config: Config, book_id: int) -> None:
-    try:
-        db = open_database(config.data_dir, config.store)
-    except (StoreError, SchemaTooNewError, ConfigError, sqlite3.Error):
-        return  # the record points at nothing; a later serve of the book replaces it
-    try:
-        WebhookStore(db).delete(book_id)
-    finally:
-        db.close()

@@ -9,20 +9,30 @@ from __future__ import annotations
 import argparse
 import difflib
 import errno
-import importlib
+import logging
 import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from .. import htpasswd
+from .. import htpasswd, logs, webhooks
 from ..config import Config, ConfigError
 from ..console import fail, until_stopped
-from ..demo import DEMO_CLIENT_ID, DEMO_USER, demo_client_secret_file, demo_password
+from ..demo import (
+    DEMO_CLIENT_ID,
+    DEMO_RETURN_URL,
+    DEMO_USER,
+    demo_client_secret_file,
+    demo_password,
+)
+from ..front import CardDAV
+from ..front.compose import compose
+from ..front.server import FrontServer
 from ..htpasswd import ensure_password
+from ..operations import Operations
 from ..runtime import open_engine
 from ..store import Book, SchemaTooNewError, StoreError
+from ..sync import SyncEngine
 from ..webhooks import WebhookManager, url_prefix
 from .common import add_config_arguments, configuration
 
@@ -32,9 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="CardDAV port (overrides the configuration)")
 
 
-def _frontend(module: str) -> Any:
-    # The CardDAV front end is Radicale, which the core never imports: loaded by name.
-    return importlib.import_module(f"radicale_plugin.{module}")
+def _carddav(config: Config, engine: SyncEngine, key: str) -> CardDAV:
+    """Radicale with the bridge's plugin. Imported here, by ``serve`` alone: ``bridge``
+    never imports Radicale, and the commands that do not serve never load it."""
+    from radicale_plugin.server import carddav_app
+
+    return carddav_app(config, engine, key)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,31 +70,54 @@ def _serve(config: Config, key: str, args: argparse.Namespace) -> int:
         config.webhooks.read_secret()  # unreadable: refused before anything starts
     _check_port(config)
     _warn_of_unreachable_books(config)
-    engine, books = open_engine(config)
+    operations = Operations.of(config)  # an unreadable metrics token: refused before start
+    logs.configure(logging.getLogger().level, config.log_format)
+    engine, books = open_engine(config, operations.observer)
     try:
         engine.start(config.interval)
+        carddav = _carddav(config, engine, key)
         try:
-            server = _frontend("server").RunningServer(config, engine, key)
-        except OSError as exc:
-            raise _listen_error(exc, config) from None
-        with server:
-            demo_dir = args.demo_dir if args.config is None else None
-            hooks: WebhookManager | None = None
-            try:
-                with until_stopped():
-                    _announce(server.url, list(books.values()), config, demo_dir=demo_dir)
-                    # Once the server answers: Aurinko checks the URL of each subscription.
-                    if config.webhooks:
-                        hooks = WebhookManager(engine, config.webhooks)
-                        if server.webhooks is not None:
-                            server.webhooks.on_subscription_error = hooks.recheck
-                        hooks.start()
-            finally:
-                if hooks is not None:
-                    hooks.stop()
+            _run(config, engine, carddav, operations, list(books.values()), args)
+        finally:
+            carddav.close()
     finally:
         engine.close()
     return 0
+
+
+def _run(
+    config: Config,
+    engine: SyncEngine,
+    carddav: CardDAV,
+    operations: Operations,
+    books: list[Book],
+    args: argparse.Namespace,
+) -> None:
+    """The front over ``carddav``, until stopped: it routes the status page, Aurinko's
+    webhooks and WebDAV-Push, and hands everything else to CardDAV; the operators' doors
+    (health, metrics) and request ids come before all of it."""
+    front = compose(config, engine, carddav, counted=operations.push_counted)
+    app = operations.front(front, engine, is_webhook=webhooks.handles)
+    try:
+        server = FrontServer(config, front, app=app)
+    except OSError as exc:
+        raise _listen_error(exc, config) from None
+    with server:
+        demo_dir = args.demo_dir if args.config is None else None
+        hooks: WebhookManager | None = None
+        try:
+            with until_stopped():
+                _announce(server.url, books, config, demo_dir=demo_dir)
+                # Once the server answers: Aurinko checks the URL of each subscription.
+                if config.webhooks:
+                    hooks = WebhookManager(engine, config.webhooks)
+                    if server.webhooks is not None:
+                        server.webhooks.on_subscription_error = hooks.recheck
+                        server.webhooks.on_subscription_active = hooks.recovered
+                    hooks.start()
+        finally:
+            if hooks is not None:
+                hooks.stop()
 
 
 def _warn_of_unreachable_books(config: Config) -> None:
@@ -170,7 +206,11 @@ def _announce(url: str, books: list[Book], config: Config, *, demo_dir: Path | N
         print(f"  user: {DEMO_USER}  password: {demo_password(demo_dir)}", flush=True)
         print(
             f"  Aurinko sandbox at {sandbox_url}: application {DEMO_CLIENT_ID}, secret in"
-            f" {demo_client_secret_file(demo_dir)} (to try `account add` against it)",
+            f" {demo_client_secret_file(demo_dir)}, return URL {DEMO_RETURN_URL}"
+            " (to try `account add` against it)",
             flush=True,
         )
+    print(f"  health check: {url}.bridge/health", flush=True)
+    if config.metrics is not None:
+        print(f"  metrics (bearer token from {config.metrics.token_file}): {url}.bridge/metrics")
     print("Press Ctrl-C to stop.", flush=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..mapping import MappingError, diff, from_vcard
 from ..store import Book, ContactRow, FileRecord, FolderState
+from ..store.kinds import BookKind
 from ..sync import SyncEngine, UidConflictError
 from ..sync.identity import href_for_uid
 from .files import CardText, digest, is_card_file, split_cards
@@ -79,7 +80,7 @@ def import_path(
                 state.record(FileRecord(file.name, held.href, held.etag, digest(raw)))
             if progress:
                 progress(1)
-    if book.kind == "aurinko":
+    if book.kind == BookKind.AURINKO:
         report_push = engine.push(book)
         report.parked = report_push.skipped
         if report_push.error:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..private import private_dir
 from ..store import Book, FileRecord, FolderState, StoredItem
+from ..store.kinds import ConflictOutcome
 from ..sync import SyncEngine
 from .files import ABSENT, FileChangedError, digest, filename_for, write_atomic
 from .importer import file_holds
@@ -122,7 +123,7 @@ class FolderMirror:
         where = self.engine.keeper.keep(
             self.book,
             href,
-            "folder-edit-overwritten",
+            ConflictOutcome.FOLDER_EDIT_OVERWRITTEN,
             [],
             None,
             on_disk.decode("utf-8", "replace"),

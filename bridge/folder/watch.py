@@ -14,6 +14,7 @@ from watchdog.observers import Observer
 from ..mapping import MappingError
 from ..private import private_dir
 from ..store import Book, FileRecord
+from ..store.kinds import ConflictOutcome
 from ..sync import SyncEngine, UidConflictError
 from ..words import count
 from .files import digest, is_card_file
@@ -204,7 +205,7 @@ class FolderWatcher:
             where = self.engine.keeper.keep(
                 self.book,
                 href,
-                "folder-edit-won",
+                ConflictOutcome.FOLDER_EDIT_WON,
                 [],
                 row.contact,
                 row.vcard,

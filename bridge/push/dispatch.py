@@ -109,8 +109,11 @@ class Dispatcher:
         limits: SendLimits | None = None,
         per_minute: int = 30,
         clock: Callable[[], float] = time.monotonic,
+        counted: Callable[[bool], None] | None = None,
     ) -> None:
+        """``counted`` is told of each message's fate (True: sent), for the metrics."""
         self.send, self.sent, self.drop = send, sent, drop
+        self.counted = counted
         self.limits = limits or SendLimits()
         self.per_minute = per_minute
         self.clock = clock
@@ -211,6 +214,8 @@ class Dispatcher:
         except Exception:
             log.exception("WebDAV-Push: message to subscription %d", message.subscription.id)
             outcome = Outcome.FAILED
+        if self.counted is not None:
+            self.counted(outcome is Outcome.SENT)
         with self._cond:
             removed = self._finish(destination, message, outcome, self.clock())
             stopped = self._stop

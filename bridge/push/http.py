@@ -1,4 +1,4 @@
-"""WebDAV-Push over HTTP, in front of the CardDAV server (the WSGI wrapper calls it).
+"""WebDAV-Push over HTTP, in front of the CardDAV server (``bridge.front`` calls it).
 
 - ``POST`` of a ``push-register`` body to an address book registers a Web Push
   subscription for its owner: 201 (204 when it renews one) with the registration's URL in
@@ -9,7 +9,8 @@
 - ``OPTIONS`` of an address book lists ``webdav-push`` in ``DAV``.
 - A write (PUT, DELETE) wakes the sender, and its ``Push-Dont-Notify`` is honoured.
 
-Nothing here imports Radicale: the wrapper hands in its login check.
+Nothing here imports Radicale: the front hands in its login check, and the CardDAV
+wrapper calls ``asked``, ``writing`` and ``respond`` as its ``AnswerHooks``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..front.seams import Login
 from ..httpserver import read_body
 from ..store import Book
 from ..store.push import Subscription
@@ -36,7 +38,6 @@ log = logging.getLogger("bridge.push")
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
-Login = Callable[[Environ], "str | None"]
 
 REGISTRATIONS = "/.push/"  # registration URLs: /.push/<id> (no user can be named ".push")
 MAX_REGISTER = 64 * 1024  # a push-register body is a few hundred bytes

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ..store import StoreError
 from ..store.push import PushStore, Subscription
 from .destination import Destinations
 from .dispatch import Dispatcher, Message, SendLimits
@@ -86,12 +87,14 @@ class Notifier:
         clock: Callable[[], float] = time.monotonic,
         destinations: Destinations | None = None,
         per_minute: int = 30,
+        counted: Callable[[bool], None] | None = None,
     ) -> None:
         """``topic(book_id)`` names a book in messages; ``owns(book_id)`` says whether this
         instance sends for it (the book's owner among instances sharing a store);
         ``sync_token(book_id, seq)`` is the book's sync token at a change-log position;
         ``clock`` is what pacing is measured with (monotonic seconds); ``destinations``
-        says where messages may go; ``per_minute`` bounds the messages to a destination."""
+        says where messages may go; ``per_minute`` bounds the messages to a destination;
+        ``counted`` is told whether each message was sent (the metrics)."""
         self.store = store
         self.vapid = vapid
         self.topic = topic
@@ -107,6 +110,7 @@ class Notifier:
             limits=self.options.sending,
             per_minute=per_minute,
             clock=clock,
+            counted=counted,
         )
         self._books: dict[int, _Book] = {}
         self._quiet: dict[int, list[_Quiet]] = {}
@@ -179,7 +183,10 @@ class Notifier:
         while not self._stop.is_set():
             try:
                 wait = self.tick()
-            except Exception:  # the store is away for a moment: try again soon
+            except StoreError as exc:  # the store is away for a moment: try again soon
+                log.warning("WebDAV-Push: cannot read the change log: %s", exc)
+                wait = max(self.options.poll, RETRY)
+            except Exception:
                 log.exception("WebDAV-Push: cannot read the change log")
                 wait = max(self.options.poll, RETRY)
             self._wake.wait(wait)
@@ -237,6 +244,8 @@ class Notifier:
         try:
             if self.owns(book_id):
                 self._send(book_id, after, upto)
+        except StoreError as exc:
+            log.warning("WebDAV-Push: messages for book %d not sent: %s", book_id, exc)
         except Exception:
             log.exception("WebDAV-Push: messages for book %d failed", book_id)
         finally:

@@ -35,8 +35,10 @@ class WebDAVPush:
         *,
         sync_token: Callable[[int, int], str] | None = None,
         resolve: Resolver = system_resolve,
+        counted: Callable[[bool], None] | None = None,
     ) -> None:
-        """``resolve`` names hosts, for the destination check (tests give their own)."""
+        """``resolve`` names hosts, for the destination check (tests give their own);
+        ``counted`` is told whether each message went out (the metrics)."""
         self.engine = engine
         self.settings = settings or PushConfig()
         self.options = options or PushOptions()
@@ -52,6 +54,7 @@ class WebDAVPush:
             options=self.options,
             destinations=self.destinations,
             per_minute=self.settings.max_messages_per_minute,
+            counted=counted,
         )
 
     @property

@@ -38,8 +38,11 @@ Choices the contract leaves open, as the sandbox makes them:
   ``client_id``/``client_secret`` are configured (``--client-id``, ``--client-secret``).
   ``GET /v1/auth/authorize`` shows the sandbox's own consent page in place of the
   provider's sign-in; ``responseType`` defaults to ``code`` and ``token`` (the implicit
-  flow) is refused. A bad request, or consent form, is an HTML page (400) for the
-  person in the browser, never a redirect to an unchecked return URL. ``POST
+  flow) is refused. The return URL must be registered (``return_urls``, ``--return-url``,
+  ``SandboxApp.register_return_url``, ``POST /_sandbox/return-urls``), matched exactly.
+  A bad request, or consent form, is an HTML page (400) for the person in the browser
+  (the ``{code, message}`` envelope for a caller that accepts only JSON), never a
+  redirect to an unchecked return URL. ``POST
   /v1/auth/consent`` answers 303 to the return URL with ``code`` and ``state``, or
   ``error=access_denied``. ``POST /v1/auth/token/{code}`` (HTTP Basic) answers
   ``{accountId, accessToken}`` for a new, empty account; a bad code answers 400

@@ -7,6 +7,7 @@ the sandbox; ``/_sandbox/subscriptions`` shows and lapses the caller's own subsc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from bridge.sandbox.accounts import checked_token_status, describe
@@ -32,6 +33,7 @@ class AdminHandlers:
         webhook_faults: WebhookFaultInjector,
         subscriptions: Subscriptions,
         notifier: Notifier,
+        register_return_url: Callable[[str], list[str]],
     ) -> None:
         self._store = store
         self._faults = faults
@@ -39,6 +41,7 @@ class AdminHandlers:
         self._webhook_faults = webhook_faults
         self._subscriptions = subscriptions
         self._notifier = notifier
+        self._register_return_url = register_return_url
 
     def routes(self) -> list[tuple[str, dict[str, Handler]]]:
         return [
@@ -51,6 +54,8 @@ class AdminHandlers:
             ("/_sandbox/subscriptions", {"GET": self.list_subscriptions}),
             ("/_sandbox/subscriptions/{id}/lapse", {"POST": self.lapse}),
             ("/_sandbox/subscriptions/{id}/error", {"POST": self.fail}),
+            ("/_sandbox/subscriptions/{id}/active", {"POST": self.recover}),
+            ("/_sandbox/return-urls", {"POST": self.register}),
         ]
 
     def compact(self, request: Request, account: int, _: str) -> Response:
@@ -132,3 +137,22 @@ class AdminHandlers:
         row = self._subscriptions.get(account, parse_id(ident))
         failed = self._subscriptions.fail(row.id, error or "the provider's subscription failed")
         return Response.json(200, render_subscription(failed))
+
+    def recover(self, request: Request, account: int, ident: str) -> Response:
+        """One of the caller's inactive subscriptions comes back: its URL validated again,
+        active, and sent a lifecycle ``active`` event."""
+        row = self._subscriptions.get(account, parse_id(ident))
+        return Response.json(200, render_subscription(self._subscriptions.recover(row.id)))
+
+    def register(self, request: Request, account: int, _: str) -> Response:
+        """Register a return URL for the OAuth application (the portal's settings page).
+        Body: ``{"url": "http://127.0.0.1:8765/callback"}``; the answer lists them all."""
+        body = request.json()
+        url = body.get("url") if isinstance(body, dict) else None
+        if not isinstance(url, str):
+            raise bad_request('the body must be {"url": "<return URL>"}')
+        try:
+            registered = self._register_return_url(url)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+        return Response.json(200, {"returnUrls": registered})

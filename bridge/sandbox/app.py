@@ -12,6 +12,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from bridge.sandbox import returnurls
 from bridge.sandbox.accounts import AccountHandlers, checked_token_status, refuse_without_grant
 from bridge.sandbox.admin import AdminHandlers
 from bridge.sandbox.auth import AuthHandler, AuthHandlers, redact
@@ -76,14 +77,15 @@ class SandboxApp:
             self._api: Router[Handler] = Router(
                 api.routes() + accounts.routes() + webhooks.routes()
             )
+            self._return_urls = returnurls.Registered(config.return_urls)
             self._admin: Router[Handler] = Router(
                 AdminHandlers(
                     self._store, self._faults, self._profile, self._webhook_faults,
-                    self._subscriptions, self._notifier,
+                    self._subscriptions, self._notifier, self.register_return_url,
                 ).routes()
             )  # fmt: skip
             self._auth: Router[AuthHandler] = Router(
-                AuthHandlers(config, self._store, self.now).routes()
+                AuthHandlers(config, self._store, self.now, self._return_urls).routes()
             )
             if seed is not None:
                 self._seed(seed)
@@ -215,6 +217,26 @@ class SandboxApp:
             return render_subscription(self._subscriptions.fail(ident, error))
         except ApiError as exc:
             raise ValueError(f"unknown subscription {ident}") from exc
+
+    def recover_subscription(self, ident: int) -> dict[str, Any]:
+        """An inactive subscription comes back: its URL passes the validation handshake
+        again, it is active with no failure, and its URL is sent a lifecycle ``active``
+        event. ``ValueError`` for an unknown id; ``ApiError`` 400 when the handshake fails."""
+        try:
+            return render_subscription(self._subscriptions.recover(ident))
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ValueError(f"unknown subscription {ident}") from exc
+            raise
+
+    def register_return_url(self, url: str) -> list[str]:
+        """Register ``url`` for the OAuth application, as its portal settings page would;
+        all registered ones. ``ValueError`` without an application or for a URL that
+        cannot be a return URL."""
+        if self.config.client_id is None:
+            raise ValueError("return URLs need an OAuth application (client_id, client_secret)")
+        self._return_urls.add(url)
+        return self._return_urls.all()
 
     def dump(self, token: str) -> list[dict[str, Any]]:
         """Every live contact of the token's account, photos included, ordered by id."""

@@ -40,14 +40,25 @@ def _for_a_person(handler: AuthHandler) -> AuthHandler:
         try:
             return handler(request, ident)
         except FlowError as error:
+            if "application/json" in request.headers.get("accept", ""):
+                # A program checking the request first (``account add``) reads the
+                # ``ApiRequestFailed`` envelope the OAS's authorize refers its errors to.
+                raise ApiError(error.status, "badRequest", error.message) from None
             return pages.error_page(error.status, error.message)
 
     return page
 
 
 class AuthHandlers:
-    def __init__(self, config: SandboxConfig, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        store: Store,
+        clock: Callable[[], float],
+        registered: returnurls.Registered,
+    ) -> None:
         self._config = config
+        self._registered = registered
         self._store = store
         self._clock = clock
         self._pending = PendingConsents(config.code_ttl, clock)
@@ -60,7 +71,7 @@ class AuthHandlers:
         ]
 
     def authorize(self, request: Request, _: str) -> Response:
-        checked = parse_authorize(request.query, self._config)
+        checked = parse_authorize(request.query, self._config, self._registered)
         if checked.account is not None and not self._store.is_live(checked.account):
             raise FlowError("Unknown accountId: no such account to re-authorize")
         return pages.consent_page(checked, self._pending.add(checked))

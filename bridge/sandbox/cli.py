@@ -88,8 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="a registered return URL, matched exactly (repeatable; default: any "
-        "http://127.0.0.1:<port>/ or http://localhost:<port>/ URL)",
+        help="a registered return URL, matched exactly (repeatable; the consent sends the "
+        "browser to these alone; none: every return URL is refused)",
     )
     group.add_argument(
         "--code-ttl",

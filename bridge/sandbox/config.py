@@ -87,9 +87,9 @@ class SandboxConfig:
 
     ``client_id`` and ``client_secret`` (both or neither) register the one OAuth
     application that may run Aurinko's account flow (``/v1/auth/*``) against the sandbox;
-    ``return_urls`` are its registered return URLs (empty: any ``http://127.0.0.1`` or
-    ``http://localhost`` URL), and ``code_ttl`` is how many seconds a consent page and an
-    authorization code stay usable.
+    ``return_urls`` are its registered return URLs at start (the only ones it redirects
+    to; ``SandboxApp.register_return_url`` adds more), and ``code_ttl`` is how many
+    seconds a consent page and an authorization code stay usable.
 
     ``signing_secret`` is the application's webhook signing secret: without it the
     sandbox refuses webhook subscriptions. ``webhook_timeout`` bounds the validation

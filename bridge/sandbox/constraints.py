@@ -43,7 +43,9 @@ def _check_list(rules: ProviderRules, key: str, items: list[dict[str, Any]]) -> 
     refuse = partial(refusal, rules.refusals)
     cap = rules.max_items.get(key)
     if cap is not None and len(items) > cap:
-        raise refuse(key, f"the provider keeps at most {cap}, got {len(items)}")
+        raise refuse(
+            key, f"the provider keeps at most {cap}, got {len(items)}", entries=(len(items), cap)
+        )
     slots = rules.slots.get(key)
     if slots is not None:
         used: Counter[str] = Counter()
@@ -54,7 +56,9 @@ def _check_list(rules: ProviderRules, key: str, items: list[dict[str, Any]]) -> 
                 raise refuse(where, f"the provider keeps only {', '.join(slots)}")
             used[kind] += 1
             if used[kind] > slots[kind]:
-                raise refuse(where, f"the provider keeps at most {slots[kind]} {kind!r}", kind)
+                sent = sum(1 for item in items if item.get("type") == kind)
+                problem = f"the provider keeps at most {slots[kind]} {kind!r}"
+                raise refuse(where, problem, kind, entries=(sent, slots[kind]))
     if key in rules.untyped:
         return [{k: v for k, v in item.items() if k != "type"} for item in items]
     return items

@@ -83,16 +83,19 @@ def _required(query: dict[str, list[str]], name: str) -> str:
     return value
 
 
-def _check_return_url(url: str, config: SandboxConfig) -> None:
-    if config.return_urls:
-        if url not in config.return_urls:
-            raise FlowError("returnUrl is not registered for this application")
-        return
-    if not returnurls.is_loopback(url):
-        raise FlowError(
-            "returnUrl must be an http://127.0.0.1:<port>/... or http://localhost:<port>/... "
-            "URL (the sandbox has no registered return URLs)"
-        )
+def not_registered(url: str) -> str:
+    """The refusal of an unregistered return URL. The second half is the OAS's own
+    ``returnUrl`` description; the first half and the 400 page are our guess (Aurinko
+    documents no answer for it, only that errors follow "Handling errors")."""
+    return (
+        f"returnUrl {url} is not registered for this application: it must be registered"
+        " on the settings page in Aurinko portal"
+    )
+
+
+def _check_return_url(url: str, registered: returnurls.Registered) -> None:
+    if url not in registered:
+        raise FlowError(not_registered(url))
 
 
 def _scopes(query: dict[str, list[str]]) -> tuple[str, ...]:
@@ -104,7 +107,9 @@ def _scopes(query: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(named))
 
 
-def parse_authorize(query: dict[str, list[str]], config: SandboxConfig) -> AuthorizeRequest:
+def parse_authorize(
+    query: dict[str, list[str]], config: SandboxConfig, registered: returnurls.Registered
+) -> AuthorizeRequest:
     """The checked request; ``FlowError`` names the first problem found.
 
     The client and its return URL come first: until both are known good, no error may
@@ -116,7 +121,7 @@ def parse_authorize(query: dict[str, list[str]], config: SandboxConfig) -> Autho
     if client_id != config.client_id:
         raise FlowError("Unknown clientId")
     return_url = _required(query, "returnUrl")
-    _check_return_url(return_url, config)
+    _check_return_url(return_url, registered)
     response_type = _single(query, "responseType") or "code"
     if response_type == "token":
         raise FlowError(

@@ -1,17 +1,19 @@
 """Return URLs of the OAuth flow: which ones the sandbox accepts, and how a callback is built.
 
-Aurinko sends the browser only to return URLs registered in its portal. The sandbox's
-stand-in for that list is ``SandboxConfig.return_urls``: matched exactly when given; when
-empty, any plain-HTTP URL on the loopback host (``127.0.0.1`` or ``localhost``, any port)
-is accepted, since only a program on this machine can listen there.
+Aurinko sends the browser only to return URLs registered for the application: the OAS's
+``returnUrl`` "must be registered on the settings page in Aurinko portal". The sandbox's
+stand-in for that settings page is ``Registered``: filled from ``SandboxConfig.return_urls``,
+added to at run time (``SandboxApp.register_return_url``, ``POST /_sandbox/return-urls``),
+matched exactly. Nothing registered: every return URL is refused, as in a new portal app.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 # The origin ends up in a Content-Security-Policy header: nothing that could end a directive.
 _NETLOC = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?")
 
@@ -41,14 +43,31 @@ def problem(url: str) -> str | None:
     return None
 
 
-def is_loopback(url: str) -> bool:
-    parts = _split(url)
-    return (
-        problem(url) is None
-        and parts is not None
-        and parts.scheme == "http"
-        and parts.hostname in LOOPBACK_HOSTS
-    )
+class Registered:
+    """The application's registered return URLs, matched exactly. Thread-safe: the
+    authorize page reads it while a test hook adds to it."""
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._urls: dict[str, None] = {}
+        for url in urls:
+            self.add(url)
+
+    def add(self, url: str) -> None:
+        """Register ``url``; ``ValueError`` saying why when it cannot be a return URL."""
+        why = problem(url)
+        if why is not None:
+            raise ValueError(f"return URL {url!r} is not usable: {why}")
+        with self._lock:
+            self._urls[url] = None
+
+    def __contains__(self, url: object) -> bool:
+        with self._lock:
+            return url in self._urls
+
+    def all(self) -> list[str]:
+        with self._lock:
+            return list(self._urls)
 
 
 def origin(url: str) -> str:

@@ -457,6 +457,17 @@ class Store:
             )
         return cursor.rowcount == 1
 
+    def reactivate(self, ident: int) -> bool:
+        """An inactive subscription active again, its failures forgotten; True if it was
+        inactive (a deleted one stays deleted)."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE subscriptions SET failures = 0, fail_since = NULL, "
+                "fail_description = NULL, active = 1 WHERE id = ? AND active = 0",
+                (ident,),
+            )
+        return cursor.rowcount == 1
+
     # --- authorization codes -----------------------------------------------------------
 
     def save_code(self, digest: str, grant: CodeRow, forget_before: float) -> None:

@@ -191,6 +191,29 @@ class Subscriptions:
         self._notifier.lifecycle(row, "error", error)
         return row
 
+    def recover(self, ident: int) -> SubscriptionRow:
+        """An inactive subscription comes back (a test hook: the provider's side recovered,
+        or the application's owner re-activated it). OAS, Webhooks: ``lifecycleEvent``
+        ``active`` "when subscription state changes". Our guess at the rest: its URL must
+        pass the validation handshake again first (else 400
+        ``subscription.validationFailed`` and it stays inactive); then it is active, its
+        failure cleared, and its URL gets one ``active`` event. An active one: unchanged,
+        no event."""
+        row = self._store.subscription(ident)
+        if row is None:
+            raise subscription_not_found()
+        if row.active:
+            return row
+        if self._config.signing_secret is None:
+            raise bad_request("The sandbox has no signing secret: it cannot validate the URL")
+        self._validate(row.notification_url, self._config.signing_secret)
+        self._store.reactivate(ident)
+        updated = self._store.subscription(ident)
+        assert updated is not None
+        self._notifier.add(updated)
+        self._notifier.lifecycle(updated, "active", None)
+        return updated
+
 
 class SubscriptionHandlers:
     def __init__(self, subscriptions: Subscriptions) -> None:

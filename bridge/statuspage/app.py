@@ -1,10 +1,10 @@
 """``/.bridge/``: the status page ``serve`` shows a logged-in user, and the buttons on it.
 
-The CardDAV front end authenticates the request (the same users and passwords as
-CardDAV) and hands over the login; a user sees and acts on their own books only. Forms
-carry a token derived from the user (a page of another site cannot post them), and a
-cross-site ``Origin`` or ``Sec-Fetch-Site`` is refused as well: Basic credentials are
-sent by the browser whichever page asks.
+The front (``bridge.front``) authenticates the request with the CardDAV server's login
+check (the same users and passwords as CardDAV) and hands over the login; a user sees and
+acts on their own books only. Forms carry a token derived from the user (a page of another
+site cannot post them), and a cross-site ``Origin`` or ``Sec-Fetch-Site`` is refused as
+well: Basic credentials are sent by the browser whichever page asks.
 """
 
 from __future__ import annotations

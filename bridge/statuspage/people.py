@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..mapping import MappingError, normalize
 from ..store import Conflict, OutboxOp
+from ..store.kinds import ConflictOutcome, WriteOp
 from ..sync.conflicts import taking, value_at
 from ..sync.fields import READ_ONLY, Contact
 
@@ -177,24 +178,28 @@ class Outcome:
 
 _EDITED = "Edited on your devices and in {provider} at the same time."
 _MINE, _THEIRS = "Mine (your devices)", "Theirs ({provider})"
-OUTCOMES = {
-    "remote-wins": Outcome(
+# Every ConflictOutcome has its words (tests/statuspage checks it); a row written by a
+# newer version with an outcome this one does not know reads as _UNKNOWN.
+OUTCOMES: dict[str, Outcome] = {
+    ConflictOutcome.REMOTE_WINS: Outcome(
         "theirs", _EDITED + " For now it has {provider}'s version.", _MINE, _THEIRS
     ),
-    "local-wins": Outcome("mine", _EDITED + " For now it has your version.", _MINE, _THEIRS),
-    "deleted-remotely": Outcome(
+    ConflictOutcome.LOCAL_WINS: Outcome(
+        "mine", _EDITED + " For now it has your version.", _MINE, _THEIRS
+    ),
+    ConflictOutcome.DELETED_REMOTELY: Outcome(
         "theirs",
         "Deleted in {provider} while it was edited on your devices. For now it is deleted.",
         _MINE,
         _THEIRS,
     ),
-    "folder-edit-won": Outcome(
+    ConflictOutcome.FOLDER_EDIT_WON: Outcome(
         "mine",
         "Edited in the folder and in the address book. For now it has the folder's version.",
         "Mine (the folder)",
         "Theirs (the address book)",
     ),
-    "folder-edit-overwritten": Outcome(
+    ConflictOutcome.FOLDER_EDIT_OVERWRITTEN: Outcome(
         "theirs",
         "Edited in the folder and in the address book. For now it has the address book's version.",
         "Mine (the folder)",
@@ -299,9 +304,9 @@ def _rows(mine: Contact | None, theirs: Contact | None, paths: set[str]) -> list
 def refused_write(op: OutboxOp, current: Contact | None) -> str:
     """What a parked write was about, in words: ``Changing Email and Phone of Ann``."""
     who = person(current or op.local_json)
-    if op.op == "create":
+    if op.op == WriteOp.CREATE:
         return f"Adding {who}"
-    if op.op == "delete":
+    if op.op == WriteOp.DELETE:
         return f"Removing {who}"
     old, new = _normal(op.base_json), _normal(op.local_json)
     changed = [k for k in set(old) | set(new) if k not in READ_ONLY and old.get(k) != new.get(k)]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from ..status import BookStatus, ParkedWrite, TokenState, age, token_words
+from ..store.kinds import BookKind
 from .people import ConflictView, Row, refusal
 
 _STYLE = """
@@ -85,7 +86,7 @@ def page(user: str, books: list[BookView], csrf: str, notice: str | None) -> str
 
 
 def _account(status: BookStatus, provider: str) -> str:
-    if status.kind != "aurinko":
+    if status.kind != BookKind.AURINKO:
         return "none: lives only in the bridge"
     token = status.token
     if not token.provider:

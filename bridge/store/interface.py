@@ -88,6 +88,11 @@ class Database(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
+    def ping(self, timeout: float) -> None:
+        """One trivial query; raises StoreError unless the store answers. ``timeout``
+        bounds the wait for a connection (the health check bounds the whole)."""
+
+    @abstractmethod
     def octet_length(self, column: str) -> str:
         """SQL for the UTF-8 byte length of a text column: SQLite before 3.43 has no
         ``octet_length`` and PostgreSQL has no BLOB, so no one expression serves both."""

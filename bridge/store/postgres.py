@@ -352,6 +352,15 @@ class PostgresDatabase(Database):
     def octet_length(self, column: str) -> str:
         return f"octet_length({column})"
 
+    def ping(self, timeout: float) -> None:
+        try:
+            with self._pool.connection(timeout=timeout) as conn:
+                conn.execute("SELECT 1")
+        except PoolTimeout as exc:
+            raise StoreError(f"no connection to the store within {timeout:g} s") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"the store at {self.url}: {one_line(exc)}") from exc
+
     def close(self) -> None:
         self._pool.close()
 

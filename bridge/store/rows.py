@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .interface import Row
+from .kinds import BookKind, WriteOp
 
 Json = dict[str, Any]
 
@@ -24,7 +25,7 @@ class Book:
     id: int
     owner: str
     name: str
-    kind: str  # "aurinko" (backed by an account) or "local" (lives only in the store)
+    kind: BookKind
     props: Json
     vcard_version: str
     updated_token: str | None
@@ -46,7 +47,7 @@ class Book:
             id=row["id"],
             owner=row["owner"],
             name=row["name"],
-            kind=row["kind"],
+            kind=BookKind(row["kind"]),
             props=json.loads(row["props"]),
             vcard_version=row["vcard_version"],
             updated_token=row["updated_token"],
@@ -138,7 +139,7 @@ class OutboxOp:
     id: int
     book_id: int
     href: str
-    op: str  # "create" | "update" | "delete"
+    op: WriteOp
     remote_id: str | None
     base_etag: str | None
     base_json: Json | None
@@ -155,7 +156,7 @@ class OutboxOp:
             id=row["id"],
             book_id=row["book_id"],
             href=row["href"],
-            op=row["op"],
+            op=WriteOp(row["op"]),
             remote_id=row["remote_id"],
             base_etag=row["base_etag"],
             base_json=loads(row["base_json"]),
@@ -174,6 +175,7 @@ class Conflict:
     id: int
     book_id: int
     href: str
+    # A ConflictOutcome's value; kept as text so that a row from a newer version still reads.
     outcome: str
     fields: list[str] = field(default_factory=list)
     lost_json: Json | None = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..private import make_private, private_dir, private_file
-from .interface import Database
+from .interface import Database, StoreError
 from .schema import SCHEMA_VERSION, SchemaTooNewError, statements
 
 # Long enough to ride out another process's write transaction (a server and a folder
@@ -152,6 +152,12 @@ class SQLiteDatabase(Database):
 
     def octet_length(self, column: str) -> str:
         return f"length(CAST({column} AS BLOB))"
+
+    def ping(self, timeout: float) -> None:
+        try:
+            self.connection().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store {self.path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

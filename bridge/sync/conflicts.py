@@ -14,6 +14,7 @@ from typing import Any
 from ..mapping import MappingError, from_vcard, to_vcard
 from ..private import make_private, private_dir, write_private
 from ..store import Book, Conflict, Outbox
+from ..store.kinds import ConflictOutcome
 from .fields import Contact
 
 log = logging.getLogger("bridge.sync")
@@ -47,7 +48,7 @@ class ConflictKeeper:
         self,
         book: Book,
         href: str,
-        outcome: str,
+        outcome: ConflictOutcome,
         fields: list[str],
         lost_contact: Contact | None,
         lost_vcard: str | None,

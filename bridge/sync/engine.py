@@ -12,9 +12,11 @@ import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from .. import logs
 from ..aurinko import AurinkoClient, AurinkoError
-from ..mapping import to_vcard
+from ..mapping import ParsedCard, to_vcard
 from ..store import Book, ContactRow, ContactStore, Outbox, StoreLocation, open_database
+from ..store.kinds import BookKind
 from .conflicts import ConflictKeeper, Keep
 from .context import SyncContext
 from .instances import Instances
@@ -90,7 +92,7 @@ class SyncEngine:
         self, owner: str, name: str, client: AurinkoClient, vcard_version: str = "3.0"
     ) -> Book:
         """The Aurinko-backed book ``owner/name``, served from ``client``'s account."""
-        book = self.store.ensure_book(owner, name, "aurinko", vcard_version=vcard_version)
+        book = self.store.ensure_book(owner, name, BookKind.AURINKO, vcard_version=vcard_version)
         self.clients[book.id] = client
         return book
 
@@ -102,10 +104,10 @@ class SyncEngine:
 
     def create_local_book(self, owner: str, name: str, props: Mapping[str, str]) -> Book:
         """A plain address book that lives only in the store. Raises BookExistsError."""
-        return self.store.create_book(owner, name, "local", dict(props))
+        return self.store.create_book(owner, name, BookKind.LOCAL, dict(props))
 
     def delete_local_book(self, book: Book) -> None:
-        if book.kind != "local":
+        if book.kind != BookKind.LOCAL:
             raise ValueError(f"{book.path} is backed by an Aurinko account and cannot be deleted")
         self.store.delete_book(book.id)
 
@@ -143,7 +145,7 @@ class SyncEngine:
         self,
         book: Book,
         href: str,
-        text: str | bytes,
+        text: str | bytes | ParsedCard,
         *,
         push: bool = True,
         uid: str | None = None,
@@ -191,7 +193,7 @@ class SyncEngine:
         """A run the runner does for requests (a write's push, a stale read's pull)."""
         book = self.store.book_by_id(book_id)
         report = SyncReport(book.path)
-        with self.locks.hold(book.id):
+        with logs.scope(user=book.owner, book=book.name), self.locks.hold(book.id):
             if Job.PUSH in job:
                 self._push_locked(book, report)
             if Job.PULL in job and self.scheduler.pulled_before(book_id, since):

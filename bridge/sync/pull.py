@@ -18,11 +18,12 @@ from ..aurinko import (
 )
 from ..mapping import MappingError
 from ..store import Book, ContactRow
+from ..store.kinds import ConflictOutcome, WriteOp
 from ..store.rows import Json
 from .cards import linked_to, remote_row
 from .context import SyncContext
-from .fields import Contact, without_photo_content
-from .merge import ConflictPolicy
+from .decide_pull import DeletionAction, RecordAction, lost_create, plan_deletion, plan_record
+from .fields import Contact
 from .reports import SyncReport
 
 log = logging.getLogger("bridge.sync")
@@ -185,24 +186,24 @@ class Puller:
     def _apply_record(
         self, book: Book, record: Contact, report: SyncReport, photo_unfetched: bool
     ) -> None:
-        existing = self.store.get_by_remote_id(book.id, record["id"])
+        remote_id = str(record["id"])
+        existing = self.store.get_by_remote_id(book.id, remote_id)
         if existing is None:
             existing = self._claim_lost_create(book, record)
-        if existing is None and self.outbox.deleting(book.id, record["id"]):
-            report.unchanged += 1  # deleted here, the delete not pushed yet: not back
-            return
-        if existing is not None and existing.remote_etag == record.get("etag"):
-            report.unchanged += 1
-            return
-        if existing is not None and self.outbox.pending_for(book.id, existing.href):
-            # A local edit is on its way up; its PATCH will meet a 412 and merge there.
+        action = plan_record(
+            existing,
+            record.get("etag"),
+            deleting_here=lambda: self.outbox.deleting(book.id, remote_id),
+            pending_here=lambda: bool(existing and self.outbox.pending_for(book.id, existing.href)),
+        )
+        if action not in (RecordAction.INSERT, RecordAction.UPDATE):
             report.unchanged += 1
             return
         row = remote_row(book, record, existing)
         if photo_unfetched:  # not the etag: the next run sees a change and fetches the photo
             row = replace(row, remote_etag=None)
         changed = self.store.save(row)
-        if existing is None:
+        if action is RecordAction.INSERT:
             report.created += 1
         elif changed:
             report.updated += 1
@@ -211,19 +212,17 @@ class Puller:
 
     def _claim_lost_create(self, book: Book, record: Contact) -> ContactRow | None:
         """A POST whose answer was lost shows up here: link it instead of duplicating it."""
-        seen = without_photo_content(record)
-        for op in self.outbox.uncertain_creates(book.id):
-            if op.local_json is None or without_photo_content(op.local_json) != seen:
-                continue
-            log.info("%s: lost create of %s found upstream as %s", book.path, op.href, record["id"])
-            self.outbox.done(op, record["id"], record.get("etag"))
-            row = self.store.get(book.id, op.href)
-            if row is None:
-                return None
-            linked = linked_to(row, record)
-            self.store.save(linked)
-            return linked
-        return None
+        op = lost_create(record, self.outbox.uncertain_creates(book.id))
+        if op is None:
+            return None
+        log.info("%s: lost create of %s found upstream as %s", book.path, op.href, record["id"])
+        self.outbox.done(op, record["id"], record.get("etag"))
+        row = self.store.get(book.id, op.href)
+        if row is None:
+            return None
+        linked = linked_to(row, record)
+        self.store.save(linked)
+        return linked
 
     def _apply_deletions(
         self, book: Book, records: Iterable[DeletedRecord], report: SyncReport
@@ -235,20 +234,18 @@ class Puller:
 
     def _remote_deleted(self, book: Book, row: ContactRow, report: SyncReport) -> None:
         pending = self.outbox.pending_for(book.id, row.href)
-        if pending and all(op.op == "delete" for op in pending):
-            for op in pending:
-                self.outbox.drop(op.id)
-        elif pending and self.policy is ConflictPolicy.LOCAL_WINS:
+        action = plan_deletion([op.op for op in pending], self.policy)
+        for op in pending:
+            self.outbox.drop(op.id)
+        if action is DeletionAction.RECREATE:
             # Deleted upstream, edited here: the local edit wins and comes back as new.
-            for op in pending:
-                self.outbox.drop(op.id)
-            self.outbox.enqueue(book.id, row.href, "create", local_json=row.contact)
+            self.outbox.enqueue(book.id, row.href, WriteOp.CREATE, local_json=row.contact)
             self.store.save(replace(row, remote_id=None, remote_etag=None, remote_json=None))
             return
-        elif pending:
-            for op in pending:
-                self.outbox.drop(op.id)
-            where = self.keeper.keep(book, row.href, "deleted-remotely", [], row.contact, row.vcard)
+        if action is DeletionAction.DELETE_KEEPING_EDIT:
+            where = self.keeper.keep(
+                book, row.href, ConflictOutcome.DELETED_REMOTELY, [], row.contact, row.vcard
+            )
             report.conflicts.append(where)
         self.store.delete(book.id, row.href)
         report.deleted += 1

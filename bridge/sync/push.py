@@ -15,7 +15,6 @@ from ..aurinko import (
     ForbiddenError,
     NotFoundError,
     PreconditionFailedError,
-    ProtocolError,
     RateLimitedError,
     UnauthorizedError,
     UnavailableError,
@@ -23,11 +22,26 @@ from ..aurinko import (
 )
 from ..mapping import MappingError, diff
 from ..store import Book, ContactRow, OutboxOp
+from ..store.kinds import ConflictOutcome, WriteOp
 from ..words import count
 from .cards import linked_to, remote_row
 from .context import SyncContext
+from .decide_pull import DeletionAction, plan_deletion
+from .decide_push import (
+    Failure,
+    LostSide,
+    RetryAction,
+    SendAction,
+    account_refusal,
+    conflict_outcome,
+    kept_removals,
+    patch_fields,
+    plan_failure,
+    plan_retry,
+    plan_send,
+)
 from .fields import READ_ONLY, Contact
-from .merge import ConflictPolicy, merge3
+from .merge import merge3
 from .refusals import refused_field
 from .removal import Removals, fallback_body, not_taken, removals, spec_body
 from .reports import SyncReport
@@ -50,17 +64,6 @@ class Outcome(enum.Enum):
     STOP = "stop"  # Aurinko unreachable, or the account refused: keep everything for later
 
 
-# A failure with one of these statuses (or none: no answer at all) says the service or the
-# account cannot take writes now, whichever write it is; a 500 may be about this one write.
-_SERVICE_DOWN = frozenset({None, 408, 429, 502, 503, 504})
-_TOKEN_REFUSED = "Aurinko refused the account's token ({}); renew the token, then writes resume"
-_TOKEN_DEAD = "token dead ({}): run aurinko-bridge account relink {}; the queued writes go up then"
-_NO_WRITE_PERMISSION = (
-    "the account's token lacks the Contacts.ReadWrite permission (Aurinko answered 403);"
-    " link the account again granting write access; writes wait until then"
-)
-
-
 class Pusher:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
@@ -81,31 +84,41 @@ class Pusher:
 
     def _push_one(self, book: Book, op: OutboxOp, report: SyncReport) -> Outcome:
         try:
-            if op.op == "create":
-                self._create(book, op, report)
-            elif op.op == "update":
-                self._update(book, op, report)
-            else:
-                self._delete(op)
-        except (UnavailableError, RateLimitedError) as exc:
+            self._send(book, op, report)
+        except (AurinkoError, MappingError) as exc:
+            return self._failed(book, op, exc, report)
+        return Outcome.DONE
+
+    def _send(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
+        action = plan_send(op.op, op.remote_id)
+        if action is SendAction.POST_INSTEAD:
+            assert op.local_json is not None
+            self.outbox.replace(op.id, WriteOp.CREATE, op.local_json)
+            op = replace(op, op=WriteOp.CREATE)
+        if action in (SendAction.POST, SendAction.POST_INSTEAD):
+            self._create(book, op, report)
+        elif action is SendAction.PATCH:
+            self._update(book, op, report)
+        else:
+            self._delete(op)
+
+    def _failed(
+        self, book: Book, op: OutboxOp, exc: AurinkoError | MappingError, report: SyncReport
+    ) -> Outcome:
+        failure = plan_failure(exc)
+        if failure is Failure.NOT_NOW:
+            assert isinstance(exc, UnavailableError | RateLimitedError)
             return self._not_now(book, op, exc, report)
-        except (BadRequestError, ProtocolError, MappingError) as exc:
+        if failure is Failure.REFUSED:
             self._park(book, op, str(exc), report)
             return Outcome.SKIPPED
-        except (UnauthorizedError, ForbiddenError) as exc:
-            self.outbox.defer(op.id, str(exc))
-            if isinstance(exc, ForbiddenError):
-                report.error = _NO_WRITE_PERMISSION
-            elif exc.grant_dead:
-                report.error = _TOKEN_DEAD.format(exc, book.path)
-            else:
-                report.error = _TOKEN_REFUSED.format(exc)
-            return Outcome.STOP
-        except AurinkoError as exc:
-            self.outbox.defer(op.id, str(exc))
+        self.outbox.defer(op.id, str(exc))
+        if failure is Failure.ACCOUNT_REFUSED:
+            assert isinstance(exc, UnauthorizedError | ForbiddenError)
+            report.error = account_refusal(exc, book.path)
+        else:
             report.error = str(exc)
-            return Outcome.STOP
-        return Outcome.DONE
+        return Outcome.STOP
 
     def _not_now(
         self, book: Book, op: OutboxOp, exc: UnavailableError | RateLimitedError, report: SyncReport
@@ -113,23 +126,28 @@ class Pusher:
         """Aurinko failed this write without refusing it. When the service is down, every
         write waits for it; when only this one fails, it waits its own backoff (and is
         parked past the attempt cap) while the others go on."""
-        down = exc.status in _SERVICE_DOWN or self.client.paused_for() > 0
         attempts = op.attempts + 1  # this one included
-        applied = isinstance(exc, UnavailableError) and exc.may_have_applied
-        if not down and not applied and attempts >= self.retry.max_attempts:
+        plan = plan_retry(
+            status=exc.status,
+            paused=self.client.paused_for() > 0,
+            may_have_applied=isinstance(exc, UnavailableError) and exc.may_have_applied,
+            attempts=attempts,
+            max_attempts=self.retry.max_attempts,
+            retry_after=exc.retry_after if isinstance(exc, RateLimitedError) else None,
+            backoff=self.retry.delay(attempts),
+        )
+        if plan.action is RetryAction.PARK:
             self._park(book, op, f"gave up after {count(attempts, 'attempt')}: {exc}", report)
             return Outcome.SKIPPED
-        hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
-        delay = hint if hint is not None else (0.0 if down else self.retry.delay(attempts))
-        if applied:
-            self.outbox.mark_uncertain(op.id, str(exc), delay)
+        if plan.action is RetryAction.DEFER_UNCERTAIN:
+            self.outbox.mark_uncertain(op.id, str(exc), plan.delay)
         else:
-            self.outbox.defer(op.id, str(exc), delay)
-        if down:
+            self.outbox.defer(op.id, str(exc), plan.delay)
+        if plan.stop:
             report.error = str(exc)
             return Outcome.STOP
         log.warning(
-            "%s: %s of %s failed; again in %.0f s: %s", book.path, op.op, op.href, delay, exc
+            "%s: %s of %s failed; again in %.0f s: %s", book.path, op.op, op.href, plan.delay, exc
         )
         return Outcome.DEFERRED
 
@@ -185,22 +203,14 @@ class Pusher:
                     return None, held
 
     def _update(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
-        assert op.local_json is not None
-        if op.remote_id is None:  # its create never reached Aurinko: send it whole
-            self.outbox.replace(op.id, "create", op.local_json)
-            self._create(book, replace(op, op="create"), report)
-            return
+        assert op.local_json is not None and op.remote_id is not None
         base, etag = op.base_json or {}, op.base_etag or ""
         target = op.local_json
         before = self.store.held(book.id, op.href)
         remote_id = op.remote_id
         for _ in range(MAX_MERGE_ROUNDS):
             # A field Aurinko refused before is not sent again until the user changes it.
-            fields = {
-                k: v
-                for k, v in diff(base, target).items()
-                if not (k in before and target.get(k) == before[k])
-            }
+            fields = patch_fields(base, target, before)
             if not fields:  # nothing left to say: the remote already holds it
                 self._finish(book, op, self._as_held(base, remote_id))
                 return
@@ -253,7 +263,7 @@ class Pusher:
             stuck = not_taken(answered, stuck)
         except BadRequestError as exc:
             why = f"it kept the value after an empty value and refused null: {exc}"
-        kept = {key: target.get(key) for key in sorted(stuck.fields())}
+        kept = kept_removals(stuck.fields(), target)
         for key in kept:
             report.skipped.append(
                 f"{op.op} {op.href}: Aurinko did not remove {key} ({why}); the card keeps"
@@ -306,22 +316,30 @@ class Pusher:
     ) -> Contact:
         result = merge3(base, local, current, self.policy)
         if result.conflicts:
-            outcome = self.policy.value
-            lost = dict(local) if self.policy is ConflictPolicy.REMOTE_WINS else dict(current)
+            outcome, side = conflict_outcome(self.policy)
+            lost = dict(local) if side is LostSide.LOCAL else dict(current)
             row = self.store.get(book.id, op.href)
-            lost_vcard = row.vcard if row and self.policy is ConflictPolicy.REMOTE_WINS else None
+            lost_vcard = row.vcard if row and side is LostSide.LOCAL else None
             where = self.keeper.keep(book, op.href, outcome, result.conflicts, lost, lost_vcard)
             report.conflicts.append(where)
         return result.merged
 
     def _deleted_upstream(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
-        row = self.store.get(book.id, op.href)
-        if self.policy is ConflictPolicy.LOCAL_WINS and op.local_json is not None:
-            self.outbox.replace(op.id, "create", op.local_json)
-            self._create(book, replace(op, op="create"), report)
+        """Aurinko answered 404 to an update: decided as the pull decides a deletion
+        upstream of a card with a pending edit."""
+        assert op.local_json is not None
+        if plan_deletion([op.op], self.policy) is DeletionAction.RECREATE:
+            self.outbox.replace(op.id, WriteOp.CREATE, op.local_json)
+            self._create(book, replace(op, op=WriteOp.CREATE), report)
             return
+        row = self.store.get(book.id, op.href)
         where = self.keeper.keep(
-            book, op.href, "deleted-remotely", [], op.local_json, row.vcard if row else None
+            book,
+            op.href,
+            ConflictOutcome.DELETED_REMOTELY,
+            [],
+            op.local_json,
+            row.vcard if row else None,
         )
         report.conflicts.append(where)
         self.outbox.done(op, None, None)

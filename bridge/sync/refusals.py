@@ -89,8 +89,11 @@ def _candidates(exc: BadRequestError) -> Iterator[str]:
     message = error.get("message")
     if isinstance(message, str):
         for word in _WORD.findall(message):
-            if word in GRAPH_PROPERTIES:
-                yield GRAPH_PROPERTIES[word]
+            # Graph names a property in its own camelCase, or in Exchange's PascalCase
+            # ("The multi value property EmailAddresses has 4 entries, ...").
+            prop = word[:1].lower() + word[1:]
+            if prop in GRAPH_PROPERTIES:
+                yield GRAPH_PROPERTIES[prop]
 
 
 def _violation_paths(error: dict[str, Any]) -> Iterator[str]:

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import logs
+from ..store import StoreError
+
 log = logging.getLogger("bridge.sync")
 
 
@@ -21,6 +24,9 @@ class Job(enum.Flag):
     PUSH = enum.auto()
     PULL = enum.auto()
 
+
+# A run serving a burst of requests names this many of them in its log lines at most.
+_MAX_REQUEST_IDS = 8
 
 # A book's worker waits this long for more work before its thread ends (a burst of
 # requests reuses one thread: starting one per request costs a GIL handoff each time).
@@ -36,6 +42,9 @@ class _Book:
     served: int = 0  # every ticket up to this one has had its run
     thread: threading.Thread | None = None
     started: float | None = None  # when the run under way began (monotonic)
+    pull_since: float | None = None  # when the oldest pull not yet run was asked for
+    pulling_since: float | None = None  # the same, of the pull under way
+    requests: set[str] = field(default_factory=set)  # ids of the requests ``wanted`` serves
 
 
 # run(book_id, jobs, since): does the work; ``since`` lets a pull skip itself when another
@@ -62,6 +71,11 @@ class BookRunner:
             state = self._book(book_id)
             if not state.wanted:
                 state.since = time.time()
+            if Job.PULL in job and state.pull_since is None:
+                state.pull_since = time.time()
+            rid = logs.request_id.get()
+            if rid is not None and len(state.requests) < _MAX_REQUEST_IDS:
+                state.requests.add(rid)
             state.wanted |= job
             state.asked += 1
             if state.thread is None and not self._closed:
@@ -77,6 +91,15 @@ class BookRunner:
         with self._lock:
             state = self._book(book_id)
             return state.wake.wait_for(lambda: state.served >= ticket, timeout)
+
+    def pull_lag(self, book_id: int) -> float:
+        """Seconds since the oldest pull of the book that has not finished was asked for (a
+        webhook's, a stale read's, the schedule's); 0 when none waits."""
+        with self._lock:
+            state = self._books.get(book_id)
+            asked = [] if state is None else [state.pull_since, state.pulling_since]
+        oldest = min((t for t in asked if t is not None), default=None)
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     def busy_for(self, book_id: int) -> float:
         """Seconds the book's run under way has taken so far (0 when none is)."""
@@ -95,10 +118,15 @@ class BookRunner:
                     state.thread = None
                     return
                 job, since, covers = state.wanted, state.since, state.asked
+                requests, state.requests = state.requests, set()
+                state.pulling_since, state.pull_since = state.pull_since, None
                 state.wanted = Job(0)
                 state.started = time.monotonic()
             try:
-                self._run(book_id, job, since)
+                with logs.scope(",".join(sorted(requests)) or None):
+                    self._run(book_id, job, since)
+            except StoreError as exc:  # an outage of the store: the next request asks again
+                log.warning("background %s of book %d: %s", job, book_id, exc)
             except Exception:  # the next request asks again; this one must not kill the book
                 if self._closed:  # the store closed under a run that outlived the shutdown
                     log.info("background %s of book %d cut short by the shutdown", job, book_id)
@@ -108,6 +136,7 @@ class BookRunner:
                 with self._lock:
                     state.served = covers
                     state.started = None
+                    state.pulling_since = None
                     state.wake.notify_all()
 
     def close(self, timeout: float = 5.0) -> None:

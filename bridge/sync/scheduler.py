@@ -10,7 +10,7 @@ import time
 from typing import Protocol
 
 from ..aurinko import AurinkoClient
-from ..store import Book, ContactStore, Outbox
+from ..store import Book, ContactStore, Outbox, StoreError
 from .instances import Instances
 from .options import EngineOptions
 from .reports import SyncReport
@@ -135,6 +135,8 @@ class Scheduler:
                 try:
                     report = engine.sync(engine.store.book_by_id(book_id))
                     log.info("%s", report.summary())
+                except StoreError as exc:  # an outage of the store: the next round retries
+                    log.warning("background sync of book %d: %s", book_id, exc)
                 except Exception:  # the loop must outlive any one bad run
                     log.exception("background sync of book %d failed", book_id)
             self._wake.clear()

@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 
 from ..aurinko import AurinkoClient
-from ..mapping import diff, from_vcard, to_vcard
+from ..mapping import ParsedCard, diff, from_vcard, to_vcard
 from ..store import Book, Conflict, ContactRow, ContactStore, Database, Outbox
+from ..store.kinds import BookKind, WriteOp
 from .cards import local_row
 from .conflicts import (
     ConflictGoneError,
@@ -60,12 +61,13 @@ class Writes:
         self,
         book: Book,
         href: str,
-        text: str | bytes,
+        text: str | bytes | ParsedCard,
         *,
         push: bool = True,
         uid: str | None = None,
     ) -> ContactRow:
-        """Create or replace the card at ``href`` from a client's text.
+        """Create or replace the card at ``href`` from a client's text, or from the card
+        already parsed from it (a CardDAV PUT's, read once per request).
 
         Raises MappingError for an invalid card and UidConflictError for a second card with
         one UID. Returns the row exactly as it will be served (its etag is final unless
@@ -73,14 +75,14 @@ class Writes:
         ``push=False`` the write waits in the outbox for the next push (bulk imports).
         ``uid`` names a card that has none (the stored card then carries it).
         """
-        parsed = from_vcard(text)
+        parsed = text if isinstance(text, ParsedCard) else from_vcard(text)
         uid = parsed.uid or uid or str(uuid.uuid4())
         with self._db.transaction(book.id):
             existing = self._store.get(book.id, href)
             self._check_uid(book, href, uid, existing)
             row = local_row(book, href, uid, parsed, existing)
             self._store.save(row)
-            if book.kind == "aurinko":
+            if book.kind == BookKind.AURINKO:
                 self._enqueue_write(book, row, existing)
         if push and self._push_soon(book, href):
             return self._store.get(book.id, href) or row  # as Aurinko confirmed it
@@ -95,12 +97,12 @@ class Writes:
 
     def _enqueue_write(self, book: Book, row: ContactRow, existing: ContactRow | None) -> None:
         if existing is None or existing.remote_id is None:
-            self._outbox.enqueue(book.id, row.href, "create", local_json=row.contact)
+            self._outbox.enqueue(book.id, row.href, WriteOp.CREATE, local_json=row.contact)
             return
         self._outbox.enqueue(
             book.id,
             row.href,
-            "update",
+            WriteOp.UPDATE,
             remote_id=existing.remote_id,
             base_etag=existing.remote_etag,
             base_json=existing.remote_json,
@@ -113,8 +115,8 @@ class Writes:
             if row is None:
                 raise ContactNotFoundError(href)
             self._store.delete(book.id, href)
-            if book.kind == "aurinko":
-                self._outbox.enqueue(book.id, href, "delete", remote_id=row.remote_id)
+            if book.kind == BookKind.AURINKO:
+                self._outbox.enqueue(book.id, href, WriteOp.DELETE, remote_id=row.remote_id)
         if push:
             self._push_soon(book, href)
 

@@ -118,7 +118,7 @@ class Spacer:
 
 
 class WebhookEndpoint:
-    """What ``BridgeMiddleware`` hands the requests under ``/.bridge/webhooks`` to."""
+    """What the front (``bridge.front``) hands the requests under ``/.bridge/webhooks`` to."""
 
     def __init__(
         self,
@@ -137,6 +137,9 @@ class WebhookEndpoint:
         # Called with a book's id when Aurinko says its subscription failed (a lifecycle
         # event ``error``): ``serve`` points it at the WebhookManager's ``recheck``.
         self.on_subscription_error: Callable[[int], None] | None = None
+        # Called with a book's id and the subscription's id when Aurinko says a subscription
+        # is active again (lifecycle event ``active``): the WebhookManager's ``recovered``.
+        self.on_subscription_active: Callable[[int, str], None] | None = None
         redact.install()
 
     handles = staticmethod(handles)
@@ -191,10 +194,18 @@ class WebhookEndpoint:
         """OAS, Webhooks: a notification may carry ``lifecycleEvent`` (``error`` or
         ``active``, "when subscription state changes") and ``error``. On an error the
         book's subscription is checked at once (and made again if Aurinko dropped it),
-        rather than at the next round of checks."""
-        event, error = _event(body)
-        if event == "active":
-            log.info("webhooks: Aurinko says the subscription of book %d is active again", book_id)
+        rather than at the next round of checks; on ``active`` the subscription is healthy
+        again, and nothing is made anew."""
+        event, error, subscription = _event(body)
+        if event == "active" and not error:
+            log.info(
+                "webhooks: Aurinko says subscription %s of book %d is active again",
+                subscription or "?",
+                book_id,
+            )
+            if self.on_subscription_active is not None and subscription is not None:
+                self.on_subscription_active(book_id, subscription)
+            return
         if event != "error" and not error:
             return
         log.warning(
@@ -248,20 +259,27 @@ class WebhookEndpoint:
         return _plain(start_response, "401 Unauthorized", why)
 
 
-def _event(body: bytes) -> tuple[str | None, str | None]:
-    """``lifecycleEvent`` and ``error`` of a notification (None where absent or unreadable;
-    the error cut short and made printable: it ends up in a log line)."""
+def _event(body: bytes) -> tuple[str | None, str | None, str | None]:
+    """``lifecycleEvent``, ``error`` and ``subscription`` (its id as decimal text) of a
+    notification (None where absent or unreadable; the error cut short and made printable:
+    it ends up in a log line)."""
     try:
         data = json.loads(body)
     except ValueError:
-        return None, None
+        return None, None, None
     if not isinstance(data, dict):
-        return None, None
-    event, error = data.get("lifecycleEvent"), data.get("error")
+        return None, None, None
+    event, error, ident = data.get("lifecycleEvent"), data.get("error"), data.get("subscription")
     words = None
     if isinstance(error, str) and error.strip():
         words = "".join(c if c.isprintable() else "?" for c in error.strip())[:200]
-    return (event if isinstance(event, str) else None), words
+    # int64 in the API reference, a string in the guide's example (as ``Subscription.id``).
+    subscription = None
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        subscription = str(ident)
+    elif isinstance(ident, str) and ident.isascii() and ident.isdigit():
+        subscription = ident
+    return (event if isinstance(event, str) else None), words, subscription
 
 
 def _body(environ: Environ) -> bytes | tuple[str, str]:

@@ -108,6 +108,35 @@ class WebhookManager:
             self._asked.add(book_id)
         self._wake.set()
 
+    def recovered(self, book_id: int, subscription_id: str) -> None:
+        """Aurinko says ``subscription_id`` is active again (lifecycle event ``active``).
+        The book's recorded one: seen active now, the book's failure state cleared (logged
+        at info), and a check its error asked for dropped: there is nothing to renew.
+        Another (the book renewed meanwhile, or forgot it when it lapsed): checked now,
+        which keeps the recorded one and removes the other, or adopts it; both without
+        subscribing anew."""
+        try:
+            row = self.hooks.get(book_id)
+            ours = row is not None and row.subscription_id == subscription_id
+            if ours:
+                self.hooks.checked(book_id)
+        except StoreError as exc:
+            log.warning("webhooks: cannot record book %d's subscription: %s", book_id, exc)
+            return
+        if not ours:
+            self.recheck(book_id)
+            return
+        with self._asked_lock:
+            self._asked.discard(book_id)
+        before = self._states.get(book_id)
+        self._states[book_id] = "ok"
+        if before not in (None, "ok"):
+            log.info(
+                "webhooks: %s: subscription %s active again; notifications flow",
+                self._path(book_id),
+                subscription_id,
+            )
+
     # -- one book ----------------------------------------------------------------------
 
     def check(self, book_id: int) -> Subscription | None:
@@ -202,10 +231,7 @@ class WebhookManager:
             return
         first = book_id not in self._states
         self._states[book_id] = state
-        try:
-            path = self.engine.store.book_by_id(book_id).path
-        except Exception:
-            path = f"book {book_id}"
+        path = self._path(book_id)
         if error is not None:
             # Aurinko's message quotes the notification URL, token and all.
             log.warning(
@@ -219,6 +245,12 @@ class WebhookManager:
             log.info("webhooks: %s: subscription %s active", path, shown)
         else:
             log.warning("webhooks: %s: subscribed again; notifications flow", path)
+
+    def _path(self, book_id: int) -> str:
+        try:
+            return self.engine.store.book_by_id(book_id).path
+        except Exception:
+            return f"book {book_id}"
 
 
 def _path(url: str) -> str:

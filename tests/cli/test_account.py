@@ -101,19 +101,48 @@ interval = 3600
 client_id = "{client_id}"
 client_secret_file = "app.secret"
 base_url = "{url}"
-callback_port = 0   # a free port: tests run beside others on one machine
+callback_port = {port}   # a free port, registered with the sandbox: tests share the machine
 """
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def register(sandbox: str, port: int) -> str:
+    """Register ``http://127.0.0.1:PORT/callback`` with the sandbox's application, as its
+    owner would on the portal's settings page; the URL."""
+    url = f"http://127.0.0.1:{port}/callback"
+    answer = httpx.post(
+        f"{sandbox.removesuffix('/v1')}/_sandbox/return-urls",
+        json={"url": url},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    answer.raise_for_status()
+    return url
+
+
 def _setup(
-    folder: Path, url: str, *, secret: str = SECRET, users: tuple[str, ...] = ("alice",)
+    folder: Path,
+    url: str,
+    *,
+    secret: str = SECRET,
+    users: tuple[str, ...] = ("alice",),
+    registered: bool = True,
 ) -> Setup:
+    """A configuration whose callback port (free) is registered with the sandbox at
+    ``url``, unless ``registered`` is False (no sandbox there)."""
+    port = free_port()
+    if registered:
+        register(url, port)
     for user in users:
         set_password(folder / "users.htpasswd", user, f"{user}-pw", rounds=4)
     (folder / "app.secret").write_text(secret + "\n")
     (folder / "app.secret").chmod(0o600)
     config = folder / "bridge.toml"
-    config.write_text(CONFIG.format(client_id=CLIENT_ID, url=url), encoding="utf-8")
+    config.write_text(CONFIG.format(client_id=CLIENT_ID, url=url, port=port), encoding="utf-8")
     config.chmod(0o600)
     return Setup(config, folder, config.read_bytes())
 
@@ -369,14 +398,51 @@ def test_ctrl_c_while_waiting_exits_130(setup: Setup) -> None:
     assert setup.unchanged()
 
 
-def test_a_pinned_callback_port(setup: Setup) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_a_pinned_callback_port(setup: Setup, sandbox: str) -> None:
+    port = free_port()
+    callback = register(sandbox, port)
     process, url = start_add(setup.config, "work", "--callback-port", str(port))
-    assert return_url(url) == f"http://127.0.0.1:{port}/callback"
+    assert return_url(url) == callback
     process.send_signal(signal.SIGINT)
     assert finish(process)[0] == 130
+
+
+def test_an_unregistered_return_url_is_refused_with_what_to_register(
+    setup: Setup, sandbox: str
+) -> None:
+    """Issue 22, point 7: Aurinko sends the browser only to registered return URLs. A port
+    whose URL nobody registered: ``account add`` says what to register, one line, status 1,
+    and prints no address to open (its page would only say no)."""
+    port = free_port()
+    args = ["account", "add", "work", "--service", "Google", "--config", str(setup.config)]
+    result = run(*args, "--no-browser", "--callback-port", str(port))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = one_line(result.stderr)
+    callback = f"http://127.0.0.1:{port}/callback"
+    assert line.startswith("aurinko-bridge: account add: Aurinko refused the consent address")
+    assert f"returnUrl {callback} is not registered for this application" in line  # Aurinko's
+    assert f"{callback} must be registered as a return URL of application {CLIENT_ID}" in line
+    assert "Open this address" not in result.stdout
+    assert setup.unchanged()
+    # A free port each time (callback_port 0) can never be registered: the line says so.
+    result = run(*args, "--no-browser", "--callback-port", "0")
+    assert result.returncode == 1
+    assert "callback_port 0 takes a free port each time" in one_line(result.stderr)
+    # Registered, the same command goes on to the consent.
+    register(sandbox, port)
+    process, url = start_add(setup.config, "work", "--callback-port", str(port))
+    assert return_url(url) == callback
+    process.send_signal(signal.SIGINT)
+    assert finish(process)[0] == 130
+
+
+def test_aurinko_unreachable_before_the_consent(tmp_path: Path) -> None:
+    setup = _setup(tmp_path, "http://127.0.0.1:9/v1", registered=False)
+    args = ["account", "add", "work", "--service", "Google", "--config", str(setup.config)]
+    result = run(*args, "--no-browser")
+    assert result.returncode == 1
+    assert "Aurinko cannot be reached at http://127.0.0.1:9/v1" in one_line(result.stderr)
+    assert setup.unchanged()
 
 
 # -- refused before anything starts -------------------------------------------------------
@@ -506,7 +572,7 @@ def test_token_file_refused(setup: Setup, token: str, mode: int, message: str) -
 
 
 def test_token_file_with_aurinko_unreachable(tmp_path: Path) -> None:
-    setup = _setup(tmp_path, "http://127.0.0.1:9/v1")
+    setup = _setup(tmp_path, "http://127.0.0.1:9/v1", registered=False)
     source = _token(tmp_path / "given.token", TOKEN)
     result = run("account", "add", "w", "--token-file", str(source), "--config", str(setup.config))
     assert result.returncode != 0 and "unreachable" in one_line(result.stderr)
@@ -553,7 +619,7 @@ def test_list_and_check(setup: Setup, sandbox: str) -> None:
 
 
 def test_check_says_unreachable(tmp_path: Path) -> None:
-    setup = _setup(tmp_path, "http://127.0.0.1:9/v1")
+    setup = _setup(tmp_path, "http://127.0.0.1:9/v1", registered=False)
     _add_by_hand(setup, "alice", "work", "work.token", TOKEN)
     checked = run("account", "list", "--check", "--config", str(setup.config))
     assert checked.stdout.strip().endswith("check: unreachable")
@@ -652,10 +718,13 @@ def test_the_embedded_demo_sandbox_links_accounts_too(tmp_path: Path, page: Page
     try:
         lines = [demo.stdout.readline() for _ in range(5)]
         found = re.search(
-            r"Aurinko sandbox at (\S+): application (\S+), secret in (\S+) ", "".join(lines)
+            r"Aurinko sandbox at (\S+): application (\S+), secret in (\S+), return URL (\S+) ",
+            "".join(lines),
         )
         assert found is not None, lines
-        sandbox_url, client_id, secret_file = found.groups()
+        sandbox_url, client_id, secret_file, registered = found.groups()
+        # account add's default return URL (callback_port 8765), registered by the demo.
+        assert registered == "http://127.0.0.1:8765/callback"
         config = tmp_path / "bridge.toml"
         config.write_text(
             f'[server]\nhtpasswd = "users.htpasswd"\n\n[aurinko]\nclient_id = "{client_id}"\n'
@@ -693,7 +762,7 @@ def test_remove_revoke_deletes_the_account_at_aurinko(
 
 
 def test_remove_revoke_with_aurinko_down_keeps_the_token_file(tmp_path: Path) -> None:
-    setup = _setup(tmp_path, "http://127.0.0.1:9/v1")  # nothing listens there
+    setup = _setup(tmp_path, "http://127.0.0.1:9/v1", registered=False)  # nothing listens there
     _add_by_hand(setup, "alice", "work", "tokens/alice.work.token", TOKEN)
     result = run("account", "remove", "work", "--revoke", "--config", str(setup.config))
     assert result.returncode == 0, result.stderr

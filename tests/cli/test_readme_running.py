@@ -182,7 +182,7 @@ def test_the_units_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -
 
 
 def test_dash_v_serve_adds_information_lines(tmp_path: Path) -> None:
-    [block] = blocks("Logs")
+    block = blocks("Logs")[0]
     assert block.text.strip() == "aurinko-bridge -v serve --config bridge.toml"
     set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
     config = tmp_path / "bridge.toml"

@@ -8,6 +8,7 @@ to converge, and ``account remove`` deletes the subscription."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -23,7 +24,7 @@ import pytest
 from bridge.aurinko import AurinkoClient
 from bridge.config import StoreConfig
 from bridge.htpasswd import set_password
-from bridge.sandbox import SandboxApp
+from bridge.sandbox import DeliveryCounts, FaultConfig, SandboxApp
 from bridge.webhooks import sign
 from tests.cli.serving import BRIDGE, stop_serve
 from tests.conftest import TOKEN
@@ -371,3 +372,57 @@ def test_a_lifecycle_error_makes_serve_renew_the_subscription_at_once(
         )
         (renewed,) = sandbox_app.subscriptions(TOKEN)
         assert renewed["id"] != first["id"] and took < 10
+
+
+def test_a_subscription_active_again_is_kept_healthy_and_nothing_is_made_anew(
+    tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
+) -> None:
+    """Issue 22, point 6: OAS, Webhooks, ``lifecycleEvent`` "``error`` or ``active``, when
+    subscription state changes". The subscription errs while Aurinko cannot be asked for
+    a new one (every /v1 call answers 503), then comes back: its URL validated again, it
+    sends ``active``. serve records it healthy again (said at info), makes no subscription
+    anew, and the recovered one carries the next change."""
+    config = _config(tmp_path, live_sandbox, _free_port(), check_interval=600)
+    process = subprocess.Popen(
+        [*BRIDGE, "-v", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    lines: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+
+    def logged(words: str) -> bool:
+        return any(words in line for line in list(lines))
+
+    try:
+        first = _subscribed(sandbox_app)
+        sandbox_app.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,), retry_after=0))
+        sandbox_app.fail_subscription(first["id"], "the provider's subscription expired")
+        _wait_for("the failed check", lambda: logged("no subscription ("), timeout=60)
+        sandbox_app.set_faults(FaultConfig())
+        recovered = sandbox_app.recover_subscription(first["id"])
+        assert recovered["active"] and "failDescription" not in recovered
+        _wait_for("the recovery", lambda: logged("active again; notifications flow"))
+        assert [(s["id"], s["active"]) for s in sandbox_app.subscriptions(TOKEN)] == [
+            (first["id"], True)
+        ]
+
+        def delivered() -> int:
+            return sandbox_app.deliveries().get(first["id"], DeliveryCounts()).delivered
+
+        before = delivered()
+        with AurinkoClient(TOKEN, live_sandbox) as other_device:
+            other_device.create({"name": {"givenName": "After", "familyName": "Recovery"}})
+        _wait_for("a delivery", lambda: delivered() > before)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        reader.join(10)
+    recovery = [line for line in lines if "active again; notifications flow" in line]
+    assert len(recovery) == 1 and "INFO" in recovery[0], recovery
+    assert sum("subscribed (subscription" in line for line in lines) == 1  # the first only
+    assert not any("Traceback" in line for line in lines)

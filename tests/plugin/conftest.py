@@ -18,8 +18,8 @@ from bridge.runtime import open_engine
 from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import SyncEngine
-from radicale_plugin.server import RunningServer
 from tests.conftest import TOKEN
+from tests.running_server import RunningServer
 
 NS = {"D": "DAV:", "CR": "urn:ietf:params:xml:ns:carddav", "CS": "http://calendarserver.org/ns/"}
 FAST = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.01)

@@ -18,8 +18,8 @@ import pytest
 from bridge.config import StoreConfig
 from bridge.store import ContactRow, ContactStore, open_database
 from radicale_plugin import runtime
-from radicale_plugin.server import RunningServer
 from tests.plugin.conftest import Server, card
+from tests.running_server import RunningServer
 
 HEADERS = (
     "content-type",
@@ -46,7 +46,7 @@ def reference(server: Server, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def radicale_gets(server: Server, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the GETs and HEADs that reach the bridge's Radicale handler."""
-    radicale = server.running._server.get_app().app
+    radicale = server.running.wrapper.app
     handler = radicale.do_GET
     calls: list[str] = []
 

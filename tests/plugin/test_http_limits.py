@@ -25,8 +25,8 @@ import pytest
 
 from bridge.httpserver import ServerLimits
 from radicale_plugin import runtime
-from radicale_plugin.server import RunningServer
 from tests.plugin.conftest import Server, card
+from tests.running_server import RunningServer
 
 MIB = 1024 * 1024
 ALICE = "Basic " + base64.b64encode(b"alice:alice-pw").decode()

@@ -18,8 +18,8 @@ import pytest
 
 from radicale_plugin import listing, runtime
 from radicale_plugin.context import RequestContext, request_scope
-from radicale_plugin.server import RunningServer
 from tests.plugin.conftest import NS, Server, card
+from tests.running_server import RunningServer
 
 CR = NS["CR"]
 PROPS = (
@@ -369,7 +369,7 @@ def test_multiget_in_a_charset_means_what_radicale_answers(
 def test_a_multiget_radicale_would_read_otherwise_is_its_own(server: Server, charset: str) -> None:
     """Radicale would not read the stand-in as the collection's multiget: no streaming."""
     _fill(server)
-    middleware = server.running._server.get_app()
+    middleware = server.running.wrapper
     body = _multiget(EVERYTHING, _cards(server)).encode("utf-8")
     environ = {"PATH_INFO": "/alice/work/", "CONTENT_TYPE": f"text/xml; charset={charset}"}
     with request_scope(RequestContext(path="/alice/work/")):

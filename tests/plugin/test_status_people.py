@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bridge.statuspage import people
 from bridge.store import Conflict, OutboxOp
+from bridge.store.kinds import ConflictOutcome
 
 ANN = {
     "name": {"displayName": "Ann Example", "givenName": "Ann", "familyName": "Example"},
@@ -90,3 +91,13 @@ def test_a_folder_conflict_offers_each_field_that_differs() -> None:
     assert view.taking({"birthday": "theirs"}) == ["birthday"]
     alike = people.conflict_view(Conflict(3, 1, "a.vcf", "folder-edit-won", [], ANN), ANN, ANN, "")
     assert not any(r.differs for r in alike.rows)
+
+
+def test_every_conflict_outcome_has_words() -> None:
+    """A new outcome cannot reach the page as 'Changed in two places at once.'"""
+    for outcome in ConflictOutcome:
+        conflict = Conflict(1, 1, "ann.vcf", outcome, [], {"nickName": "Al"})
+        view = people.conflict_view(conflict, ANN, {**ANN, "nickName": "Al"}, "Google")
+        assert outcome in people.OUTCOMES
+        assert view.what == people.OUTCOMES[outcome].what.format(provider="Google")
+        assert "two places at once" not in view.what

@@ -9,13 +9,19 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+import bridge.mapping.parse
+import bridge.sync.writes
+import radicale_plugin.context
 from bridge.aurinko import AurinkoClient
 from bridge.config import ConfigError, load_config
+from bridge.mapping import ParsedCard
 from bridge.sandbox import SandboxApp
+from bridge.store import ItemMeta
 from radicale_plugin.rwlock import KeyedRWLocks
 from radicale_plugin.storage import book_key
 from tests.conftest import TOKEN
@@ -197,3 +203,39 @@ def test_a_negative_write_wait_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("[sync]\nwrite_wait = -1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="write_wait"):
         load_config(path)
+
+
+AGENT_CARD = (
+    "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:boss-1\r\nFN:Boss\r\nAGENT:\r\nBEGIN:VCARD\r\n"
+    "VERSION:2.1\r\nFN:Assistant\r\nEND:VCARD\r\nEND:VCARD\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "body"), [("one card", card("once-1", "Once")), ("an embedded card", AGENT_CARD)]
+)
+def test_a_put_reads_its_card_once_and_its_row_once_before_the_engine(
+    server: Server, monkeypatch: pytest.MonkeyPatch, label: str, body: str
+) -> None:
+    """The wrapper reads a body of several BEGIN:VCARD lines to say why it would refuse it;
+    the storage stores that reading instead of reading the body again. The card's row is
+    looked up once for Radicale's checks, its upload included (the engine reads it again
+    inside its transaction, where a pull may have changed it)."""
+    parses: list[str] = []
+    looks: list[str] = []
+    real_parse, real_meta = bridge.mapping.parse.from_vcard, server.engine.store.meta
+
+    def parse(text: str | bytes, **kwargs: Any) -> ParsedCard:
+        parses.append(label)
+        return real_parse(text, **kwargs)
+
+    def meta(book_id: int, href: str) -> ItemMeta | None:
+        looks.append(href)
+        return real_meta(book_id, href)
+
+    for module in (bridge.sync.writes, radicale_plugin.context):
+        monkeypatch.setattr(module, "from_vcard", parse)
+    monkeypatch.setattr(server.engine.store, "meta", meta)
+    answer = server.alice.put(f"{server.book_url}once.vcf", content=body.encode())
+    assert answer.status_code == 201, answer.text
+    assert (parses, looks) == ([label], ["once.vcf"])

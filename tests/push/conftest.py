@@ -32,9 +32,9 @@ from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.store.push import Subscription
 from bridge.sync import SyncEngine
-from radicale_plugin.server import RunningServer
 from tests.conftest import TOKEN
 from tests.plugin.conftest import FAST, write_token
+from tests.running_server import RunningServer
 
 PUSH_NS = "https://bitfire.at/webdav-push"
 NS = {"D": "DAV:", "P": PUSH_NS, "CR": "urn:ietf:params:xml:ns:carddav"}

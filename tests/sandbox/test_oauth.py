@@ -29,9 +29,10 @@ from tests.conftest import OTHER_TOKEN, TOKEN
 CLIENT = "sandbox-app-4711"
 SECRET = "s3cret-of-the-app"
 RETURN = "http://127.0.0.1:9/callback"
+REGISTERED = (RETURN, RETURN + "?session=42")  # what the tests' "portal" registered
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET)
+pytestmark = pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET, return_urls=REGISTERED)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -153,11 +154,11 @@ def test_authorize_shows_a_consent_page(web: httpx.Client) -> None:
         ({"clientId": None}, "clientId is required"),
         ({"clientId": "someone-else"}, "Unknown clientId"),
         ({"returnUrl": None}, "returnUrl is required"),
-        ({"returnUrl": "https://example.com/callback"}, "returnUrl must be an http://127.0.0.1"),
-        ({"returnUrl": "https://127.0.0.1:9/callback"}, "returnUrl must be an http://127.0.0.1"),
-        ({"returnUrl": "http://127.0.0.1:9@evil.example/cb"}, "returnUrl must be"),
-        ({"returnUrl": "http://127.0.0.1:9/callback#frag"}, "returnUrl must be"),
-        ({"returnUrl": "/relative"}, "returnUrl must be"),
+        ({"returnUrl": "https://example.com/callback"}, "is not registered"),
+        ({"returnUrl": "https://127.0.0.1:9/callback"}, "is not registered"),
+        ({"returnUrl": "http://127.0.0.1:9@evil.example/cb"}, "is not registered"),
+        ({"returnUrl": "http://127.0.0.1:9/callback#frag"}, "is not registered"),
+        ({"returnUrl": "/relative"}, "is not registered"),
         ({"serviceType": None}, "serviceType is required"),
         ({"serviceType": "Gmail"}, "Unknown serviceType &#x27;Gmail&#x27;"),
         ({"serviceType": "GoogleBot"}, "Unknown serviceType"),  # a daemon type
@@ -186,7 +187,7 @@ def test_values_are_escaped_in_the_pages(web: httpx.Client) -> None:
     assert "<b>x" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
 
 
-@pytest.mark.sandbox(client_id="<app & co>", client_secret="s")
+@pytest.mark.sandbox(client_id="<app & co>", client_secret="s", return_urls=(RETURN,))
 def test_the_client_id_is_escaped_on_the_consent_page(web: httpx.Client) -> None:
     page = web.get("/v1/auth/authorize", params=_params(clientId="<app & co>"))
     assert page.status_code == 200 and "&lt;app &amp; co&gt;" in page.text
@@ -202,9 +203,44 @@ def test_scopes_may_be_repeated_keys_or_left_out(web: httpx.Client) -> None:
     assert page.status_code == 200 and "no particular scopes" in page.text
 
 
-def test_localhost_return_urls_are_accepted_without_registration(web: httpx.Client) -> None:
-    for url in ("http://localhost:8123/cb?x=1", "http://127.0.0.1/cb"):
-        assert web.get("/v1/auth/authorize", params=_params(returnUrl=url)).status_code == 200
+@pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET)
+def test_nothing_registered_refuses_every_return_url(
+    web: httpx.Client, sandbox_app: SandboxApp, live_sandbox: str
+) -> None:
+    """Point 7 of issue 22: Aurinko redirects only to return URLs registered for the
+    application (OAS ``returnUrl``: "It must be registered on the settings page in Aurinko
+    portal"); a loopback URL is no exception. Registered later, it works."""
+    url = "http://127.0.0.1:8765/callback"
+    html = _error_page(web.get("/v1/auth/authorize", params=_params(returnUrl=url)))
+    assert f"returnUrl {url} is not registered for this application" in html
+    assert "must be registered on the settings page in Aurinko portal" in html
+    # A program asking for JSON gets the ``ApiRequestFailed`` envelope instead.
+    refused = web.get(
+        "/v1/auth/authorize", params=_params(returnUrl=url), headers={"Accept": "application/json"}
+    )
+    assert refused.status_code == 400 and "location" not in refused.headers
+    body = _envelope(refused)
+    assert body["code"] == "badRequest" and "is not registered" in body["message"]
+    # The portal's settings page, over HTTP: registered, the same request goes on.
+    with _client(_root(live_sandbox), TOKEN) as admin:
+        answer = admin.post("/_sandbox/return-urls", json={"url": url})
+        assert answer.status_code == 200 and answer.json() == {"returnUrls": [url]}
+        assert admin.post("/_sandbox/return-urls", json={"url": "ftp://x/"}).status_code == 400
+    assert web.get("/v1/auth/authorize", params=_params(returnUrl=url)).status_code == 200
+    assert sandbox_app.register_return_url("http://localhost:1/cb") == [
+        url,
+        "http://localhost:1/cb",
+    ]
+    other = "http://127.0.0.1:8766/callback"  # another port is another URL
+    assert "is not registered" in _error_page(
+        web.get("/v1/auth/authorize", params=_params(returnUrl=other))
+    )
+
+
+@pytest.mark.sandbox()
+def test_return_urls_need_an_oauth_application(sandbox_app: SandboxApp) -> None:
+    with pytest.raises(ValueError, match="need an OAuth application"):
+        sandbox_app.register_return_url("http://127.0.0.1:8765/callback")
 
 
 @pytest.mark.sandbox(
@@ -215,7 +251,7 @@ def test_registered_return_urls_must_match_exactly(web: httpx.Client) -> None:
     assert web.get("/v1/auth/authorize", params=_params(returnUrl=registered)).status_code == 200
     for other in (RETURN, "https://app.example/aurinko", "https://app.example/aurinko?x=1&y"):
         html = _error_page(web.get("/v1/auth/authorize", params=_params(returnUrl=other)))
-        assert "returnUrl is not registered" in html
+        assert "is not registered for this application" in html
     # The code is appended to the registered URL's own query.
     request_id = _consent_page(web, returnUrl=registered)
     location = _answer(web, request_id, "approve").headers["location"]
@@ -293,7 +329,12 @@ def test_a_consent_request_expires(web: httpx.Client, sandbox_app: SandboxApp) -
 # --- code exchange ---------------------------------------------------------------------
 
 
-@pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET, seed_contacts=[{"nickName": "seeded"}])
+@pytest.mark.sandbox(
+    client_id=CLIENT,
+    client_secret=SECRET,
+    return_urls=REGISTERED,
+    seed_contacts=[{"nickName": "seeded"}],
+)
 def test_a_code_buys_a_token_of_a_new_empty_account(web: httpx.Client, live_sandbox: str) -> None:
     code = _code(web, serviceType="Office365", scopes="Contacts.Read Contacts.ReadWrite")
     answer = _exchange(live_sandbox.removesuffix("/v1"), code)
@@ -384,7 +425,7 @@ def test_an_expired_code_is_400(web: httpx.Client, sandbox_app: SandboxApp) -> N
     }
 
 
-@pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET, code_ttl=2.5)
+@pytest.mark.sandbox(client_id=CLIENT, client_secret=SECRET, return_urls=REGISTERED, code_ttl=2.5)
 def test_code_ttl_is_configurable(web: httpx.Client, sandbox_app: SandboxApp) -> None:
     code = _code(web)
     start = time.time()
@@ -534,7 +575,9 @@ def test_a_database_from_before_the_flow_keeps_working(tmp_path: Path) -> None:
             " seeded INTEGER NOT NULL DEFAULT 0);"
         )
     conn.close()
-    config = SandboxConfig(str(db), [TOKEN], client_id=CLIENT, client_secret=SECRET)
+    config = SandboxConfig(
+        str(db), [TOKEN], client_id=CLIENT, client_secret=SECRET, return_urls=REGISTERED
+    )
     with serve_in_thread(config) as running, _client(running.url, TOKEN) as api:
         assert api.get("/account").json()["createdAt"]
         with _client(_root(running.url)) as web:
@@ -581,7 +624,7 @@ def test_the_command_line_sandbox_serves_the_flow(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge.sandbox", "--db", str(tmp_path / "s.db"), "--token", "t",
-         "--client-id", CLIENT, "--client-secret", SECRET],
+         "--client-id", CLIENT, "--client-secret", SECRET, "--return-url", RETURN],
         cwd=REPO, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -643,8 +686,9 @@ def callback() -> Iterator[_Callback]:
 
 
 def _in_browser(
-    page: Page, live_sandbox: str, callback: _Callback, button: str
+    page: Page, sandbox_app: SandboxApp, live_sandbox: str, callback: _Callback, button: str
 ) -> dict[str, list[str]]:
+    sandbox_app.register_return_url(callback.url)  # a free port: registered once known
     params = urlencode(_params(returnUrl=callback.url, state="browser-state"))
     page.goto(f"{_root(live_sandbox)}/v1/auth/authorize?{params}")
     assert "Google contacts" in page.inner_text("h1")
@@ -656,18 +700,18 @@ def _in_browser(
 
 
 def test_approving_in_a_browser_brings_a_code_back(
-    page: Page, live_sandbox: str, callback: _Callback
+    page: Page, sandbox_app: SandboxApp, live_sandbox: str, callback: _Callback
 ) -> None:
-    query = _in_browser(page, live_sandbox, callback, "#approve")
+    query = _in_browser(page, sandbox_app, live_sandbox, callback, "#approve")
     assert set(query) == {"code", "state"} and query["state"] == ["browser-state"]
     answer = _exchange(_root(live_sandbox), query["code"][0])
     assert answer.status_code == 200, answer.text
 
 
 def test_denying_in_a_browser_brings_access_denied_back(
-    page: Page, live_sandbox: str, callback: _Callback
+    page: Page, sandbox_app: SandboxApp, live_sandbox: str, callback: _Callback
 ) -> None:
-    query = _in_browser(page, live_sandbox, callback, "#deny")
+    query = _in_browser(page, sandbox_app, live_sandbox, callback, "#deny")
     assert query == {
         "error": ["access_denied"],
         "error_description": ["The user denied access"],

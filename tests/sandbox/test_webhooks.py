@@ -886,3 +886,42 @@ def test_a_provider_side_failure_deactivates_and_sends_a_lifecycle_error(
     }
     with pytest.raises(ValueError):
         app.fail_subscription(123456, "x")
+
+
+def test_a_recovered_subscription_is_validated_again_and_sends_a_lifecycle_active(
+    app: SandboxApp, client: httpx.Client, receiver: Receiver
+) -> None:
+    """OAS, Webhooks: ``lifecycleEvent`` "error or active, when subscription state
+    changes". Our guess at the rest: a subscription comes back only once its URL passes
+    the validation handshake again; then it is active, its failure cleared, and its URL
+    gets one ``active`` event (no ``error``)."""
+    subscription = _subscribe(client, receiver.url)
+    app.fail_subscription(subscription["id"], "Graph subscription expired")
+    wait_for(lambda: len(receiver.notifications()) == 1)
+    with _admin(client) as admin:
+        path = f"/_sandbox/subscriptions/{subscription['id']}/active"
+        receiver.handshake = lambda token: (404, b"")
+        refused = admin.post(path)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "subscription.validationFailed"
+        assert app.subscriptions(TOKEN)[0]["active"] is False
+        receiver.handshake = lambda token: (200, token.encode())
+        answer = admin.post(path)
+        assert answer.status_code == 200 and answer.json()["active"] is True
+        assert "failSince" not in answer.json() and "failDescription" not in answer.json()
+        assert admin.post(path).json()["active"] is True  # active already: no second event
+    wait_for(lambda: len(receiver.notifications()) == 2)
+    event = receiver.notifications()[1]
+    assert _signed_correctly(event)
+    assert event.json() == {
+        "subscription": subscription["id"],
+        "resource": "/contacts",
+        "accountId": event.json()["accountId"],
+        "lifecycleEvent": "active",
+        "payloads": [],
+    }
+    # Active again: changes are notified to it as before.
+    client.post("/contacts", json={"nickName": "after"}).raise_for_status()
+    wait_for(lambda: len(receiver.payloads()) == 1)
+    with pytest.raises(ValueError):
+        app.recover_subscription(123456)

@@ -40,6 +40,16 @@ def _google(*fields: str) -> dict[str, Any]:
     [
         (_relayed(None, "Invalid field 'birthday': no"), "birthday"),
         (_relayed(_graph("emailAddresses: at most 3")), "emailAddresses"),
+        # Graph's own words, its property in PascalCase (microsoft-graph-docs issue #15276).
+        (
+            _relayed(
+                _graph(
+                    "The multi value property EmailAddresses has 4 entries, that exceeds the"
+                    " max allowed value of 3"
+                )
+            ),
+            "emailAddresses",
+        ),
         (_relayed(_graph("The birthday is out of range")), "birthday"),
         (_relayed(_google("birthdays[0].date")), "birthday"),
         (_relayed(_google("person.emailAddresses[3].value")), "emailAddresses"),
