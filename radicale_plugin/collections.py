@@ -96,12 +96,7 @@ class BookCollection(BaseCollection):
 
     @property
     def last_modified(self) -> str:
-        row = (
-            self.store.db.connection()
-            .execute("SELECT MAX(last_modified) FROM contacts WHERE book_id = ?", (self.book.id,))
-            .fetchone()
-        )
-        return http_date(row[0] or 0)
+        return http_date(self.store.last_modified(self.book.id))
 
     @property
     def etag(self) -> str:

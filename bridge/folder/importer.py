@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..mapping import MappingError, diff, from_vcard
-from ..store import Book, ContactRow
+from ..store import Book, ContactRow, FileRecord, FolderState
 from ..store.kinds import BookKind
 from ..sync import SyncEngine, UidConflictError
 from ..sync.identity import href_for_uid
 from .files import CardText, digest, is_card_file, split_cards
-from .state import FileRecord, FolderState
 
 log = logging.getLogger("bridge.folder")
 

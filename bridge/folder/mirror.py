@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..private import private_dir
-from ..store import Book, StoredItem
+from ..store import Book, FileRecord, FolderState, StoredItem
 from ..store.kinds import ConflictOutcome
 from ..sync import SyncEngine
 from .files import ABSENT, FileChangedError, digest, filename_for, write_atomic
 from .importer import file_holds
-from .state import FileRecord, FolderState
 
 log = logging.getLogger("bridge.folder")
 

@@ -13,14 +13,13 @@ from watchdog.observers import Observer
 
 from ..mapping import MappingError
 from ..private import private_dir
-from ..store import Book
+from ..store import Book, FileRecord
 from ..store.kinds import ConflictOutcome
 from ..sync import SyncEngine, UidConflictError
 from ..words import count
 from .files import digest, is_card_file
 from .importer import file_holds
 from .mirror import ExportReport, FolderMirror
-from .state import FileRecord
 
 log = logging.getLogger("bridge.folder")
 

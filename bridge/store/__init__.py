@@ -1,15 +1,12 @@
 """The local store: address books, contacts, change log, outbox and conflicts, in SQLite
 (the default) or PostgreSQL (``[store]``)."""
 
+from . import notify
 from .contacts import BookExistsError, ContactStore
-from .database import (
-    STORE_FILE,
-    Database,
-    StoreError,
-    StoreLocation,
-    open_database,
-    store_exists,
-)
+from .database import STORE_FILE, open_database, shared_store, store_exists
+from .folders import FileRecord, FolderState
+from .interface import Database, StoreError, StoreLocation
+from .locks import BookOwnership
 from .outbox import Outbox
 from .rows import Book, Conflict, ContactRow, ItemMeta, ListedCard, OutboxOp, StoredItem
 from .schema import SCHEMA_VERSION, SchemaTooNewError
@@ -20,10 +17,13 @@ __all__ = [
     "STORE_FILE",
     "Book",
     "BookExistsError",
+    "BookOwnership",
     "Conflict",
     "ContactRow",
     "ContactStore",
     "Database",
+    "FileRecord",
+    "FolderState",
     "ItemMeta",
     "ListedCard",
     "Outbox",
@@ -33,6 +33,8 @@ __all__ = [
     "StoreError",
     "StoreLocation",
     "StoredItem",
+    "notify",
     "open_database",
+    "shared_store",
     "store_exists",
 ]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 
-from .database import Database
+from .interface import Database
 from .rows import Book, ContactRow, ItemMeta, Json, ListedCard, StoredItem, dumps, loads
 
 _ITEM_COLUMNS = "href, uid, etag, vcard, last_modified, version"
@@ -333,6 +333,15 @@ class ContactStore:
             .fetchone()
         )
         return int(row[0])
+
+    def last_modified(self, book_id: int) -> float:
+        """When a card of the book last changed (seconds since the epoch; 0 if it has none)."""
+        row = (
+            self.db.connection()
+            .execute("SELECT MAX(last_modified) FROM contacts WHERE book_id = ?", (book_id,))
+            .fetchone()
+        )
+        return float(row[0] or 0)
 
     def held(self, book_id: int, href: str) -> Json:
         """The fields Aurinko refused of the contact at ``href`` (see ``ContactRow.held``),

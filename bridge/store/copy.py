@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .database import Connection, StoreError
+from .interface import Connection, StoreError
 from .postgres import PostgresDatabase
 from .sqlite import SQLiteDatabase
 

@@ -1,104 +1,19 @@
-"""The store's database: one interface over SQLite (a file in the data directory, the
-default) and PostgreSQL (``[store] url``), so that the store's code is written once.
-
-The store's SQL is written once, in the dialect both accept, with ``?`` placeholders; rows
-are read by column name or position (``row["etag"]``, ``row[0]``, ``Item(*row)``) on both.
-Both backends give the engine the same guarantee: one write transaction at a time per book
-(on SQLite, one at all), across threads and processes, and reads that never wait for it.
-"""
+"""Which backend holds a data directory's store: SQLite by default, PostgreSQL when
+``[store] url`` says so. The backends are imported here, inside the functions that pick
+them, so that psycopg is loaded only when a PostgreSQL store is configured."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING
+
+from .interface import Database, StoreLocation
+
+if TYPE_CHECKING:  # the type only: importing it loads psycopg
+    from .postgres import PostgresDatabase
 
 # The store's file in the data directory, when the store is SQLite.
 STORE_FILE = "store.sqlite3"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be reached or used (PostgreSQL down, refused, misconfigured); the
-    message is one line that names the store, never its password."""
-
-
-class Row(Protocol):
-    """A result row: by column name or position, and iterable over its values (what
-    ``sqlite3.Row`` does, and what the PostgreSQL backend's rows do)."""
-
-    def __getitem__(self, key: int | str, /) -> Any: ...
-    def __iter__(self) -> Iterator[Any]: ...
-    def __len__(self) -> int: ...
-
-
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
-    def __iter__(self) -> Iterator[Any]: ...
-
-
-class Connection(Protocol):
-    """What the store runs statements on: ``sqlite3.Connection``'s methods it uses."""
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
-
-    def batches(
-        self, sql: str, parameters: Sequence[Any], size: int
-    ) -> Generator[list[Any], None, None]:
-        """The rows of a query ``size`` at a time, without holding them all in memory;
-        other statements may run on the connection between two batches. Inside a
-        ``snapshot()`` (PostgreSQL reads them through a server-side cursor)."""
-        ...
-
-
-class StoreLocation(Protocol):
-    """Where a PostgreSQL store is (``bridge.config.StoreConfig``)."""
-
-    @property
-    def url(self) -> str: ...
-    def read_password(self) -> str | None: ...
-
-
-class Database(ABC):
-    """Connections per thread and explicit transactions over one store.
-
-    ``connection()`` serves single statements (each its own transaction when not inside
-    one); ``transaction(book_id)`` is a write transaction of one book, one at a time per
-    book across every thread and process using the store, and ``transaction()`` one of the
-    whole store, alone; nested calls join the outer one. ``snapshot()`` is a read
-    transaction: several queries see one state, without waiting for a writer.
-    """
-
-    kind: ClassVar[str]  # "sqlite" | "postgresql"
-    opened: int  # connections ever opened: stays small however many threads come
-
-    @abstractmethod
-    def connection(self) -> Connection: ...
-
-    @abstractmethod
-    def transaction(self, book_id: int | None = None) -> AbstractContextManager[Connection]: ...
-
-    @abstractmethod
-    def snapshot(self) -> AbstractContextManager[Connection]: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-    @abstractmethod
-    def ping(self, timeout: float) -> None:
-        """One trivial query; raises StoreError unless the store answers. ``timeout``
-        bounds the wait for a connection (the health check bounds the whole)."""
-
-    @abstractmethod
-    def octet_length(self, column: str) -> str:
-        """SQL for the UTF-8 byte length of a text column: SQLite before 3.43 has no
-        ``octet_length`` and PostgreSQL has no BLOB, so no one expression serves both."""
 
 
 def open_database(data_dir: Path, store: StoreLocation | None) -> Database:
@@ -123,3 +38,15 @@ def store_exists(data_dir: Path, store: StoreLocation | None) -> bool:
     from .postgres import schema_exists
 
     return schema_exists(store.url, store.read_password())
+
+
+def shared_store(db: Database) -> PostgresDatabase | None:
+    """``db`` as a store several instances may share (PostgreSQL: they take turns through
+    its advisory locks and ask each other through its notifications), or None (SQLite:
+    every process is on one machine)."""
+    if db.kind != "postgresql":
+        return None
+    from .postgres import PostgresDatabase  # loaded already: ``db`` is one
+
+    assert isinstance(db, PostgresDatabase)
+    return db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from .database import Database, Row
+from .interface import Database, Row
 from .rows import Conflict, Json, OutboxOp, dumps, loads
 
 

@@ -30,9 +30,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import pgschema
-from .database import Database, StoreError
-from .schema import SCHEMA_VERSION, SchemaTooNewError
+from .interface import Database, StoreError
+from .schema import FIRST_POSTGRESQL_VERSION, SCHEMA_VERSION, SchemaTooNewError, statements
 
 # The key of the store's write lock (pg_advisory_xact_lock, single-bigint form): the bytes
 # of "bridgeWL". Advisory locks are per database; the two-int4 form's keys never meet the
@@ -418,31 +417,32 @@ def _rollback(conn: PgConn) -> None:
         pass  # a broken connection: the pool drops it when it comes back
 
 
+# How far the store's migrations went: PostgreSQL has no ``user_version``.
+_VERSION_TABLE = (
+    "CREATE TABLE schema_version (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)"
+)
+
+
 def _migrate(conn: PgConn) -> None:
-    """Create the schema in an empty database, or bring it to SCHEMA_VERSION; under the
-    write lock, so that instances starting together do it once."""
+    """Create the schema in an empty database (every migration, in one transaction), or
+    bring it to SCHEMA_VERSION; under the write lock, so that instances starting together
+    do it once."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (STORE_LOCK,))
         found = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
         if found is None or not found[0]:
-            for statement in pgschema.statements(pgschema.CREATE):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_version (id, version) VALUES (1, %s)",
-                (pgschema.BASE_VERSION,),
-            )
+            conn.execute(_VERSION_TABLE)
+            conn.execute("INSERT INTO schema_version (id, version) VALUES (1, 0)")
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         current = int(row[0]) if row is not None else 0
         if current > SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"store schema version {current} is newer than this release ({SCHEMA_VERSION})"
             )
-        if current < pgschema.BASE_VERSION:
+        if 0 < current < FIRST_POSTGRESQL_VERSION or row is None:
             raise StoreError(f"store schema version {current} is not one this release made")
         for version in range(current, SCHEMA_VERSION):
-            for statement in pgschema.statements(
-                pgschema.MIGRATIONS[version - pgschema.BASE_VERSION]
-            ):
+            for statement in statements(version, "postgresql"):
                 conn.execute(statement)
         if current < SCHEMA_VERSION:
             conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))

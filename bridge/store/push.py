@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..words import count
-from .database import Database, Row
+from .interface import Database, Row
 
 _COLUMNS = (
     "id, book_id, owner, endpoint, public_key, auth_secret, content_encoding, expires,"

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .database import Row
+from .interface import Row
 from .kinds import BookKind, WriteOp
 
 Json = dict[str, Any]

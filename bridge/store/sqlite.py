@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..private import make_private, private_dir, private_file
-from .database import Database, StoreError
-from .schema import migrate
+from .interface import Database, StoreError
+from .schema import SCHEMA_VERSION, SchemaTooNewError, statements
 
 # Long enough to ride out another process's write transaction (a server and a folder
 # watcher share one data directory); short enough that a stuck writer surfaces.
@@ -56,7 +56,7 @@ class SQLiteDatabase(Database):
         self._lock = threading.Lock()
         self.opened = 0  # connections ever opened: stays small however many threads come
         _make_private(self.path)
-        migrate(self.connection())
+        _migrate(self.connection())
 
     def _open(self) -> SQLiteConnection:
         conn = sqlite3.connect(
@@ -179,3 +179,26 @@ def _make_private(path: str) -> None:
     private_file(Path(path))
     for suffix in ("-wal", "-shm", "-journal"):
         make_private(Path(path + suffix))
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring ``conn``'s database up to ``SCHEMA_VERSION``, one transaction per step."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"store schema version {current} is newer than this release ({SCHEMA_VERSION})"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in statements(version, "sqlite"):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from .database import Database, Row
+from .interface import Database, Row
 
 TOKEN = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 

@@ -4,35 +4,25 @@ instance syncs a book at all.
 On SQLite every process sharing the data directory is on one machine: a ``flock`` per book
 serializes their syncs, and each of them may sync any book. On PostgreSQL several ``serve``
 instances share the store from several machines: each book has one owner, the instance
-holding its session advisory lock, and only the owner pulls and pushes it; the others hand
-it their requests (``notify``). The lock lives as long as the owner's database session, so
-an owner that dies (killed, crashed, its host gone) lets go of its books as soon as the
-server sees the session end, and the next instance that asks takes them over.
+holding its session advisory lock (``bridge.store.locks``), and only the owner pulls and
+pushes it; the others hand it their requests (``bridge.store.notify``).
 """
 
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..private import private_dir
+from ..store import BookOwnership
 
-log = logging.getLogger("bridge.sync")
-
-# pg_try_advisory_lock(int4, int4): the first key says "a book's owner", the second is the
-# book id; the store's own write lock uses the one-bigint form with another value.
-OWNER_KEY = 0x41425242  # "ABRB"
-NOTIFY_CHANNEL = "bridge_books"
 OTHER_OWNER_WAIT = 30.0  # how long a sync waits for a book another instance owns
-INSTANCE_NAME = f"owner {socket.gethostname()[:30]} {os.getpid()}"
 
 
 # In ``<data_dir>/locks``: held shared by every process using a SQLite store.
@@ -123,40 +113,20 @@ def _flock(fd: int, timeout: float | None) -> None:
 
 
 class OwnerLocks:
-    """Book ownership on PostgreSQL: session advisory locks on one connection of this
-    instance's own (``connect`` opens it, in autocommit). A book once owned stays owned
-    until the instance closes or its session is lost; threads of the instance take turns
-    on a per-book lock."""
+    """Book ownership on PostgreSQL: the store's session advisory locks (``ownership``)
+    say which books this instance syncs; threads of the instance take turns on a per-book
+    lock, and wait a while for a book another instance owns."""
 
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect
-        self._conn: Any = None
-        self._owned: set[int] = set()
-        self._session = threading.Lock()  # one statement at a time on the session
+    def __init__(self, ownership: BookOwnership) -> None:
+        self._ownership = ownership
         self._books: dict[int, threading.Lock] = {}
         self._books_lock = threading.Lock()
 
     def try_own(self, book_id: int) -> bool:
-        with self._session:
-            if not self._alive():
-                return False
-            if book_id in self._owned:
-                return True
-            try:
-                row = self._conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (OWNER_KEY, book_id)
-                ).fetchone()
-            except Exception as exc:  # the session is gone: so is everything it held
-                self._lost(exc)
-                return False
-            if row[0]:
-                self._owned.add(book_id)
-                log.info("this instance now syncs book %d", book_id)
-            return bool(row[0])
+        return self._ownership.try_own(book_id)
 
     def owned(self) -> set[int]:
-        with self._session:
-            return set(self._owned) if self._alive() else set()
+        return self._ownership.owned()
 
     @contextmanager
     def hold(self, book_id: int, timeout: float | None = None) -> Iterator[None]:
@@ -181,37 +151,5 @@ class OwnerLocks:
         with self._books_lock:
             return self._books.setdefault(book_id, threading.Lock())
 
-    def _alive(self) -> bool:
-        """Connected (again, if need be); a new session owns nothing yet."""
-        if self._conn is not None and not self._conn.closed:
-            return True
-        self._owned.clear()
-        try:
-            self._conn = self._connect()
-            # Which instance owns which book, for people and tests reading pg_locks.
-            self._conn.execute(
-                "SELECT set_config('application_name',"
-                " left(ltrim(current_setting('application_name') || ' ' || %s), 63), false)",
-                (INSTANCE_NAME,),
-            )
-        except Exception as exc:
-            log.warning("cannot reach the store to own books: %s", exc)
-            self._conn = None
-            return False
-        return True
-
-    def _lost(self, exc: Exception) -> None:
-        if self._owned:
-            log.warning("store session lost (%s): books %s are free again", exc, self._owned)
-        self._owned.clear()
-        try:
-            self._conn.close()
-        finally:
-            self._conn = None
-
     def close(self) -> None:
-        with self._session:
-            if self._conn is not None:
-                self._conn.close()  # the server frees every lock of the session
-            self._conn = None
-            self._owned.clear()
+        self._ownership.close()

@@ -23,8 +23,8 @@ import pytest
 from bridge.config import StoreConfig
 from bridge.htpasswd import set_password
 from bridge.sandbox import SandboxApp
+from bridge.store.locks import OWNER_KEY
 from bridge.sync import EngineOptions
-from bridge.sync.locks import OWNER_KEY
 from tests.cli.serving import BRIDGE, start_serve, stop_serve
 from tests.conftest import TOKEN
 from tests.postgres import PostgresServer, store_toml

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import bridge.mapping.parse
-import bridge.sync.engine
+import bridge.sync.writes
 import radicale_plugin.context
 from bridge.aurinko import AurinkoClient
 from bridge.config import ConfigError, load_config
@@ -233,7 +233,7 @@ def test_a_put_reads_its_card_once_and_its_row_once_before_the_engine(
         looks.append(href)
         return real_meta(book_id, href)
 
-    for module in (bridge.sync.engine, radicale_plugin.context):
+    for module in (bridge.sync.writes, radicale_plugin.context):
         monkeypatch.setattr(module, "from_vcard", parse)
     monkeypatch.setattr(server.engine.store, "meta", meta)
     answer = server.alice.put(f"{server.book_url}once.vcf", content=body.encode())

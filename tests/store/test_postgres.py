@@ -99,6 +99,88 @@ def test_the_schema_is_sqlites_with_types_both_read_alike(
     assert pg_indexes == lite_indexes
 
 
+Constraints = tuple[set[tuple[str, str]], set[tuple[str, ...]], set[tuple[object, ...]]]
+
+
+def _sqlite_constraints(path: Path) -> Constraints:
+    """Columns that may not be NULL, foreign keys (table, column, table, column, on
+    delete) and unique column sets (table, partial, columns...) of a SQLite store."""
+    with sqlite3.connect(path) as lite:
+        tables = [
+            r[0]
+            for r in lite.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        not_null: set[tuple[str, str]] = set()
+        keys: set[tuple[str, ...]] = set()
+        unique: set[tuple[object, ...]] = set()
+        for table in tables:
+            columns = list(lite.execute(f"PRAGMA table_info({table})"))
+            not_null |= {(table, c[1]) for c in columns if c[3] or c[5]}
+            primary = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
+            unique.add((table, False, *primary))  # an INTEGER PRIMARY KEY has no index
+            for fk in lite.execute(f"PRAGMA foreign_key_list({table})"):
+                keys.add((table, fk[3], fk[2], fk[4], fk[6]))
+            for index in lite.execute(f"PRAGMA index_list({table})"):
+                if index[2]:
+                    names = [r[2] for r in lite.execute(f"PRAGMA index_info({index[1]})")]
+                    unique.add((table, bool(index[4]), *names))
+    return not_null, keys, unique
+
+
+def _postgres_constraints(db: PostgresDatabase) -> Constraints:
+    with db.connect() as conn:
+        not_null = {
+            (r[0], r[1])
+            for r in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND is_nullable = 'NO'"
+                " AND table_name <> 'schema_version'"
+            )
+        }
+        keys = {
+            (r[0], r[1], r[2], r[3], {"c": "CASCADE"}.get(r[4], r[4]))
+            for r in conn.execute(
+                "SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text,"
+                " f.attname, c.confdeltype FROM pg_constraint c"
+                " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+                " JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = c.confkey[1]"
+                " WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace"
+            )
+        }
+        unique = {
+            (r[0], r[1], *r[2])
+            for r in conn.execute(
+                "SELECT i.indrelid::regclass::text, i.indpred IS NOT NULL,"
+                " array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o)"
+                " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+                " ORDER BY k.o)"
+                " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relnamespace = current_schema()::regnamespace AND i.indisunique"
+                " AND i.indrelid::regclass::text <> 'schema_version'"
+            )
+        }
+    return not_null, keys, unique
+
+
+def test_both_backends_make_the_same_constraints(tmp_path: Path, pg_store: StoreConfig) -> None:
+    """Beyond columns, types and indexes (above): the same columns refuse NULL, the same
+    columns reference a book, and the same column sets are unique, on both backends (both
+    are made from one list of migrations: this checks the types table that tells them
+    apart)."""
+    SQLiteDatabase(tmp_path / "s.sqlite3").close()
+    lite = _sqlite_constraints(tmp_path / "s.sqlite3")
+    db = _open(pg_store)
+    try:
+        pg = _postgres_constraints(db)
+    finally:
+        db.close()
+    assert lite[0] == pg[0]
+    assert lite[1] == pg[1] and ("contacts", "book_id", "books", "id", "CASCADE") in lite[1]
+    assert lite[2] == pg[2] and ("contacts", True, "book_id", "remote_id") in lite[2]
+
+
 def test_instances_starting_together_make_the_schema_once(pg_store: StoreConfig) -> None:
     errors: list[BaseException] = []
     opened: list[PostgresDatabase] = []

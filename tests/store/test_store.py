@@ -26,7 +26,7 @@ from bridge.store import (
     SQLiteDatabase,
     open_database,
 )
-from bridge.store.schema import MIGRATIONS
+from bridge.store.schema import statements
 
 
 def _row(book_id: int, href: str, etag: str = '"1"') -> ContactRow:
@@ -205,8 +205,8 @@ def test_existing_cards_are_labelled_with_the_version_of_their_stored_text(
     their served text (and the etag clients hold) is in; nothing is re-rendered."""
     path = tmp_path / "store.sqlite3"
     with sqlite3.connect(path) as conn:
-        for migration in MIGRATIONS[:3]:
-            conn.executescript(migration)
+        for version in range(3):
+            conn.executescript(";".join(statements(version, "sqlite")))
         conn.execute("PRAGMA user_version = 3")
         conn.execute(
             "INSERT INTO books (owner, name, kind, vcard_version) VALUES ('a', 'b', 'local', '4.0')"
@@ -341,7 +341,7 @@ def test_a_folders_file_records_and_position_are_replaced_not_duplicated(
 ) -> None:
     """FolderState's upserts (once SQLite's INSERT OR REPLACE): one row per file, one
     position per folder and book."""
-    from bridge.folder.state import FileRecord, FolderState
+    from bridge.store import FileRecord, FolderState
 
     book = store.ensure_book("alice", "work", "local")
     state = FolderState(store.db, tmp_path / "vdir", book.id)

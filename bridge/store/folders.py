@@ -1,11 +1,12 @@
-"""What the bridge last wrote to (or read from) each file of a synced folder."""
+"""What the bridge last wrote to (or read from) each file of a synced folder (export,
+watch), and how far in the book's change log the folder has caught up."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store import Database
+from .interface import Database
 
 
 @dataclass(frozen=True)
