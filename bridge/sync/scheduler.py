@@ -140,6 +140,8 @@ class Scheduler:
                 except Exception:  # the loop must outlive any one bad run
                     log.exception("background sync of book %d failed", book_id)
             self._wake.clear()
+            if self._stop.is_set():
+                break  # stopped during the round: the wake-up it sent was just cleared
             self._wake.wait(self._next_round(interval))
 
     def _next_round(self, interval: float) -> float:

@@ -18,7 +18,7 @@ def test_a_stop_during_a_background_sync_ends_the_loop(
     sandbox_app.set_faults(latency=1.0)  # a round of several calls takes seconds
     try:
         engine.start(interval=3600)
-        loop = engine._loop
+        loop = engine.scheduler._loop
         assert loop is not None
         time.sleep(0.3)
         engine.stop()  # while the round runs
