@@ -54,6 +54,10 @@ class SQLiteDatabase(Database):
         self._all: list[SQLiteConnection] = []
         self._released: deque[SQLiteConnection] = deque()  # by ended threads, not yet pooled
         self._lock = threading.Lock()
+        # This process's writers take turns here, each handed the turn at once; SQLite's own
+        # wait for its write lock (busy_timeout) polls with sleeps of 1 to 100 ms, which a
+        # PUT meeting the background push's commit paid as latency.
+        self._writer = threading.Lock()
         self.opened = 0  # connections ever opened: stays small however many threads come
         _make_private(self.path)
         _migrate(self.connection())
@@ -121,17 +125,23 @@ class SQLiteDatabase(Database):
             finally:
                 self._local.depth -= 1
             return
-        conn.execute("BEGIN IMMEDIATE")
-        self._local.depth = 1
+        # Bounded: a writer stuck elsewhere is left to SQLite's busy timeout to report.
+        turn = self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._local.depth = 0
         finally:
-            self._local.depth = 0
+            if turn:
+                self._writer.release()
 
     @contextmanager
     def snapshot(self) -> Iterator[SQLiteConnection]:

@@ -13,7 +13,7 @@ from bridge.sandbox import SandboxApp
 from tests.cli.serving import start_serve, stop_serve
 from tests.folder.conftest import eventually
 from tests.operations.conftest import Served, write_config
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, running_postgres
 
 
 def check(url: str, query: str = "") -> httpx.Response:
@@ -59,12 +59,8 @@ def test_ready_says_when_aurinko_stopped_answering(tmp_path: Path) -> None:
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, to stop and start again."""
-    server = PostgresServer()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_the_check_fails_while_the_store_is_down_and_recovers(

@@ -305,6 +305,41 @@ def test_write_transactions_of_two_instances_take_turns(
         other.db.close()
 
 
+def test_write_transactions_of_one_instances_threads_take_turns(store: ContactStore) -> None:
+    """Threads of one process hand the turn to write to each other (SQLite: in the process,
+    without SQLite's polling wait); a later writer begins once the earlier one committed."""
+    book = store.ensure_book("alice", "work", "local")
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with store.db.transaction():
+            store.save(_row(book.id, "first.vcf"))
+            inside.set()
+            release.wait(30)
+            order.append("first commits")
+
+    def second() -> None:
+        with store.db.transaction():
+            order.append("second begins")
+            store.save(_row(book.id, "second.vcf"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        threads[0].start()
+        assert inside.wait(30)
+        threads[1].start()
+        time.sleep(0.3)
+        assert order == []
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        assert order == ["first commits", "second begins"]
+        assert store.count(book.id) == 2
+    finally:
+        release.set()
+
+
 def test_a_write_transaction_cannot_start_inside_a_snapshot(store: ContactStore) -> None:
     """A snapshot is read-only on PostgreSQL, and a write after a read is not safe on
     SQLite either: both refuse it the same way."""
