@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -26,6 +25,7 @@ from bridge.aurinko import BadRequestError, UnauthorizedError
 from bridge.aurinko.oauth import exchange_code
 from bridge.htpasswd import set_password
 from tests.cli.serving import serving
+from tests.ports import reserved_port
 from tests.wait import polled
 
 BRIDGE = [sys.executable, "-m", "bridge"]
@@ -106,9 +106,8 @@ callback_port = {port}   # a free port, registered with the sandbox: tests share
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port for the callback, registered before account add listens on it."""
+    return reserved_port()
 
 
 def register(sandbox: str, port: int) -> str:

@@ -11,7 +11,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -26,17 +25,12 @@ from bridge.config import load_config
 from bridge.htpasswd import set_password
 from bridge.sync import SyncEngine
 from tests.cli.serving import BRIDGE, start_serve, stop_serve
+from tests.ports import reserved_port
 from tests.readme import Block, blocks
 from tests.sync.conftest import vcard
 from tests.wait import eventually
 
 EXECUTABLE = Path(sys.executable).parent / "aurinko-bridge"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _script(block: Block, home: Path, **replace: str) -> str:
@@ -73,7 +67,7 @@ def test_try_it_without_an_account_sets_up_the_sandbox_and_the_configuration(
     tmp_path: Path,
 ) -> None:
     setup, link = blocks("Try it without an Aurinko account")
-    port = _free_port()
+    port = reserved_port()
     script = _script(
         setup, tmp_path, **{"--port 8800 &": f"--port {port} &\necho $! > ../sandbox.pid"}
     )
@@ -150,7 +144,7 @@ def test_the_units_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -
     """ExecStart as written, in WorkingDirectory, with a configuration as the section says
     (relative paths); systemd's stop is a SIGTERM, and a clean stop exits 0."""
     set_password(tmp_path / "users.htpasswd", "alice", "alice-pw", rounds=4)
-    port = _free_port()
+    port = reserved_port()
     config = tmp_path / "bridge.toml"
     config.write_text(
         f'[server]\nport = {port}\ndata_dir = "var"\nhtpasswd = "users.htpasswd"\n',

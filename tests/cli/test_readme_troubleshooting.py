@@ -14,6 +14,7 @@ import pytest
 
 from bridge.htpasswd import set_password
 from tests.cli.serving import BRIDGE
+from tests.ports import reserved_port
 from tests.readme import section
 
 README_FOLDER = "/home/alice/bridge"
@@ -25,12 +26,6 @@ def _flat(text: str) -> str:
 
 
 SECTION = _flat(section("Troubleshooting"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _folder(tmp_path: Path, server: str = "", users: bool = True, extra: str = "") -> Path:
@@ -94,7 +89,7 @@ def test_a_mistake_in_the_configuration(tmp_path: Path, server: str, extra: str)
 
 
 def test_postgresql_not_listening(tmp_path: Path) -> None:
-    port = _free_port()
+    port = reserved_port()
     url = f"postgresql://bridge@127.0.0.1:{port}/bridge"
     said = _serve(_folder(tmp_path, extra=f'\n[store]\nurl = "{url}"\n'))
     said = said.replace(url, "postgresql://bridge@db.example.org:5432/bridge")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,6 +27,7 @@ from bridge.sandbox import DeliveryCounts, FaultConfig, SandboxApp
 from bridge.webhooks import sign
 from tests.cli.serving import BRIDGE, stop_serve
 from tests.conftest import TOKEN
+from tests.ports import reserved_port
 from tests.postgres import store_toml
 from tests.wait import eventually
 
@@ -40,12 +40,6 @@ SYNC = (
 )
 
 pytestmark = pytest.mark.sandbox(signing_secret=SECRET)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _config(
@@ -157,7 +151,7 @@ def _post(url: str, body: bytes, *, timestamp: str | None = None, signature: str
 def test_a_change_at_aurinko_reaches_a_client_within_moments(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
 ) -> None:
-    port = _free_port()
+    port = reserved_port()
     with _serving(_config(tmp_path, live_sandbox, port)) as url:
         subscription = _subscribed(sandbox_app)
         assert subscription["notificationUrl"].startswith(
@@ -178,7 +172,7 @@ def test_a_change_at_aurinko_reaches_a_client_within_moments(
 def test_forged_unsigned_stale_replayed_and_bursts(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
 ) -> None:
-    with _serving(_config(tmp_path, live_sandbox, _free_port())):
+    with _serving(_config(tmp_path, live_sandbox, reserved_port())):
         hook = _subscribed(sandbox_app)["notificationUrl"]
         before = _settled(sandbox_app)
         body = b'{"subscription":1,"resource":"/contacts","payloads":[]}'
@@ -224,7 +218,7 @@ def test_forged_unsigned_stale_replayed_and_bursts(
 def test_a_lapsed_subscription_is_made_again_at_the_next_check(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
 ) -> None:
-    with _serving(_config(tmp_path, live_sandbox, _free_port(), check_interval=1)) as url:
+    with _serving(_config(tmp_path, live_sandbox, reserved_port(), check_interval=1)) as url:
         first = _subscribed(sandbox_app)
         sandbox_app.lapse_subscription(first["id"])
         took = eventually(
@@ -247,7 +241,7 @@ def test_when_notifications_never_come_polling_still_converges(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
 ) -> None:
     sandbox_app.set_webhook_faults(drop_rate=1.0)
-    with _serving(_config(tmp_path, live_sandbox, _free_port(), interval=2)) as url:
+    with _serving(_config(tmp_path, live_sandbox, reserved_port(), interval=2)) as url:
         _subscribed(sandbox_app)
         client = httpx.Client(base_url=url, auth=("alice", "alice-pw"), timeout=30)
         token, _ = _sync(client, "")
@@ -265,7 +259,7 @@ def test_when_notifications_never_come_polling_still_converges(
 def test_account_remove_deletes_the_subscription(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str, purge: bool
 ) -> None:
-    config = _config(tmp_path, live_sandbox, _free_port())
+    config = _config(tmp_path, live_sandbox, reserved_port())
     with _serving(config):
         subscription = _subscribed(sandbox_app)
     removed = subprocess.run(
@@ -283,7 +277,7 @@ def test_account_remove_deletes_the_subscription(
 def test_account_remove_goes_on_when_aurinko_is_down(
     tmp_path: Path, sandbox_app: SandboxApp, live_sandbox: str
 ) -> None:
-    config = _config(tmp_path, live_sandbox, _free_port())
+    config = _config(tmp_path, live_sandbox, reserved_port())
     with _serving(config):
         subscription = _subscribed(sandbox_app)
     sandbox_app.set_faults(error_rate=1.0, error_statuses=(503,))
@@ -309,7 +303,7 @@ def test_two_instances_on_postgresql(
 ) -> None:
     """A notification that reaches the instance not syncing the book is handed to the one
     that does; when that one dies, the survivor takes the book and its subscription over."""
-    port_a, port_b = _free_port(), _free_port()
+    port_a, port_b = reserved_port(), reserved_port()
     first, _ = _start(_config(tmp_path / "a", live_sandbox, port_a, store=pg_store))
     second: subprocess.Popen[str] | None = None
     try:
@@ -361,7 +355,7 @@ def test_a_lifecycle_error_makes_serve_renew_the_subscription_at_once(
     """Issue 22: Aurinko's lifecycle event ``error`` (the provider's side of the
     subscription broke) makes serve check the subscription now, although its next round of
     checks is ten minutes away: a new active subscription follows within moments."""
-    with _serving(_config(tmp_path, live_sandbox, _free_port(), check_interval=600)):
+    with _serving(_config(tmp_path, live_sandbox, reserved_port(), check_interval=600)):
         first = _subscribed(sandbox_app)
         sandbox_app.fail_subscription(first["id"], "the provider's subscription expired")
         took = eventually(
@@ -380,7 +374,7 @@ def test_a_subscription_active_again_is_kept_healthy_and_nothing_is_made_anew(
     a new one (every /v1 call answers 503), then comes back: its URL validated again, it
     sends ``active``. serve records it healthy again (said at info), makes no subscription
     anew, and the recovered one carries the next change."""
-    config = _config(tmp_path, live_sandbox, _free_port(), check_interval=600)
+    config = _config(tmp_path, live_sandbox, reserved_port(), check_interval=600)
     process = subprocess.Popen(
         [*BRIDGE, "-v", "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ import httpx
 from bridge.htpasswd import set_password
 from tests.conftest import TOKEN
 from tests.plugin.conftest import card, write_token
+from tests.ports import reserved_port
 from tests.wait import eventually
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_plain_radicale_serves_the_bridge(tmp_path: Path, live_sandbox: str) -> None:
@@ -34,7 +28,7 @@ def test_plain_radicale_serves_the_bridge(tmp_path: Path, live_sandbox: str) -> 
         encoding="utf-8",
     )
     bridge.chmod(0o600)
-    port = _free_port()
+    port = reserved_port()
     radicale = tmp_path / "radicale.conf"
     radicale.write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n\n"

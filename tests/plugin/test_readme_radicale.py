@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.plugin.conftest import card, mkcol_book
-from tests.plugin.test_plain_radicale import _free_port
+from tests.ports import reserved_port
 from tests.readme import blocks, commands
 from tests.wait import eventually
 
@@ -51,7 +51,7 @@ def pasted(tmp_path: Path) -> Pasted:
     # Every block of the section is exercised here: one more needs its test.
     assert [b.lang for b in found] == ["toml", "sh", "ini", "sh", "sh"]
     toml, users, ini, radicale, wrapper = found
-    port = _free_port()
+    port = reserved_port()
     for folder in ("etc-bridge", "etc-radicale"):
         (tmp_path / folder).mkdir()
     bridge_toml = tmp_path / "etc-bridge" / "bridge.toml"

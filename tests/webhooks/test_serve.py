@@ -25,7 +25,6 @@ from tests.cli.test_webhooks import (
     PULL,
     SECRET,
     _config,
-    _free_port,
     _post,
     _pulls,
     _serving,
@@ -34,6 +33,7 @@ from tests.cli.test_webhooks import (
     _subscribed,
 )
 from tests.conftest import OTHER_TOKEN, TOKEN
+from tests.ports import reserved_port
 from tests.wait import eventually
 
 pytestmark = pytest.mark.sandbox(signing_secret=SECRET)
@@ -67,7 +67,7 @@ def test_two_books_url_checks_in_one_second_both_pass(
     two checks of this start share their second every time."""
     held = float(int(time.time()))
     sandbox_app.set_clock(lambda: held)
-    config = _config(tmp_path, live_sandbox, _free_port())
+    config = _config(tmp_path, live_sandbox, reserved_port())
     _add_book(config, "home", OTHER_TOKEN, live_sandbox)
     with _serving(config):
         eventually(
@@ -82,7 +82,7 @@ def test_a_notification_sent_again_is_answered_200_without_new_work(
     """Point 5: Aurinko sends a notification again, byte for byte, when it did not get the
     200; refusing it counted as a failed delivery, and five of those deactivate the
     subscription. Forged, unsigned and stale ones are still refused."""
-    with _serving(_config(tmp_path, live_sandbox, _free_port())):
+    with _serving(_config(tmp_path, live_sandbox, reserved_port())):
         hook = _subscribed(sandbox_app)["notificationUrl"]
         before = _settled(sandbox_app)
         now, stale = str(int(time.time())), str(int(time.time()) - 301)
@@ -118,7 +118,7 @@ def test_a_notification_sent_again_to_another_instance_is_harmless(
     """Point 5, two instances on PostgreSQL: each remembers the notifications it took, not
     the other's, so one sent again to the other instance is a new notification there; it
     is answered 200 and costs at most one more pull of the book, by its owner."""
-    port_a, port_b = _free_port(), _free_port()
+    port_a, port_b = reserved_port(), reserved_port()
     first, _ = _start(_config(tmp_path / "a", live_sandbox, port_a, store=pg_store))
     second: subprocess.Popen[str] | None = None
     try:
@@ -150,7 +150,7 @@ def test_an_unsigned_url_check_does_not_tell_whether_a_token_exists(
 ) -> None:
     """Point 6: unsigned, the check of a book's URL and of a made-up one get the same
     answer (the echo), so it cannot be used to find which tokens exist."""
-    with _serving(_config(tmp_path, live_sandbox, _free_port())):
+    with _serving(_config(tmp_path, live_sandbox, reserved_port())):
         hook = _subscribed(sandbox_app)["notificationUrl"]
         made_up = hook[:-32] + "0123456789abcdef" * 2
         answers = [
@@ -181,8 +181,8 @@ def test_webhook_tokens_never_reach_the_log(
     """Point 7: a failed subscription (Aurinko cannot reach the URL, and quotes it in its
     error) is logged at the default level without the URL's token; at -vv, where each
     request line is logged, the token does not show either."""
-    config = _config(tmp_path / "down", live_sandbox, _free_port())
-    unreachable = f'public_url = "http://127.0.0.1:{_free_port()}"'
+    config = _config(tmp_path / "down", live_sandbox, reserved_port())
+    unreachable = f'public_url = "http://127.0.0.1:{reserved_port()}"'
     text = config.read_text(encoding="utf-8")
     config.write_text(
         "\n".join(
@@ -205,7 +205,7 @@ def test_webhook_tokens_never_reach_the_log(
     assert "no subscription" in err and "/.bridge/webhooks/aurinko/<token>" in err, err
     assert token not in err
 
-    loud = _config(tmp_path / "loud", live_sandbox, _free_port())
+    loud = _config(tmp_path / "loud", live_sandbox, reserved_port())
     process = subprocess.Popen(
         [*BRIDGE, "-vv", "serve", "--config", str(loud)],
         stdout=subprocess.PIPE,
