@@ -21,8 +21,9 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import configedit, htpasswd
-from ..accounts import CHECK_TIMEOUT, config_folder, purge_leftover, remove_account
+from .. import accounts, configedit, htpasswd
+from ..accounts import CHECK_TIMEOUT, Removed, Step, config_folder
+from ..accounts import shown as _shown
 from ..aurinko import (
     DEFAULT_BASE_URL,
     NO_RETRY,
@@ -229,15 +230,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{where}: {exc}")
     except OSError as exc:
         return fail(f"{where}: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror}")
-
-
-def _shown(path: Path, folder: Path) -> str:
-    """``path`` relative to the configuration's folder when inside it, else absolute."""
-    absolute = Path(os.path.abspath(path))
-    for base in (folder, Path(os.path.abspath(folder))):
-        if absolute.is_relative_to(base):
-            return absolute.relative_to(base).as_posix()
-    return str(absolute)
 
 
 # -- add ----------------------------------------------------------------------------------
@@ -595,9 +587,39 @@ def _run_remove(args: argparse.Namespace, config: Config) -> int:
     except ConfigError:
         if not args.purge:
             raise
-        print(purge_leftover(config, selector))
+        print(_removed(accounts.purge_leftover(config, selector)))
         return 0
-    for line in remove_account(config, account, purge=args.purge, revoke=args.revoke):
-        print(line, flush=True)
+    for step in accounts.remove_account(config, account, purge=args.purge, revoke=args.revoke):
+        print(_removed(step), flush=True)
     print(f"Next: {RESTART}, to stop serving {account.user}/{account.name}.", flush=True)
     return 0
+
+
+# What each step of a removal says: ``what``, ``where`` and ``why`` are the record's.
+_REMOVED = {
+    Step.TABLE_REMOVED: "Removed [[accounts]] {what} from {where}.",
+    Step.STORE_UNREADABLE: "Could not read the store to find its webhook subscription: {why}.",
+    Step.COPY_DELETED: "Deleted its local copy (the book {what}) from the store.",
+    Step.HOOK_TOKEN_UNREADABLE: "Could not delete its webhook subscription at Aurinko: {why}.",
+    Step.HOOK_KEPT: "Could not delete its webhook subscription {what} at Aurinko ({why});"
+    " delete it there, or it lapses when notifications keep failing.",
+    Step.HOOK_DELETED: "Deleted its webhook subscription {what} at Aurinko.",
+    Step.REVOKE_REFUSED: "Aurinko refused its token ({why}): the Aurinko account is deleted"
+    " already, or can only be deleted in the Aurinko portal now.",
+    Step.REVOKE_FAILED: "Could not delete the account at Aurinko ({why}); delete it in the"
+    " Aurinko portal (or DELETE {where}/account with its token)",
+    Step.REVOKED: "Deleted the account at Aurinko (DELETE /v1/account), and its provider grant.",
+    Step.TOKEN_KEPT_TO_REVOKE: "Kept its token file {what}, to revoke the account with.",
+    Step.TOKEN_DELETED: "Deleted its token file tokens/{what}.",
+    Step.TOKEN_NOT_DELETED: "Could not delete its token file {what}: {why}.",
+    Step.TOKEN_KEPT_NOT_OURS: "Kept its token file {what} (not written by account add).",
+    Step.COPY_STAYS: "Its local copy stays in {where} (account remove --purge deletes it).",
+    Step.NO_COPY: "It had no local copy in the store.",
+    Step.CONFLICTS_DELETED: "Deleted its kept conflicts ({where}).",
+    Step.LEFTOVER_PURGED: "Deleted the local copy of {what} (no longer configured) and its"
+    " conflicts.",
+}
+
+
+def _removed(done: Removed) -> str:
+    return _REMOVED[done.step].format(what=done.what, where=done.where, why=done.why)
