@@ -7,6 +7,7 @@ import time
 
 from bridge.config import load_config
 from bridge.runtime import open_engine
+from bridge.sync.reports import words
 
 
 def main(config_path: str) -> None:
@@ -18,7 +19,7 @@ def main(config_path: str) -> None:
     took = time.perf_counter() - start
     engine.close()
     if report.error:
-        raise SystemExit(f"pull failed: {report.error}")
+        raise SystemExit(f"pull failed: {words(report.error)}")
     print(f"{report.created} {took:.6f}")
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from bridge.commands.status import _show
 from bridge.status import BookStatus, KeptConflict
-from bridge.sync.reports import SyncReport
+from bridge.store.kinds import ConflictOutcome
+from bridge.sync.reports import SyncConflict, SyncReport
 from bridge.words import count
 
 
@@ -36,5 +37,6 @@ def test_status_of_one_of_each_is_singular(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_a_sync_report_with_one_conflict_is_singular() -> None:
-    report = SyncReport("alice/work", conflicts=["/var/conflicts/alice/work/x.vcf"])
+    kept = SyncConflict("x.vcf", ConflictOutcome.REMOTE_WINS, ("name",), "/var/x.vcf")
+    report = SyncReport("alice/work", conflicts=[kept])
     assert report.summary().endswith(" 0 pending; 1 conflict")  # no space before ";"

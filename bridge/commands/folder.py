@@ -13,6 +13,7 @@ from ..folder import FolderMirror, FolderWatcher, WatchOptions, import_path
 from ..runtime import key, open_engine
 from ..store import Book, SchemaTooNewError, StoreError
 from ..sync import SyncEngine
+from ..sync.reports import words
 from .common import add_config_arguments, configuration
 
 _ERRORS = (ConfigError, SchemaTooNewError, StoreError, OSError)
@@ -58,7 +59,7 @@ def run_export(args: argparse.Namespace) -> int:
         with _book(args) as (_, engine, book):
             report = engine.sync(book)
             if report.error:
-                print(f"note: exporting the local copy; Aurinko: {report.error}", flush=True)
+                print(f"note: exporting the local copy; Aurinko: {words(report.error)}", flush=True)
             exported = FolderMirror(engine, book, args.dir, args.version).export_all()
             print(f"{book.path} -> {args.dir}: {exported.summary()}", flush=True)
             return 0
@@ -88,8 +89,8 @@ def run_import(args: argparse.Namespace) -> int:
                 progress.close()
             for line in report.invalid:
                 print(f"  invalid: {line}", flush=True)
-            for line in report.parked:
-                print(f"  refused by Aurinko: {line}", flush=True)
+            for parked in report.parked:
+                print(f"  refused by Aurinko: {words(parked)}", flush=True)
             if report.parked:
                 print("  (aurinko-bridge status lists them; --retry or --drop them)")
             print(f"{args.path} -> {book.path}: {report.summary()}", flush=True)

@@ -9,6 +9,7 @@ from ..console import Progress, fail
 from ..runtime import key, open_engine
 from ..store import Book, SchemaTooNewError, StoreError
 from ..sync import SyncEngine
+from ..sync.reports import words
 from .common import add_config_arguments, configuration
 
 
@@ -48,12 +49,12 @@ def _sync_all(engine: SyncEngine, books: list[Book]) -> int:
         finally:
             progress.close()
         print(report.summary(), flush=True)
-        for line in report.skipped:
-            print(f"  skipped {line}", flush=True)
+        for skipped in report.skipped:
+            print(f"  skipped {words(skipped)}", flush=True)
         if report.skipped:
             print("  (aurinko-bridge status lists parked writes; --retry or --drop them)")
-        for where in report.conflicts:
-            print(f"  conflict: the losing version is kept at {where}", flush=True)
+        for conflict in report.conflicts:
+            print(f"  conflict: the losing version is kept at {words(conflict)}", flush=True)
         if report.error:
-            status = fail(f"sync of {book.path} stopped: {report.error}")
+            status = fail(f"sync of {book.path} stopped: {words(report.error)}")
     return status

@@ -14,6 +14,7 @@ from ..store import Book, ContactRow, FileRecord, FolderState
 from ..store.kinds import BookKind
 from ..sync import SyncEngine, UidConflictError
 from ..sync.identity import href_for_uid
+from ..sync.reports import Skipped, words
 from .files import CardText, digest, is_card_file, split_cards
 
 log = logging.getLogger("bridge.folder")
@@ -25,7 +26,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     invalid: list[str] = field(default_factory=list)  # "file:line: reason"
-    parked: list[str] = field(default_factory=list)  # stored, but refused by Aurinko
+    parked: list[Skipped] = field(default_factory=list)  # stored, but refused by Aurinko
 
     def summary(self) -> str:
         return (
@@ -84,7 +85,7 @@ def import_path(
         report_push = engine.push(book)
         report.parked = report_push.skipped
         if report_push.error:
-            log.warning("import stored; push to Aurinko deferred: %s", report_push.error)
+            log.warning("import stored; push to Aurinko deferred: %s", words(report_push.error))
     return report
 
 

@@ -16,6 +16,7 @@ from ..private import private_dir
 from ..store import Book, FileRecord
 from ..store.kinds import ConflictOutcome
 from ..sync import SyncEngine, UidConflictError
+from ..sync.reports import words
 from ..words import count
 from .files import digest, is_card_file
 from .importer import file_holds
@@ -115,7 +116,7 @@ class FolderWatcher:
                     next_pull = now + self.options.interval
                     report = self.engine.sync(self.book)
                     if report.error:
-                        log.warning("%s: %s", self.book.path, report.error)
+                        log.warning("%s: %s", self.book.path, words(report.error))
                 if now >= next_refresh:
                     next_refresh = now + self.options.refresh
                     self._log_export(self.mirror.export_changes())

@@ -24,7 +24,7 @@ from .locks import BookLocks
 from .options import OUTBOX_RETRY, EngineOptions
 from .pull import Progress, Puller
 from .push import Pusher
-from .reports import SyncReport
+from .reports import SkippedWrite, SyncError, SyncReport
 from .runner import BookRunner, Job
 from .scheduler import Scheduler
 from .writes import ContactNotFoundError, UidConflictError, Writes
@@ -210,7 +210,7 @@ class SyncEngine:
             if report.error is not None:
                 return
             for op in self.outbox.clear_uncertain(book.id, self.options.retry.max_attempts):
-                report.skipped.append(f"{op.op} {op.href}: {op.last_error} (outbox #{op.id})")
+                report.skipped.append(SkippedWrite(op.op, op.href, str(op.last_error), op.id))
         self._pusher(book).push(self.store.book_by_id(book.id), report, href)
 
     def _pull_locked(self, book: Book, report: SyncReport, progress: Progress | None) -> None:
@@ -224,7 +224,7 @@ class SyncEngine:
         try:
             puller.pull(self.store.book_by_id(book.id), report)
         except AurinkoError as exc:
-            report.error = str(exc)
+            report.error = SyncError.of(exc)
             log.warning("%s: pull stopped: %s", book.path, exc)
             return
         self.store.mark_pulled(book.id, started)

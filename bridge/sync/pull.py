@@ -24,7 +24,7 @@ from .cards import linked_to, remote_row
 from .context import SyncContext
 from .decide_pull import DeletionAction, RecordAction, lost_create, plan_deletion, plan_record
 from .fields import Contact
-from .reports import SyncReport
+from .reports import SkippedRecord, SyncConflict, SyncReport
 
 log = logging.getLogger("bridge.sync")
 
@@ -173,13 +173,13 @@ class Puller:
     ) -> None:
         for record in records:
             if not isinstance(record.get("id"), str):
-                report.skipped.append("a record without an id")
+                report.skipped.append(SkippedRecord(None))
                 continue
             try:
                 self._apply_record(book, record, report, record["id"] in unfetched)
             except MappingError as exc:
                 log.warning("%s: skipping remote contact %s: %s", book.path, record["id"], exc)
-                report.skipped.append(f"{record['id']}: {exc}")
+                report.skipped.append(SkippedRecord(record["id"], str(exc)))
         if self.progress:
             self.progress(len(records))
 
@@ -246,7 +246,9 @@ class Puller:
             where = self.keeper.keep(
                 book, row.href, ConflictOutcome.DELETED_REMOTELY, [], row.contact, row.vcard
             )
-            report.conflicts.append(where)
+            report.conflicts.append(
+                SyncConflict(row.href, ConflictOutcome.DELETED_REMOTELY, (), where)
+            )
         self.store.delete(book.id, row.href)
         report.deleted += 1
 

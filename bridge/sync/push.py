@@ -44,7 +44,7 @@ from .fields import READ_ONLY, Contact
 from .merge import merge3
 from .refusals import refused_field
 from .removal import Removals, fallback_body, not_taken, removals, spec_body
-from .reports import SyncReport
+from .reports import FieldNotTaken, NotTaken, SkippedWrite, SyncConflict, SyncError, SyncReport
 
 log = logging.getLogger("bridge.sync")
 
@@ -115,9 +115,9 @@ class Pusher:
         self.outbox.defer(op.id, str(exc))
         if failure is Failure.ACCOUNT_REFUSED:
             assert isinstance(exc, UnauthorizedError | ForbiddenError)
-            report.error = account_refusal(exc, book.path)
+            report.error = SyncError.of(exc, account_refusal(exc, book.path))
         else:
-            report.error = str(exc)
+            report.error = SyncError.of(exc)
         return Outcome.STOP
 
     def _not_now(
@@ -144,7 +144,7 @@ class Pusher:
         else:
             self.outbox.defer(op.id, str(exc), plan.delay)
         if plan.stop:
-            report.error = str(exc)
+            report.error = SyncError.of(exc)
             return Outcome.STOP
         log.warning(
             "%s: %s of %s failed; again in %.0f s: %s", book.path, op.op, op.href, plan.delay, exc
@@ -156,7 +156,7 @@ class Pusher:
         ``aurinko-bridge status``, and the rest goes on."""
         log.warning("%s: Aurinko refused %s of %s: %s", book.path, op.op, op.href, reason)
         self.outbox.fail(op.id, reason)
-        report.skipped.append(f"{op.op} {op.href}: {reason} (outbox #{op.id})")
+        report.skipped.append(SkippedWrite(op.op, op.href, reason, op.id))
 
     # -- the three operations ---------------------------------------------------------
 
@@ -196,8 +196,7 @@ class Pusher:
                 del payload[field]
                 held[field] = local.get(field)
                 report.skipped.append(
-                    f"{op.op} {op.href}: Aurinko refused {field} ({exc}); the rest was sent,"
-                    " the card keeps it"
+                    FieldNotTaken(op.op, op.href, field, NotTaken.REFUSED, str(exc))
                 )
                 if not payload:
                     return None, held
@@ -265,10 +264,7 @@ class Pusher:
             why = f"it kept the value after an empty value and refused null: {exc}"
         kept = kept_removals(stuck.fields(), target)
         for key in kept:
-            report.skipped.append(
-                f"{op.op} {op.href}: Aurinko did not remove {key} ({why}); the card keeps"
-                " the removal"
-            )
+            report.skipped.append(FieldNotTaken(op.op, op.href, key, NotTaken.NOT_REMOVED, why))
             log.warning("%s: Aurinko did not remove %s (%s)", op.href, key, why)
         return answered, kept
 
@@ -321,7 +317,7 @@ class Pusher:
             row = self.store.get(book.id, op.href)
             lost_vcard = row.vcard if row and side is LostSide.LOCAL else None
             where = self.keeper.keep(book, op.href, outcome, result.conflicts, lost, lost_vcard)
-            report.conflicts.append(where)
+            report.conflicts.append(SyncConflict(op.href, outcome, tuple(result.conflicts), where))
         return result.merged
 
     def _deleted_upstream(self, book: Book, op: OutboxOp, report: SyncReport) -> None:
@@ -341,7 +337,7 @@ class Pusher:
             op.local_json,
             row.vcard if row else None,
         )
-        report.conflicts.append(where)
+        report.conflicts.append(SyncConflict(op.href, ConflictOutcome.DELETED_REMOTELY, (), where))
         self.outbox.done(op, None, None)
         self.store.delete(book.id, op.href)
         report.deleted += 1
@@ -394,10 +390,7 @@ def _untaken_photo(
         return {}
     if answered.get("hasPhoto") or (answered.get("photo") or {}).get("content"):
         return {}
-    report.skipped.append(
-        f"{op.op} {op.href}: Aurinko did not take the photo (its answer has none); the card"
-        " keeps it"
-    )
+    report.skipped.append(FieldNotTaken(op.op, op.href, "photo", NotTaken.PHOTO))
     log.warning("%s: Aurinko did not take the photo of the %s", op.href, op.op)
     return {"photo": local.get("photo")}
 

@@ -17,6 +17,7 @@ from bridge.config import StoreConfig
 from bridge.sandbox import SandboxApp
 from bridge.store import Book
 from bridge.sync import EngineOptions, SyncEngine
+from bridge.sync.reports import words
 from tests.conftest import TOKEN, write_bridge_config
 from tests.postgres import store_toml
 from tests.sync.conftest import FAST_RETRY, no_sleep, vcard
@@ -72,7 +73,7 @@ def test_a_write_failing_every_time_waits_alone_then_is_parked(
     assert engine.outbox.count(book.id) == 0
     (parked,) = engine.outbox.failed(book.id)
     assert parked.href == "c20.vcf" and "gave up after 3 attempts" in (parked.last_error or "")
-    assert any("c20.vcf" in line for line in report.skipped)
+    assert any("c20.vcf" in line for line in map(words, report.skipped))
     row = engine.store.get(book.id, "c20.vcf")
     assert row is not None and "FN:Poison" in row.vcard  # the card keeps the user's version
     engine.close()
@@ -108,7 +109,7 @@ def test_a_refused_token_stops_writes_with_what_to_do(
     engine, book = engine_over(tmp_path, transport, store_config)
     fill(engine, book)
     report = engine.push(book)
-    assert report.error is not None and message in report.error
+    assert report.error is not None and message in report.error.text
     assert engine.outbox.failed(book.id) == [] and engine.outbox.count(book.id) == 51
     transport.status = 200
     transport.poison = "\x00never"  # access granted again: everything goes through
@@ -170,8 +171,8 @@ def test_a_dead_grant_stops_writes_saying_to_run_relink_and_a_new_token_sends_th
     sandbox_app.set_token_status(TOKEN, "dead")
     engine.put(book, "ann.vcf", vcard("uid-ann", "Ann"), push=False)
     report = engine.push(book)
-    assert report.error is not None and "token.refresh.failed" in report.error
-    assert "run aurinko-bridge account relink alice/work" in report.error
+    assert report.error is not None and "token.refresh.failed" in report.error.text
+    assert "run aurinko-bridge account relink alice/work" in report.error.text
     assert engine.outbox.count(book.id) == 1 and engine.outbox.failed(book.id) == []
     sandbox_app.set_token_status(TOKEN, "active")
     assert engine.push(book).error is None and engine.outbox.count(book.id) == 0

@@ -8,6 +8,7 @@ import pytest
 
 from bridge.mapping import MappingError
 from bridge.sync import ConflictPolicy, UidConflictError
+from bridge.sync.reports import words
 from tests.conftest import TOKEN
 from tests.sync.conftest import PROFILES, Env, assert_store_matches_sandbox, vcard
 
@@ -142,8 +143,8 @@ def test_412_same_field_remote_wins_and_local_version_is_kept(env: Env) -> None:
     report = env.engine.sync(env.book)
     assert _remote(env, "a.vcf")["nickName"] == "Remote"
     assert "NICKNAME:Remote" in env.card("a.vcf")
-    (where,) = report.conflicts
-    assert "NICKNAME:Local" in Path(where).read_text(encoding="utf-8")
+    (kept,) = report.conflicts
+    assert "NICKNAME:Local" in Path(kept.where).read_text(encoding="utf-8")
     (conflict,) = env.engine.outbox.conflicts(env.book.id)
     assert conflict.fields == ["nickName"] and conflict.lost_json["nickName"] == "Local"
 
@@ -168,8 +169,8 @@ def test_local_edit_of_a_remotely_deleted_contact_is_kept(env: Env) -> None:
     env.remote.delete(row.remote_id)
     report = env.engine.sync(env.book)
     assert env.engine.store.get(env.book.id, "a.vcf") is None  # remote wins by default
-    (where,) = report.conflicts
-    assert "NICKNAME:Local" in Path(where).read_text(encoding="utf-8")
+    (kept,) = report.conflicts
+    assert "NICKNAME:Local" in Path(kept.where).read_text(encoding="utf-8")
 
 
 def test_rejected_write_is_skipped_and_the_rest_goes_on(env: Env) -> None:
@@ -184,6 +185,6 @@ def test_rejected_write_is_skipped_and_the_rest_goes_on(env: Env) -> None:
     )
     _available(env)
     report = env.engine.sync(env.book)
-    assert len(report.skipped) == 1 and "a.vcf" in report.skipped[0]
+    assert len(report.skipped) == 1 and "a.vcf" in words(report.skipped[0])
     assert [c["name"]["displayName"] for c in env.sandbox.dump(TOKEN)] == ["Bob"]
     assert [f.href for f in env.engine.outbox.failed(env.book.id)] == ["a.vcf"]
