@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from . import __version__, logs
@@ -92,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Whatever the bridge writes holds contacts or secrets. Each writer makes its files
     # private itself (a library user never comes through here); this is the belt.
     os.umask(0o077)
+    # `kill -USR1 PID` writes every thread's stack to stderr: what a command that seems
+    # stuck is doing, without stopping it (also what the tests ask a hung command).
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     if hasattr(args, "config"):  # every command but `sandbox`

@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,7 +162,12 @@ def start_consent(name: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     """``aurinko-bridge ARGS`` (``account add`` or ``relink`` with --no-browser) for the
     account ``name``; the address it prints to open."""
     process = subprocess.Popen(
-        [*BRIDGE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        [*BRIDGE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        preexec_fn=_as_from_a_shell,
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -178,8 +184,32 @@ def start_add(config: Path, name: str, *extra: str) -> tuple[subprocess.Popen[st
     return start_consent(name, *args, "--no-browser", *extra)
 
 
+def _signal_state(pid: int) -> str:
+    """Which signals the process ignores, blocks and has pending (Linux)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "no /proc"
+    return ", ".join(line for line in lines if line.startswith(("SigPnd", "SigBlk", "SigIgn")))
+
+
+def _as_from_a_shell() -> None:
+    """In the child before it runs: Ctrl-C as a shell would leave it (not ignored, not
+    blocked), whatever the test process's own state."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        signals = _signal_state(process.pid)
+        process.send_signal(signal.SIGUSR1)  # the command writes its threads' stacks
+        time.sleep(1)
+        process.kill()
+        out, err = process.communicate(timeout=30)
+        raise AssertionError(f"the command did not end ({signals}); stacks:\n{err}") from None
     assert "Traceback" not in err, err
     return process.returncode, out, err
 
