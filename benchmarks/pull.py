@@ -7,7 +7,6 @@ import time
 
 from bridge.config import load_config
 from bridge.runtime import open_engine
-from bridge.sync.reports import words
 
 
 def main(config_path: str) -> None:
@@ -19,7 +18,8 @@ def main(config_path: str) -> None:
     took = time.perf_counter() - start
     engine.close()
     if report.error:
-        raise SystemExit(f"pull failed: {words(report.error)}")
+        # A record here; a string in a baseline revision from before reports held records.
+        raise SystemExit(f"pull failed: {getattr(report.error, 'text', report.error)}")
     print(f"{report.created} {took:.6f}")
 
 
