@@ -20,15 +20,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .aurinko.calls import Call, CallOutcome
+from .front.wsgi import Environ, StartResponse
 from .sync import SyncEngine
 
 PATH = "/.bridge/health"
 STORE_TIMEOUT = 2.0  # seconds the store has to answer a check
 
 log = logging.getLogger("bridge.health")
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
 
 
 class AurinkoAnswers:
@@ -125,10 +123,10 @@ class HealthEndpoint:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
 
     def _readiness(self) -> dict[str, Any]:
-        owned = getattr(self.engine.locks, "owned", None)  # PostgreSQL: one owner per book
+        owned = self.engine.instances.owned()  # PostgreSQL: one owner per book
         answered = self.answers.answered
         return {
-            "books_owned": len(owned()) if owned is not None else None,
+            "books_owned": len(owned) if owned is not None else None,
             "aurinko_reachable": not self.answers.unreachable(),
             "aurinko_answered_seconds_ago": (
                 None if answered is None else round(time.time() - answered, 1)

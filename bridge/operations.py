@@ -16,13 +16,10 @@ from typing import Any
 from . import health, logs
 from .aurinko.calls import Call, CallObserver
 from .config import AccountConfig, Config
+from .front.wsgi import Environ, StartResponse, WSGIApp
 from .metrics import BookCollector, Metrics, MetricsEndpoint
 from .metrics.endpoint import PATH as METRICS_PATH
 from .sync import SyncEngine
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _BRIDGE = "/.bridge/"  # the status page's own requests are not CardDAV's
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a proxy's id, never a log injection

@@ -3,7 +3,7 @@ a request's length, answer in one line of text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 Environ = dict[str, Any]
@@ -20,10 +20,14 @@ def content_length(environ: Environ) -> int:
         return 0
 
 
-def plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
-    """An answer of one line of text."""
+def plain(
+    start_response: StartResponse,
+    status: str,
+    text: str,
+    extra: Sequence[tuple[str, str]] = (),
+) -> Iterable[bytes]:
+    """An answer of one line of text (``extra``: more header fields)."""
     body = (text + "\n").encode("utf-8")
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    start_response(status, [*headers, *extra])
     return [body]

@@ -30,12 +30,12 @@ class BookCollector(Collector):
         for book in self.engine.store.list_books(None):
             self._book(book, now, families)
         yield from families.values()
-        owned = getattr(self.engine.locks, "owned", None)  # PostgreSQL stores alone
+        owned = self.engine.instances.owned()
         if owned is not None:
             yield GaugeMetricFamily(
                 "bridge_books_owned",
                 "Books this instance syncs (each book has one owner among the instances)",
-                value=len(owned()),
+                value=len(owned),
             )
 
     def _book(self, book: Book, now: float, families: dict[str, GaugeMetricFamily]) -> None:

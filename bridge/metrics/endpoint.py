@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import MetricsConfig
+from ..front.wsgi import Environ, StartResponse, plain
 from .counters import Metrics
 
 PATH = "/.bridge/metrics"
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
 
 
 def read_metrics_token(config: MetricsConfig | None) -> str | None:
@@ -30,11 +27,11 @@ class MetricsEndpoint:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _plain(start_response, "405 Method Not Allowed", "GET only", [("Allow", "GET")])
+            return plain(start_response, "405 Method Not Allowed", "GET only", [("Allow", "GET")])
         sent = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
         if not hmac.compare_digest(sent, self._expected):
             challenge = [("WWW-Authenticate", 'Bearer realm="aurinko-bridge metrics"')]
-            return _plain(
+            return plain(
                 start_response, "401 Unauthorized", "a bearer token is required", challenge
             )
         body = generate_latest(self.metrics.registry)
@@ -47,12 +44,3 @@ class MetricsEndpoint:
             ],
         )
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-
-
-def _plain(
-    start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]]
-) -> Iterable[bytes]:
-    body = (text + "\n").encode()
-    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    start_response(status, headers + extra)
-    return [body]

@@ -49,6 +49,11 @@ class Instances:
     def owns(self, book_id: int) -> bool:
         return self.locks.try_own(book_id)
 
+    def owned(self) -> set[int] | None:
+        """The books this instance syncs on PostgreSQL; None on SQLite, where every
+        process syncs any book."""
+        return self.locks.owned() if isinstance(self.locks, OwnerLocks) else None
+
     def synced_elsewhere(self, book_id: int) -> bool:
         """Whether another instance sharing the store owns the book (then it is asked to
         push and pull it now): a sync from here would only wait for it."""
