@@ -305,10 +305,10 @@ class AurinkoClient:
         response: httpx.Response | None,
         failed: CallOutcome | None = None,
     ) -> None:
-        seconds = time.perf_counter() - began
-        status = response.status_code if response is not None else None
         if self._observer is None:
             return
+        seconds = time.perf_counter() - began
+        status = response.status_code if response is not None else None
         outcome = outcome_of_status(status) if status is not None else failed
         assert outcome is not None
         code = error_code(response) if response is not None and status == 401 else None
